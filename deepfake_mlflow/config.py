@@ -1,0 +1,62 @@
+"""The protocol's numbers, in one place.
+
+Every number the paper (Bondi et al., WIFS 2020) or ../shared/DESIGN.md fixes lives here;
+modules import it from here instead of repeating literals, so a change is made once.
+"""
+
+from __future__ import annotations
+
+# --- Faces -----------------------------------------------------------------------------
+FRAMES_PER_VIDEO = 32  # uniformly spaced over the whole video
+FACE_SIZE = 256  # square crop resized to FACE_SIZE x FACE_SIZE
+
+# --- Splits ----------------------------------------------------------------------------
+SPLITS = ("train", "val", "test")
+DEFAULT_SEED = 0
+
+# FF++ (DF) and DFD: 720/140/140 of 1000 source videos, as proportions for other sizes.
+FF_SPLIT_COUNTS = {"train": 720, "val": 140, "test": 140}
+FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+FF_ORIGINAL_SUBSET = "youtube"
+DFD_ORIGINAL_SUBSET = "actors"
+DFD_METHOD = "DeepFakeDetection"
+DEFAULT_COMPRESSION = "c23"  # the paper uses H.264 at CRF 23 only
+COMPRESSIONS = ("raw", "c23", "c40")
+
+# DFDC: 50 parts; the paper tests on 40-49 and validates on 35-39.
+DFDC_NUM_PARTS = 50
+DFDC_TEST_PARTS = range(40, 50)
+DFDC_VAL_PARTS = range(35, 40)
+
+# Celeb-DF v2: the shipped test list is the test set; a seeded 15% of the rest is validation.
+CELEBDF_VAL_FRACTION = 0.15
+CELEBDF_TEST_LIST = "List_of_testing_videos.txt"
+CELEBDF_SUBSETS = {"Celeb-real": 0, "YouTube-real": 0, "Celeb-synthesis": 1}
+# In List_of_testing_videos.txt the first column is 1 for a REAL video and 0 for a fake,
+# the reverse of this project's label (1 = fake).
+CELEBDF_LIST_REAL_MARK = 1
+
+# Any real/ + fake/ folder: seeded 70/15/15 unless a split CSV is given.
+FOLDER_SPLIT_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+# --- Labels ----------------------------------------------------------------------------
+REAL, FAKE = 0, 1
+ORIGINAL_METHOD = "original"
+
+# --- Video encoding (demo corpus) ------------------------------------------------------
+VIDEO_CODEC = "libx264"
+VIDEO_CRF = 23  # what FF++ calls c23
+
+# --- BlazeFace models (inside the mediapipe 0.10.21 wheel on PyPI) -----------------------
+MEDIAPIPE_MODEL_WHEEL = "mediapipe==0.10.21"
+BLAZEFACE_MODELS = {
+    "short": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+    "full": "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+}
+
+# --- Demo corpus -----------------------------------------------------------------------
+DEMO_CORPUS_SIZE = 10  # real (original) videos per demo dataset
+DEMO_FRAMES = 48  # frames per demo video (>= FRAMES_PER_VIDEO, so 32 can be sampled)
+DEMO_FPS = 25

@@ -1,0 +1,1 @@
+"""Faces: BlazeFace detection (and, with the extract step, sampling and cropping)."""

@@ -1,0 +1,97 @@
+"""MLflow conventions in one place: the store, experiment names, run shape, tags.
+
+- The embedded default is sqlite:///mlflow.db with artifacts under ./mlartifacts;
+  MLFLOW_TRACKING_URI (a tracking server, PostgreSQL behind it) overrides it.
+- Each entry point is one run in its stage's experiment; a study (the demo, an ablation)
+  is a parent run whose stages are child runs in the parent's experiment.
+- Under `mlflow run`, MLflow has already created the run (MLFLOW_RUN_ID): it is reused.
+- Tags are canonical short strings users filter on: dataset=dfdc, loss=bce,
+  augment=bc+hf+hsv+jpeg (sorted, lower case, "none" when empty).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import mlflow
+import pandas as pd
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACT_DIR = "mlartifacts"
+EXPERIMENT_PREFIX = "deepfake-"
+STAGES = ("index", "corpus", "extract", "train", "evaluate", "ablation", "demo")
+
+
+def configure() -> str:
+    """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded default; return the URI."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def uses_embedded_store() -> bool:
+    return not os.environ.get("MLFLOW_TRACKING_URI")
+
+
+def experiment_name(stage: str) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+    return EXPERIMENT_PREFIX + stage
+
+
+def experiment_id(stage: str) -> str:
+    """The stage's experiment, created on first use (artifacts in ./mlartifacts locally)."""
+    configure()
+    name = experiment_name(stage)
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uses_embedded_store():
+        location = (Path(DEFAULT_ARTIFACT_DIR).resolve() / name).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel worker
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def canonical(value) -> str:
+    return str(value).strip().lower()
+
+
+def augment_tag(names: Iterable[str]) -> str:
+    """Canonical augmentation tag: sorted, lower case, '+'-joined, 'none' when empty."""
+    cleaned = sorted({canonical(n) for n in names if canonical(n) not in ("", "none")})
+    return "+".join(cleaned) or "none"
+
+
+@contextmanager
+def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
+              params: dict | None = None) -> Iterator[mlflow.ActiveRun]:
+    """One run of an entry point: a child run if a study run is active, else a top run."""
+    configure()
+    parent = mlflow.active_run()
+    tags = {"stage": stage, **{k: canonical(v) for k, v in (tags or {}).items()}}
+    if parent is not None:
+        run = mlflow.start_run(run_name=run_name, nested=True, tags=tags,
+                               experiment_id=parent.info.experiment_id)
+    else:
+        run = mlflow.start_run(run_name=run_name, tags=tags, experiment_id=experiment_id(stage))
+    with run:
+        if params:
+            mlflow.log_params({k: ("" if v is None else v) for k, v in params.items()})
+        yield run
+
+
+def log_dataframe(frame: pd.DataFrame, artifact_file: str) -> None:
+    """A small table as a CSV artifact (readable in the UI's artifact viewer)."""
+    mlflow.log_text(frame.to_csv(index=False), artifact_file)
+
+
+def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
+    """Log an index (videos or faces) as the run's dataset input, so a run names its data."""
+    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
+    mlflow.log_input(dataset, context=context)
