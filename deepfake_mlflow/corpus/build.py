@@ -1,0 +1,228 @@
+"""Write the demo corpus: four small datasets in the real on-disk layouts of FF++ (DF),
+DFD, DFDC and Celeb-DF v2, made from real faces, so the same adapters index them.
+
+Deterministic from the seed: every video draws from its own generator, seeded by the corpus
+seed and the video's name, so an interrupted build resumes (finished videos are kept) and
+gives the same bytes-for-bytes decisions as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import string
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, config
+from ..faces.detector import BlazeFace
+from . import video
+from .motion import Clip, Look, real_clip
+from .sources import FaceSource, load_sources
+from .swap import RECIPES, swap_clip
+
+LOOKS: dict[str, Look] = {
+    # TV studio and interviews: one centred face, clean light
+    "ff": Look(320, 240, face_frac=0.34, gain=(1.0, 1.0, 1.0), noise=1.0, blur=0.0),
+    # paid actors, high quality camera, slightly cool grade
+    "dfd": Look(480, 270, face_frac=0.30, gain=(0.96, 1.0, 1.06), noise=0.5, blur=0.0),
+    # actors at a distance, small faces, warm indoor light, noisy sensors
+    "dfdc": Look(480, 270, face_frac=0.15, gain=(1.08, 1.0, 0.88), noise=3.0, blur=0.6),
+    # celebrity interviews from YouTube: soft, warm
+    "celebdf": Look(400, 300, face_frac=0.36, gain=(1.05, 1.0, 0.95), noise=1.5, blur=0.8),
+}
+DFD_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_serious",
+              "outside_talking_still_laughing", "podium_speech_happy", "talking_against_wall",
+              "walking_down_street_outside_angry")
+DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
+DFDC_FAKES_PER_REAL = 2
+MANIFEST = "manifest.json"
+
+
+def _rng(seed: int, name: str) -> np.random.Generator:
+    digest = int(hashlib.sha256(name.encode()).hexdigest()[:16], 16)
+    return np.random.default_rng([seed, digest])
+
+
+class CorpusWriter:
+    """Renders clips once per (dataset, video) and writes videos that do not exist yet."""
+
+    def __init__(self, out: Path, seed: int, sources: list[FaceSource], detector: BlazeFace):
+        self.out, self.seed, self.sources, self.detector = out, seed, sources, detector
+        self.records: list[dict] = []
+        self._clips: dict[str, Clip] = {}
+
+    def identities(self, dataset: str, n: int) -> list[FaceSource]:
+        """n identities for a dataset, a seeded shuffle of the pool (reused if n > pool)."""
+        order = _rng(self.seed, f"identities/{dataset}").permutation(len(self.sources))
+        return [self.sources[order[i % len(order)]] for i in range(n)]
+
+    def real(self, dataset: str, rel: str, source: FaceSource) -> Clip:
+        key = f"{dataset}/{rel}"
+        if key not in self._clips:
+            self._clips[key] = real_clip(source, LOOKS[dataset], config.DEMO_FRAMES,
+                                         _rng(self.seed, key), self.detector)
+        clip = self._clips[key]
+        self._write(dataset, rel, clip.frames, label=config.REAL, identity=source.name)
+        return clip
+
+    def fake(self, dataset: str, rel: str, target: Clip, source: Clip, method: str,
+             target_identity: str, source_identity: str) -> None:
+        path = self.out / dataset / rel
+        frames = None if path.exists() else swap_clip(target, source, RECIPES[method],
+                                                      _rng(self.seed, f"{dataset}/{rel}"))
+        self._write(dataset, rel, frames, label=config.FAKE, identity=target_identity,
+                    face_from=source_identity, method=method)
+
+    def _write(self, dataset, rel, frames, **facts) -> None:
+        path = self.out / dataset / rel
+        if not path.exists():
+            video.write_video(path, frames)
+        self.records.append({"dataset": dataset, "path": rel, **facts})
+
+
+def write_ff(w: CorpusWriter, size: int) -> None:
+    ids = [f"{i:03d}" for i in range(size)]
+    people = w.identities("ff", size)
+    clips = {i: w.real("ff", f"original_sequences/youtube/c23/videos/{i}.mp4", p)
+             for i, p in zip(ids, people)}
+    who = dict(zip(ids, (p.name for p in people)))
+    for a, b in zip(ids[0::2], ids[1::2]):  # FF++ makes fakes in pairs: a_b and b_a
+        for method in config.FF_METHODS:
+            for target, source in ((a, b), (b, a)):
+                w.fake("ff", f"manipulated_sequences/{method}/c23/videos/{target}_{source}.mp4",
+                       clips[target], clips[source], method, who[target], who[source])
+
+
+def write_dfd(w: CorpusWriter, size: int) -> None:
+    actors = max(3, (size + 1) // 2)
+    people = w.identities("dfd", actors)
+    originals = []
+    for n in range(size):
+        k = n % actors
+        scene = DFD_SCENES[(n // actors) % len(DFD_SCENES)]
+        actor = f"{k + 1:02d}"
+        clip = w.real("dfd", f"original_sequences/actors/c23/videos/{actor}__{scene}.mp4",
+                      people[k])
+        originals.append((k, actor, scene, clip))
+    letters = string.ascii_uppercase + string.digits
+    for k, actor, scene, clip in originals:
+        j = (k + 1) % actors
+        source = next(c for kk, _, _, c in originals if kk == j)
+        tag = "".join(_rng(w.seed, f"dfd/{actor}/{scene}").choice(list(letters), 8))
+        w.fake("dfd", f"manipulated_sequences/DeepFakeDetection/c23/videos/"
+                      f"{actor}_{j + 1:02d}__{scene}__{tag}.mp4",
+               clip, source, "DeepFakeDetection", people[k].name, people[j].name)
+
+
+def _dfdc_name(seed: int, key: str) -> str:
+    return "".join(_rng(seed, key).choice(list(string.ascii_lowercase), 10)) + ".mp4"
+
+
+def write_dfdc(w: CorpusWriter, size: int) -> None:
+    parts = [p for split in ("train", "val", "test") for p in DFDC_PARTS[split]]
+    # one real per part first (every split populated), the rest round-robin
+    people = w.identities("dfdc", size)
+    metadata: dict[int, dict] = {p: {} for p in parts}
+    reals = []
+    for n, person in enumerate(people):
+        part = parts[n % len(parts)]
+        name = _dfdc_name(w.seed, f"dfdc/real/{n}")
+        clip = w.real("dfdc", f"dfdc_train_part_{part}/{name}", person)
+        metadata[part][name] = {"label": "REAL", "split": "train"}
+        reals.append((part, name, clip, person))
+    for n, (part, name, clip, person) in enumerate(reals):
+        for f in range(DFDC_FAKES_PER_REAL):
+            _, _, source, donor = reals[(n + 1 + f) % len(reals)]
+            fake = _dfdc_name(w.seed, f"dfdc/fake/{n}/{f}")
+            w.fake("dfdc", f"dfdc_train_part_{part}/{fake}", clip, source, "dfdc",
+                   person.name, donor.name)
+            metadata[part][fake] = {"label": "FAKE", "split": "train", "original": name}
+    for part, entries in metadata.items():
+        path = w.out / "dfdc" / f"dfdc_train_part_{part}" / "metadata.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entries, indent=1, sort_keys=True))
+
+
+def write_celebdf(w: CorpusWriter, size: int) -> None:
+    n_celeb = max(3, int(round(size * 0.7)))
+    n_youtube = max(2, size - n_celeb)
+    celebs = max(2, (n_celeb + 1) // 2)
+    people = w.identities("celebdf", celebs + n_youtube)
+    celeb_clips, test = [], []
+    for n in range(n_celeb):
+        k = n % celebs
+        rel = f"Celeb-real/id{k}_{n // celebs:04d}.mp4"
+        celeb_clips.append((k, n // celebs, w.real("celebdf", rel, people[k])))
+    for n in range(n_youtube):
+        w.real("celebdf", f"YouTube-real/{n:05d}.mp4", people[celebs + n])
+    for k, clip_no, clip in celeb_clips:
+        donor = (k + 1) % celebs
+        source = next(c for kk, _, c in celeb_clips if kk == donor)
+        w.fake("celebdf", f"Celeb-synthesis/id{k}_id{donor}_{clip_no:04d}.mp4", clip, source,
+               "Celeb-synthesis", people[k].name, people[donor].name)
+    # The test list: the last Celeb-real clip of each group of three, its fake, one YouTube.
+    for n, (k, clip_no, _) in enumerate(celeb_clips):
+        if n % 3 == 2:
+            test += [f"1 Celeb-real/id{k}_{clip_no:04d}.mp4",
+                     f"0 Celeb-synthesis/id{k}_id{(k + 1) % celebs}_{clip_no:04d}.mp4"]
+    test.append(f"1 YouTube-real/{n_youtube - 1:05d}.mp4")
+    (w.out / "celebdf" / config.CELEBDF_TEST_LIST).write_text("\n".join(test) + "\n")
+
+
+WRITERS = {"ff": write_ff, "dfd": write_dfd, "dfdc": write_dfdc, "celebdf": write_celebdf}
+
+
+def _write_dataset(out: Path, seed: int, name: str, size: int, detector_model: str):
+    with BlazeFace(detector_model) as detector:
+        sources = load_sources(detector)
+        writer = CorpusWriter(out, seed, sources, detector)
+        WRITERS[name](writer, size)
+    return sources, writer.records
+
+
+def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
+                 seed: int = config.DEFAULT_SEED, detector_model: str = "full") -> Path:
+    """Write the four demo datasets under `out` and return the manifest's path.
+
+    A finished corpus (same size, seed and version) is reused as it is.
+    """
+    out = Path(out)
+    size = int(size)
+    if size < 4:
+        from ..errors import UserInputError
+        raise UserInputError(f"corpus size {size}: at least 4 real videos per dataset are "
+                             "needed to populate train, val and test")
+    manifest_path = out / MANIFEST
+    wanted = {"size": size, "seed": int(seed), "version": __version__}
+    if manifest_path.is_file():
+        done = json.loads(manifest_path.read_text())
+        if {k: done.get(k) for k in wanted} == wanted:
+            return manifest_path
+    # one process per dataset: each renders and encodes on its own core
+    ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
+    with ProcessPoolExecutor(max_workers=min(len(WRITERS), os.cpu_count() or 1),
+                             mp_context=ctx) as pool:
+        jobs = [pool.submit(_write_dataset, out, int(seed), name, size, detector_model)
+                for name in WRITERS]
+        results = [job.result() for job in jobs]
+    sources = results[0][0]
+    records = [r for _, recs in results for r in recs]
+    manifest = {
+        **wanted,
+        "frames_per_video": config.DEMO_FRAMES, "fps": config.DEMO_FPS,
+        "codec": f"{config.VIDEO_CODEC} crf {config.VIDEO_CRF}",
+        "looks": {k: vars(v) for k, v in LOOKS.items()},
+        "recipes": {k: r.as_dict() for k, r in RECIPES.items()},
+        "faces": [{"identity": s.name, "origin": s.origin, "licence": s.licence}
+                  for s in sources],
+        "videos": records,
+    }
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, default=list))
+    tmp.replace(manifest_path)  # written last: its presence means the corpus is complete
+    return manifest_path
