@@ -1,0 +1,61 @@
+"""Shared fixtures. Nothing here downloads at test time: the BlazeFace models and the demo
+faces come from the cache that `make setup` fills (deepfake-mlflow fetch)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+from deepfake_mlflow.corpus.video import write_video  # noqa: E402
+
+CORPUS_SIZE = 4  # the smallest corpus with every split populated
+
+
+@pytest.fixture(autouse=True)
+def isolated_mlflow(tmp_path, monkeypatch):
+    """Every test gets its own SQLite store and artifact folder, as the embedded default."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.setenv("DEEPFAKE_MLFLOW_WORKSPACE", str(tmp_path / "workspace"))
+    yield tmp_path
+    import mlflow
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def tiny_video(tmp_path_factory) -> Path:
+    """A real 12-frame H.264 mp4 written with PyAV, copied wherever a layout needs a video."""
+    path = tmp_path_factory.mktemp("video") / "tiny.mp4"
+    rng = np.random.default_rng(0)
+    write_video(path, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(12)])
+    return path
+
+
+@pytest.fixture
+def place(tiny_video):
+    """place(root, "a/b.mp4", ...) copies the tiny video to each relative path."""
+    def _place(root: Path, *rels: str) -> None:
+        for rel in rels:
+            target = Path(root) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tiny_video, target)
+    return _place
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """The demo corpus at its smallest size, built once for the session (real faces)."""
+    from deepfake_mlflow.corpus import build_corpus
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, size=CORPUS_SIZE, seed=0)
+    return out
