@@ -33,7 +33,11 @@ def configure() -> str:
 
 
 def uses_embedded_store() -> bool:
-    return not os.environ.get("MLFLOW_TRACKING_URI")
+    """True when this process writes the store itself (a database URI), not a server.
+
+    Then artifacts go to ./mlartifacts; a tracking server chooses its own artifact store.
+    """
+    return not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks"))
 
 
 def experiment_name(stage: str) -> str:
@@ -82,8 +86,25 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
         run = mlflow.start_run(run_name=run_name, tags=tags, experiment_id=experiment_id(stage))
     with run:
         if params:
-            mlflow.log_params({k: ("" if v is None else v) for k, v in params.items()})
+            log_params(params)
         yield run
+
+
+def param_value(value) -> str:
+    """Params as MLflow stores them: strings; booleans lower case as in MLproject files."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def log_params(params: dict) -> None:
+    """Log params, leaving alone those already logged (`mlflow run` logs the MLproject's
+    parameters first, as the user typed them; MLflow forbids changing a param)."""
+    run = mlflow.active_run()
+    logged = mlflow.get_run(run.info.run_id).data.params
+    mlflow.log_params({k: param_value(v) for k, v in params.items() if k not in logged})
 
 
 def log_dataframe(frame: pd.DataFrame, artifact_file: str) -> None:
