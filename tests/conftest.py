@@ -16,7 +16,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 from deepfake_mlflow.corpus.video import write_video  # noqa: E402
 
-CORPUS_SIZE = 4  # the smallest corpus with every split populated
+CORPUS_SIZE = 6  # the smallest corpus with every split populated
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ DFD_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_seriou
 DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
 DFDC_FAKES_PER_REAL = 2
 MANIFEST = "manifest.json"
+MIN_SIZE = 6  # three FF++ pairs: one each for train, val and test
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -193,10 +194,10 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     """
     out = Path(out)
     size = int(size)
-    if size < 4:
+    if size < MIN_SIZE:
         from ..errors import UserInputError
-        raise UserInputError(f"corpus size {size}: at least 4 real videos per dataset are "
-                             "needed to populate train, val and test")
+        raise UserInputError(f"corpus size {size}: at least {MIN_SIZE} real videos per dataset are "
+                             "needed to populate train, val and test (FF++ pairs them)")
     manifest_path = out / MANIFEST
     wanted = {"size": size, "seed": int(seed), "version": __version__}
     if manifest_path.is_file():

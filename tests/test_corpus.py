@@ -1,0 +1,81 @@
+"""The demo corpus: real layouts the adapters index, decodable H.264, real faces in it."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+
+from deepfake_mlflow import config, datasets
+from deepfake_mlflow.corpus import WRITERS, build_corpus
+from deepfake_mlflow.corpus.video import read_frames
+from deepfake_mlflow.faces.detector import BlazeFace
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_every_dataset_indexes_with_every_split_holding_both_labels(corpus, name):
+    result = datasets.build_index(name, corpus / name, seed=config.DEFAULT_SEED, probe_videos=True)
+    frame = result.frame
+    assert (frame["status"] == "ok").all(), frame[frame["status"] != "ok"]
+    counts = frame.groupby(["split", "label"]).size()
+    for split in config.SPLITS:
+        for label in (config.REAL, config.FAKE):
+            assert counts.get((split, label), 0) >= 1, (name, split, label)
+    assert (frame["frames"] == config.DEMO_FRAMES).all()
+    assert (frame.loc[frame["label"] == 1, "source"] != "").all()  # fakes name their original
+
+
+def test_videos_are_h264_at_the_dataset_look(corpus):
+    path = next((corpus / "dfdc").rglob("*.mp4"))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.width, stream.height) == (480, 270)
+
+
+def test_the_real_detector_finds_faces_in_real_and_fake_videos(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    found, tried = {0: 0, 1: 0}, {0: 0, 1: 0}
+    with BlazeFace("full") as detector:
+        for record in manifest["videos"][::3]:
+            frames = read_frames(corpus / record["dataset"] / record["path"], start=0, step=16)
+            for frame in frames:
+                tried[record["label"]] += 1
+                found[record["label"]] += detector.best(frame) is not None
+    for label in (0, 1):
+        assert found[label] / tried[label] >= 0.9, (label, found, tried)
+
+
+def test_fakes_differ_from_their_originals_inside_the_face_only(corpus):
+    root = corpus / "ff"
+    real = np.stack(read_frames(root / "original_sequences/youtube/c23/videos/000.mp4", count=8))
+    fake = np.stack(read_frames(root / "manipulated_sequences/Deepfakes/c23/videos/000_001.mp4",
+                                count=8))
+    diff = np.abs(real.astype(int) - fake.astype(int)).mean(axis=(0, 3))
+    h, w = diff.shape
+    with BlazeFace("full") as detector:
+        x, y, bw, bh = detector.best(real[0]).box
+    inside = diff[int(y):int(y + bh), int(x):int(x + bw)].mean()
+    corners = np.concatenate([diff[:20, :20].ravel(), diff[:20, -20:].ravel()]).mean()
+    assert inside > 8 and corners < 3, (inside, corners)
+
+
+def test_manifest_records_origin_and_licence_of_every_face(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert manifest["size"] == 6 and manifest["codec"] == "libx264 crf 23"
+    assert len(manifest["faces"]) >= 10
+    for face in manifest["faces"]:
+        assert face["origin"] and face["licence"]
+    identities = {f["identity"] for f in manifest["faces"]}
+    assert {v["identity"] for v in manifest["videos"]} <= identities
+
+
+def test_a_finished_corpus_is_reused_and_small_sizes_are_refused(corpus, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in corpus.rglob("*.mp4")}
+    build_corpus(corpus, size=6, seed=0)
+    assert before == {p: p.stat().st_mtime_ns for p in corpus.rglob("*.mp4")}
+    from deepfake_mlflow.errors import UserInputError
+    with pytest.raises(UserInputError, match="at least 6"):
+        build_corpus(tmp_path / "c", size=2)

@@ -1,0 +1,30 @@
+"""The demo as `make demo` runs it (on the session's corpus, so the test stays short)."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+
+from deepfake_mlflow.demo import run_demo
+from deepfake_mlflow.tracking import configure
+
+from conftest import CORPUS_SIZE
+
+
+def test_demo_is_one_parent_run_with_corpus_and_index_children(corpus, tmp_path):
+    shutil.copytree(corpus, tmp_path / "demo" / "corpus")  # a finished corpus is reused
+    results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0)
+    assert set(results) == {"ff", "dfd", "dfdc", "celebdf"}
+    configure()
+    runs = mlflow.search_runs(experiment_names=["deepfake-demo"], output_format="list")
+    parent = next(r for r in runs if r.info.run_name == "demo")
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    stages = sorted((r.data.tags["stage"], r.data.tags.get("dataset", "")) for r in children)
+    assert stages == [("corpus", ""), ("index", "celebdf"), ("index", "dfd"),
+                      ("index", "dfdc"), ("index", "ff")]
+    for child in children:
+        assert child.info.status == "FINISHED"
+        if child.data.tags["stage"] == "index":
+            assert len(child.inputs.dataset_inputs) == 1
+    assert (tmp_path / "demo" / "workspace" / "ff" / "videos.parquet").is_file()
