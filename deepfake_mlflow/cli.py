@@ -49,8 +49,8 @@ def cmd_index(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from .corpus import build_corpus
-    manifest = build_corpus(args.out, size=args.size, seed=args.seed)
+    from .corpus import run_corpus
+    manifest = run_corpus(args.out, size=args.size, seed=args.seed)
     print(f"wrote {manifest}")
     return 0
 

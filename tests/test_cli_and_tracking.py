@@ -97,3 +97,9 @@ def test_mlflow_run_index_entry_point(tmp_path, place):
     assert runs[0].data.params["root"] == str(tmp_path / "data")  # MLproject params + ours
     assert runs[0].info.status == "FINISHED"
     assert (tmp_path / "videos.parquet").is_file()
+
+
+def test_corpus_size_below_the_minimum_is_refused_before_any_work(tmp_path, capsys):
+    assert main(["corpus", str(tmp_path / "c"), "--size", "3"]) == 2
+    assert "at least 6 real videos" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

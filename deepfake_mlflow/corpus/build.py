@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, config
+from ..errors import UserInputError
 from ..faces.detector import BlazeFace
 from . import video
 from .motion import Clip, Look, real_clip
@@ -186,6 +187,12 @@ def _write_dataset(out: Path, seed: int, name: str, size: int, detector_model: s
     return sources, writer.records
 
 
+def check_size(size: int) -> None:
+    if size < MIN_SIZE:
+        raise UserInputError(f"corpus size {size}: at least {MIN_SIZE} real videos per dataset "
+                             "are needed to populate train, val and test (FF++ pairs them)")
+
+
 def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
                  seed: int = config.DEFAULT_SEED, detector_model: str = "full") -> Path:
     """Write the four demo datasets under `out` and return the manifest's path.
@@ -194,10 +201,7 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     """
     out = Path(out)
     size = int(size)
-    if size < MIN_SIZE:
-        from ..errors import UserInputError
-        raise UserInputError(f"corpus size {size}: at least {MIN_SIZE} real videos per dataset are "
-                             "needed to populate train, val and test (FF++ pairs them)")
+    check_size(size)
     manifest_path = out / MANIFEST
     wanted = {"size": size, "seed": int(seed), "version": __version__}
     if manifest_path.is_file():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..errors import UserInputError
 from . import celebdf, dfd, dfdc, ff, folder, probe, schema
 from .common import IndexResult
 
@@ -47,7 +48,6 @@ def get(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        from ..errors import UserInputError
         raise UserInputError(f"unknown dataset {name!r}; choose one of "
                              + ", ".join(DATASETS)) from None
 
@@ -59,7 +59,6 @@ def build_index(name: str, root: str | Path, seed: int, probe_videos: bool = Fal
     given = {k: v for k, v in options.items() if v not in (None, "")}
     unknown = set(given) - set(spec.options)
     if unknown:
-        from ..errors import UserInputError
         raise UserInputError(f"dataset {name} does not take {sorted(unknown)}; it takes "
                              f"{list(spec.options) or 'no options'}")
     result = spec.build(root, seed=seed, **given)

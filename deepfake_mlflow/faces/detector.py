@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import assets
+from ..errors import UserInputError
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs drown real messages
 
@@ -36,7 +37,6 @@ def model_path(model: str) -> Path:
         return assets.path(MODEL_FILES[model])
     path = Path(model)
     if not path.is_file():
-        from ..errors import UserInputError
         raise UserInputError(f"detector model {model}: expected 'short', 'full' or a .tflite file")
     return path
 
