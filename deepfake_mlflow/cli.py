@@ -48,6 +48,18 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_extract(args) -> int:
+    from .extraction import run_extract
+    from .faces.extract import ExtractSettings
+    settings = ExtractSettings(frames=args.frames, size=args.size, margin=args.margin,
+                               quality=args.quality, detector=args.detector,
+                               min_confidence=args.min_confidence, reader=args.reader)
+    run_extract(args.dataset, args.root, index=_none_if_empty(args.index),
+                out=_none_if_empty(args.out), settings=settings, workers=args.workers or None,
+                shard=args.shard, progress=not args.no_progress)
+    return 0
+
+
 def cmd_corpus(args) -> int:
     from .corpus import run_corpus
     manifest = run_corpus(args.out, size=args.size, seed=args.seed)
@@ -86,6 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ff only: folder with FF++'s train.json/val.json/test.json")
     p.add_argument("--split-csv", default="", help="folder only: CSV with columns path,split")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("extract", help="BlazeFace faces of every video (one MLflow run)")
+    p.add_argument("dataset", choices=list(DATASETS))
+    p.add_argument("root", help="the dataset's root folder (the one given to index)")
+    p.add_argument("--index", default="", help="video index (default workspace/<dataset>/"
+                                               "videos.parquet; built first if missing)")
+    p.add_argument("--out", default="", help="folder for faces/ and faces.parquet "
+                                             "(default: the index's folder)")
+    p.add_argument("--frames", type=int, default=config.FRAMES_PER_VIDEO)
+    p.add_argument("--size", type=int, default=config.FACE_SIZE)
+    p.add_argument("--margin", type=float, default=config.FACE_MARGIN)
+    p.add_argument("--quality", type=int, default=config.FACE_JPEG_QUALITY, help="JPEG quality")
+    p.add_argument("--detector", default=config.DETECTOR_MODEL,
+                   help="BlazeFace model: full, short, or a .tflite path")
+    p.add_argument("--min-confidence", type=float, default=config.DETECTOR_MIN_CONFIDENCE)
+    p.add_argument("--reader", default="opencv", choices=("opencv", "pyav"))
+    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    p.add_argument("--shard", default="1/1", help="k/n: this machine's share of the videos")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("corpus", help="write the demo corpus: four small datasets from real faces")
     p.add_argument("out")

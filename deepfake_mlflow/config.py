@@ -60,3 +60,9 @@ BLAZEFACE_MODELS = {
 DEMO_CORPUS_SIZE = 10  # real (original) videos per demo dataset
 DEMO_FRAMES = 48  # frames per demo video (>= FRAMES_PER_VIDEO, so 32 can be sampled)
 DEMO_FPS = 25
+
+# --- Face extraction -------------------------------------------------------------------
+FACE_MARGIN = 0.3  # the square side is (1 + margin) x the longer side of BlazeFace's box
+FACE_JPEG_QUALITY = 95
+DETECTOR_MODEL = "full"  # chosen by measured recall (README, benchmarks/detector_recall.py)
+DETECTOR_MIN_CONFIDENCE = 0.65  # full model: 0.5 fires on 32% of a no-face clip, 0.65 on none

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -114,5 +115,10 @@ def log_dataframe(frame: pd.DataFrame, artifact_file: str) -> None:
 
 def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
     """Log an index (videos or faces) as the run's dataset input, so a run names its data."""
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
-    mlflow.log_input(dataset, context=context)
+    with warnings.catch_warnings():
+        # a local path is "ambiguous" to MLflow's source registry, and integer columns
+        # draw a schema hint meant for model inputs: neither applies to an index
+        warnings.filterwarnings("ignore", message=".*interpreted in multiple ways.*")
+        warnings.filterwarnings("ignore", message=".*Integer columns in Python.*")
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
+        mlflow.log_input(dataset, context=context)

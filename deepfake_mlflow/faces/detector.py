@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets
+from .. import assets, config
 from ..errors import UserInputError
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs drown real messages
 
 MODEL_FILES = {"short": "face_detection_short_range.tflite",
                "full": "face_detection_full_range_sparse.tflite"}
-DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MIN_CONFIDENCE = config.DETECTOR_MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,135 @@
+"""Face extraction for one video, and the faces index of many.
+
+On disk, per video (the key contains the dataset: faces/ff/Deepfakes/000_003/):
+
+    <faces root>/<key>/000123.jpg   one square crop per sampled frame with a face
+    <faces root>/<key>/record.json  the video's status and one row per sampled frame
+
+A video is written into <key>.partial/ and renamed to <key>/ when complete, record last:
+a run killed at any moment (even kill -9) leaves at most a .partial folder, which the
+next run deletes and redoes. A folder with record.json is finished and is never redone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import config
+from .crop import crop_face
+from .sampling import DEFAULT_READER, VideoReadError, read_sampled
+
+RECORD = "record.json"
+PARTIAL_SUFFIX = ".partial"
+STATUSES = ("ok", "no_face", "too_short", "truncated", "unreadable", "missing", "error")
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    frames: int = config.FRAMES_PER_VIDEO
+    size: int = config.FACE_SIZE
+    margin: float = config.FACE_MARGIN
+    quality: int = config.FACE_JPEG_QUALITY
+    detector: str = config.DETECTOR_MODEL
+    min_confidence: float = config.DETECTOR_MIN_CONFIDENCE
+    reader: str = DEFAULT_READER
+
+    def as_params(self) -> dict:
+        return asdict(self)
+
+
+def video_folder(faces_root: Path, key: str) -> Path:
+    return Path(faces_root) / key
+
+
+def is_finished(faces_root: Path, key: str) -> bool:
+    return (video_folder(faces_root, key) / RECORD).is_file()
+
+
+def read_record(faces_root: Path, key: str) -> dict:
+    return json.loads((video_folder(faces_root, key) / RECORD).read_text())
+
+
+def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: Path) -> list[dict]:
+    rows = []
+    for index in sampled.indices:
+        row = {"frame": index, "timestamp": index / sampled.fps if sampled.fps else math.nan,
+               "x": math.nan, "y": math.nan, "w": math.nan, "h": math.nan,
+               "score": math.nan, "face_path": ""}
+        frame = sampled.frames.get(index)
+        face = detector.best(frame) if frame is not None else None
+        if face is not None:
+            crop = crop_face(frame, face.box, settings.size, settings.margin)
+            name = f"{index:06d}.jpg"
+            cv2.imwrite(str(folder / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, settings.quality])
+            x, y, w, h = face.box
+            row.update(x=x, y=y, w=w, h=h, score=face.score, face_path=f"{key}/{name}")
+        rows.append(row)
+    return rows
+
+
+def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
+                  settings: ExtractSettings = ExtractSettings()) -> dict:
+    """Sample, detect, crop and save one video; return (and write) its record."""
+    final = video_folder(Path(faces_root), key)
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    shutil.rmtree(partial, ignore_errors=True)  # a killed earlier attempt
+    partial.mkdir(parents=True)
+    record = {"key": key, "status": "ok", "reason": "", "frames_total": 0, "fps": 0.0,
+              "rows": []}
+    try:
+        sampled = read_sampled(path, settings.frames, settings.reader)
+        record.update(frames_total=sampled.total, fps=sampled.fps)
+        record["rows"] = _frame_rows(key, sampled, detector, settings, partial)
+        found = sum(1 for r in record["rows"] if r["face_path"])
+        if not sampled.complete:
+            record.update(status="truncated", reason=(
+                f"decoded {len(sampled.frames)} of {len(sampled.indices)} sampled frames; "
+                f"the container declares {sampled.total}"))
+        elif found == 0:
+            record.update(status="no_face", reason=f"no face in {len(sampled.indices)} frames")
+    except VideoReadError as err:
+        record.update(status=err.status, reason=err.reason)
+    except Exception as err:  # one bad file must not stop the others; the reason is kept
+        record.update(status="error", reason=f"{type(err).__name__}: {err}")
+    (partial / RECORD).write_text(json.dumps(record))
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)  # atomic: the video is either finished or absent
+    return record
+
+
+def record_rows(record: dict) -> list[dict]:
+    """The faces-index rows of one record: one per sampled frame, or one (frame -1) when
+    the video yielded no frames at all."""
+    base = {"key": record["key"], "video_status": record["status"],
+            "video_reason": record["reason"]}
+    if not record["rows"]:
+        return [{**base, "frame": -1, "timestamp": math.nan, "x": math.nan, "y": math.nan,
+                 "w": math.nan, "h": math.nan, "score": math.nan, "face_path": ""}]
+    return [{**base, **row} for row in record["rows"]]
+
+
+def contact_sheet(faces_root: Path, faces, per_label: int = 8, tile: int = 96) -> np.ndarray:
+    """A grid of sample crops: real faces on the top row, fakes below."""
+    rows = []
+    for label in (config.REAL, config.FAKE):
+        chosen = (faces[(faces["label"] == label) & (faces["face_path"] != "")]
+                  .groupby("key").head(1).head(per_label))
+        tiles = []
+        for rel in chosen["face_path"]:
+            image = cv2.imread(str(Path(faces_root) / rel))
+            tiles.append(cv2.resize(image, (tile, tile)) if image is not None
+                         else np.zeros((tile, tile, 3), np.uint8))
+        tiles += [np.zeros((tile, tile, 3), np.uint8)] * (per_label - len(tiles))
+        strip = np.hstack(tiles)
+        cv2.putText(strip, "real" if label == config.REAL else "fake", (4, 16),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
+        rows.append(strip)
+    return cv2.cvtColor(np.vstack(rows), cv2.COLOR_BGR2RGB)
