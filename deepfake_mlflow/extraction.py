@@ -8,22 +8,19 @@ with no overlap and no gap.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import time
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from . import assets, paths, tracking
 from .datasets import schema
 from .errors import UserInputError
 from .faces import detector as blazeface
-from .faces.extract import (STATUSES, ExtractSettings, contact_sheet, extract_video,
-                            is_finished, read_record, record_rows)
+from .faces.extract import (STATUSES, ExtractSettings, contact_sheet, is_finished,
+                            read_record, record_rows)
+from .faces.pool import extract_faces
 
 FACE_COLUMNS = ["key", "frame", "timestamp", "x", "y", "w", "h", "score", "face_path",
                 "video_status", "video_reason", "label", "split", "dataset", "subset",
@@ -46,69 +43,7 @@ def shard_of(videos: pd.DataFrame, shard: str) -> pd.DataFrame:
     return ordered.iloc[k - 1 :: n].reset_index(drop=True)
 
 
-# --- worker processes ----------------------------------------------------------------------
-_worker = {}
-
-
-def _init_worker(settings: ExtractSettings, faces_root: str) -> None:
-    import cv2
-    cv2.setNumThreads(1)  # one core per worker: the pool is the parallelism
-    _worker.update(settings=settings, faces_root=faces_root,
-                   detector=blazeface.BlazeFace(settings.detector, settings.min_confidence))
-
-
-def _extract_one(task: tuple[str, str]) -> dict:
-    path, key = task
-    record = extract_video(path, key, _worker["faces_root"], _worker["detector"],
-                           _worker["settings"])
-    return {"key": key, "status": record["status"],
-            "faces": sum(1 for r in record["rows"] if r["face_path"]),
-            "frames": len(record["rows"])}
-
-
-def _run_tasks(tasks, settings: ExtractSettings, faces_root: Path, workers: int):
-    """Yield a small summary per finished video, in completion order."""
-    if workers <= 1:  # in-process: no pickling, and the same code as a worker
-        _init_worker(settings, str(faces_root))
-        try:
-            for task in tasks:
-                yield _extract_one(task)
-        finally:
-            _worker.pop("detector").close()
-        return
-    ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
-    with ctx.Pool(workers, initializer=_init_worker,
-                  initargs=(settings, str(faces_root))) as pool:
-        yield from pool.imap_unordered(_extract_one, tasks, chunksize=1)
-
-
 # --- the step ------------------------------------------------------------------------------
-def extract_faces(videos: pd.DataFrame, root: str | Path, faces_root: str | Path,
-                  settings: ExtractSettings = ExtractSettings(), workers: int | None = None,
-                  progress: bool = True) -> dict:
-    """Extract every listed video not finished yet; return counts and timings."""
-    root, faces_root = Path(root), Path(faces_root)
-    workers = workers or os.cpu_count() or 1
-    usable = videos[videos["status"] == schema.STATUS_OK]
-    todo = [(str(root / p), k) for p, k in zip(usable["path"], usable["key"])
-            if not is_finished(faces_root, k)]
-    started = time.perf_counter()
-    statuses: dict[str, int] = {}
-    frames = faces = 0
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="extract")
-    for done in _run_tasks(todo, settings, faces_root, min(workers, max(1, len(todo)))):
-        statuses[done["status"]] = statuses.get(done["status"], 0) + 1
-        frames += done["frames"]
-        faces += done["faces"]
-        bar.update(1)
-    bar.close()
-    seconds = time.perf_counter() - started
-    return {"processed": len(todo), "resumed": len(usable) - len(todo), "seconds": seconds,
-            "videos_per_s": len(todo) / seconds if seconds and todo else 0.0,
-            "frames_per_s": frames / seconds if seconds and todo else 0.0,
-            "statuses_now": statuses}
-
-
 def faces_index(videos: pd.DataFrame, faces_root: str | Path) -> pd.DataFrame:
     """One row per sampled frame of every video of `videos` (finished or failed before)."""
     meta = videos.set_index("key")[["label", "split", "dataset", "subset", "method", "source"]]

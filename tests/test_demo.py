@@ -12,7 +12,7 @@ from deepfake_mlflow.tracking import configure
 from conftest import CORPUS_SIZE
 
 
-def test_demo_is_one_parent_run_with_corpus_and_index_children(corpus, tmp_path):
+def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, tmp_path):
     shutil.copytree(corpus, tmp_path / "demo" / "corpus")  # a finished corpus is reused
     results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0)
     assert set(results) == {"ff", "dfd", "dfdc", "celebdf"}
@@ -21,10 +21,14 @@ def test_demo_is_one_parent_run_with_corpus_and_index_children(corpus, tmp_path)
     parent = next(r for r in runs if r.info.run_name == "demo")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     stages = sorted((r.data.tags["stage"], r.data.tags.get("dataset", "")) for r in children)
-    assert stages == [("corpus", ""), ("index", "celebdf"), ("index", "dfd"),
-                      ("index", "dfdc"), ("index", "ff")]
+    datasets = ["celebdf", "dfd", "dfdc", "ff"]
+    assert stages == sorted([("corpus", "")] + [(s, d) for s in ("index", "extract")
+                                                for d in datasets])
     for child in children:
         assert child.info.status == "FINISHED"
-        if child.data.tags["stage"] == "index":
+        if child.data.tags["stage"] in ("index", "extract"):
             assert len(child.inputs.dataset_inputs) == 1
-    assert (tmp_path / "demo" / "workspace" / "ff" / "videos.parquet").is_file()
+        if child.data.tags["stage"] == "extract":
+            assert child.data.metrics["face_found_ratio"] >= 0.95
+    for dataset in datasets:
+        assert (tmp_path / "demo" / "workspace" / dataset / "faces.parquet").is_file()

@@ -43,6 +43,7 @@ DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
 DFDC_FAKES_PER_REAL = 2
 MANIFEST = "manifest.json"
 MIN_SIZE = 6  # three FF++ pairs: one each for train, val and test
+PLACEMENT_CONFIDENCE = 0.5
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -180,7 +181,8 @@ WRITERS = {"ff": write_ff, "dfd": write_dfd, "dfdc": write_dfdc, "celebdf": writ
 
 
 def _write_dataset(out: Path, seed: int, name: str, size: int, detector_model: str):
-    with BlazeFace(detector_model) as detector:
+    # the corpus places faces, it does not measure the protocol: a permissive threshold
+    with BlazeFace(detector_model, min_confidence=PLACEMENT_CONFIDENCE) as detector:
         sources = load_sources(detector)
         writer = CorpusWriter(out, seed, sources, detector)
         WRITERS[name](writer, size)

@@ -76,8 +76,10 @@ def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: 
 
 
 def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
-                  settings: ExtractSettings = ExtractSettings()) -> dict:
-    """Sample, detect, crop and save one video; return (and write) its record."""
+                  settings: ExtractSettings = ExtractSettings(), threads: int = 0) -> dict:
+    """Sample, detect, crop and save one video; return (and write) its record.
+
+    threads: decoding threads (0 lets FFmpeg use every core; pool workers pass 1)."""
     final = video_folder(Path(faces_root), key)
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)  # a killed earlier attempt
@@ -85,14 +87,14 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
     record = {"key": key, "status": "ok", "reason": "", "frames_total": 0, "fps": 0.0,
               "rows": []}
     try:
-        sampled = read_sampled(path, settings.frames, settings.reader)
+        sampled = read_sampled(path, settings.frames, settings.reader, threads)
         record.update(frames_total=sampled.total, fps=sampled.fps)
         record["rows"] = _frame_rows(key, sampled, detector, settings, partial)
         found = sum(1 for r in record["rows"] if r["face_path"])
-        if not sampled.complete:
+        if sampled.truncated or not sampled.complete:
             record.update(status="truncated", reason=(
-                f"decoded {len(sampled.frames)} of {len(sampled.indices)} sampled frames; "
-                f"the container declares {sampled.total}"))
+                f"{sampled.decodable} of the {sampled.total} declared frames decode; "
+                f"sampled over those"))
         elif found == 0:
             record.update(status="no_face", reason=f"no face in {len(sampled.indices)} frames")
     except VideoReadError as err:

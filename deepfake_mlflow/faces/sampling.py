@@ -2,18 +2,26 @@
 
 Two readers return the same frames: OpenCV (grab() skips without converting to RGB) and
 PyAV (decodes every frame, converts only the wanted ones). benchmarks/extract.py measures
-both; OpenCV is the default because it was faster here (see README). Both decode
+both; OpenCV is the default because it was faster here (README). Both decode
 sequentially: seeking to key frames is not frame-accurate for H.264 with B-frames.
+
+Containers sometimes declare more frames than decode (edit lists, variable frame rate, a
+file cut short). When decoding ends early, the N frames are sampled again over the frames
+that do decode, and `decodable` says how many that was.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .. import config
+
+TRUNCATION_TOLERANCE = 0.05  # up to 5% fewer frames than declared is a miscount, not damage
 
 
 class VideoReadError(Exception):
@@ -28,12 +36,17 @@ class VideoReadError(Exception):
 class SampledFrames:
     total: int  # frames the container declares
     fps: float
-    indices: list[int]  # the frame indices asked for
+    indices: list[int]  # the frame indices sampled
     frames: dict[int, np.ndarray] = field(default_factory=dict)  # index -> RGB uint8
+    decodable: int = 0  # frames that actually decode (== total for a sound file)
 
     @property
     def complete(self) -> bool:
         return len(self.frames) == len(self.indices)
+
+    @property
+    def truncated(self) -> bool:
+        return self.decodable < self.total * (1 - TRUNCATION_TOLERANCE)
 
 
 def sample_indices(total: int, n: int = config.FRAMES_PER_VIDEO) -> list[int]:
@@ -45,6 +58,38 @@ def sample_indices(total: int, n: int = config.FRAMES_PER_VIDEO) -> list[int]:
     return [int(round(i * (total - 1) / (n - 1))) for i in range(n)]
 
 
+FrameStream = Iterator[tuple[int, Callable[[], np.ndarray | None]]]
+
+
+def _collect(stream: FrameStream, indices: list[int]) -> tuple[dict[int, np.ndarray], int]:
+    """Convert the wanted frames of a stream; return them and how far decoding got."""
+    wanted, last = set(indices), indices[-1]
+    frames, decoded = {}, 0
+    with closing(stream):
+        for index, convert in stream:
+            decoded = index + 1
+            if index in wanted:
+                rgb = convert()
+                if rgb is not None:
+                    frames[index] = rgb
+            if index >= last:
+                break
+    return frames, decoded
+
+
+def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: int) -> SampledFrames:
+    indices = sample_indices(total, n)
+    frames, decoded = _collect(open_stream(), indices)
+    if len(frames) < len(indices) and decoded < total:
+        if decoded < n:
+            raise VideoReadError("truncated" if decoded else "unreadable",
+                                 f"only {decoded} of {total} declared frames decode")
+        indices = sample_indices(decoded, n)  # resample over what does decode
+        frames, _ = _collect(open_stream(), indices)
+    return SampledFrames(total, fps, indices, frames, decodable=min(decoded, total)
+                         if len(frames) == len(indices) and decoded < total else total)
+
+
 def _check_file(path: Path) -> None:
     if not path.is_file():
         raise VideoReadError("unreadable", "file not found")
@@ -52,61 +97,77 @@ def _check_file(path: Path) -> None:
         raise VideoReadError("unreadable", "empty file (0 bytes)")
 
 
-def read_opencv(path: str | Path, n: int = config.FRAMES_PER_VIDEO) -> SampledFrames:
+def read_opencv(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
+                threads: int = 0) -> SampledFrames:
+    """threads: FFmpeg decoding threads (0: FFmpeg's choice, all cores; 1 in pool workers)."""
     import cv2
 
     path = Path(path)
     _check_file(path)
-    capture = cv2.VideoCapture(str(path))
+
+    def open_capture():
+        return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+
+    def stream() -> FrameStream:
+        capture = open_capture()
+        try:
+            index = 0
+            while capture.grab():
+                yield index, lambda: _bgr_to_rgb(capture.retrieve())
+                index += 1
+        finally:
+            capture.release()
+
+    probe = open_capture()
     try:
-        if not capture.isOpened():
+        if not probe.isOpened():
             raise VideoReadError("unreadable", "cannot open as a video")
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        if total <= 0:
-            raise VideoReadError("unreadable", "no frames")
-        result = SampledFrames(total, fps, sample_indices(total, n))
-        wanted = set(result.indices)
-        for index in range(result.indices[-1] + 1):
-            if not capture.grab():
-                break
-            if index in wanted:
-                ok, bgr = capture.retrieve()
-                if ok:
-                    result.frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return result
+        total = int(probe.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(probe.get(cv2.CAP_PROP_FPS) or 0.0)
     finally:
-        capture.release()
+        probe.release()
+    if total <= 0:
+        raise VideoReadError("unreadable", "no frames")
+    return _sample(stream, total, fps, n)
 
 
-def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO) -> SampledFrames:
+def _bgr_to_rgb(retrieved) -> np.ndarray | None:
+    import cv2
+
+    ok, bgr = retrieved
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None
+
+
+def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
+              threads: int = 0) -> SampledFrames:
     import av
 
     path = Path(path)
     _check_file(path)
+
+    def stream() -> FrameStream:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            video.thread_count = threads
+            try:
+                for index, frame in enumerate(container.decode(video)):
+                    yield index, lambda frame=frame: frame.to_ndarray(format="rgb24")
+            except av.error.FFmpegError:
+                return  # a damaged tail ends the stream; _sample handles the shortfall
+
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoReadError("unreadable", "no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            fps = float(stream.average_rate or 0.0)
-            total = stream.frames or int(round(float(container.duration or 0) / av.time_base * fps))
-            if total <= 0:
-                raise VideoReadError("unreadable", "no frames")
-            result = SampledFrames(total, fps, sample_indices(total, n))
-            wanted = set(result.indices)
-            try:
-                for index, frame in enumerate(container.decode(stream)):
-                    if index in wanted:
-                        result.frames[index] = frame.to_ndarray(format="rgb24")
-                    if index >= result.indices[-1]:
-                        break
-            except av.error.FFmpegError:
-                pass  # a damaged tail: what was decoded is kept, the rest is reported missing
-            return result
+            video = container.streams.video[0]
+            fps = float(video.average_rate or 0.0)
+            total = video.frames or int(round(float(container.duration or 0) / av.time_base * fps))
     except av.error.FFmpegError as err:
         raise VideoReadError("unreadable", f"cannot decode: {err}") from None
+    if total <= 0:
+        raise VideoReadError("unreadable", "no frames")
+    return _sample(stream, total, fps, n)
 
 
 READERS = {"opencv": read_opencv, "pyav": read_pyav}
@@ -114,5 +175,5 @@ DEFAULT_READER = "opencv"
 
 
 def read_sampled(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
-                 reader: str = DEFAULT_READER) -> SampledFrames:
-    return READERS[reader](path, n)
+                 reader: str = DEFAULT_READER, threads: int = 0) -> SampledFrames:
+    return READERS[reader](path, n, threads)

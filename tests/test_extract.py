@@ -1,0 +1,199 @@
+"""The extract step on real files: sampling, the real detector, bad input, resume, shards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepfake_mlflow import assets, config, tracking
+from deepfake_mlflow.corpus.video import write_video
+from deepfake_mlflow.extraction import run_extract, shard_of
+from deepfake_mlflow.faces.detector import BlazeFace
+from deepfake_mlflow.faces.extract import ExtractSettings
+from deepfake_mlflow.faces.sampling import READERS, VideoReadError, sample_indices
+from deepfake_mlflow.indexing import run_index
+
+BITS, CELL = 10, 16  # frame index as 10 black/white cells of 16x16 pixels
+
+
+def coded_frame(index: int) -> np.ndarray:
+    frame = np.full((CELL * 2, CELL * BITS, 3), 128, np.uint8)
+    for bit in range(BITS):
+        frame[:, bit * CELL:(bit + 1) * CELL] = 255 if index >> bit & 1 else 0
+    return frame
+
+
+def decode_index(frame: np.ndarray) -> int:
+    cells = frame[:, :, 0].reshape(2 * CELL, BITS, CELL).mean(axis=(0, 2))
+    return int(sum(1 << bit for bit, v in enumerate(cells) if v > 128))
+
+
+@pytest.fixture(scope="module")
+def coded_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coded")
+    return {n: write_video(folder / f"coded{n}.mp4", (coded_frame(i) for i in range(n)))
+            for n in (33, 40, 300)}
+
+
+def test_sample_indices_are_uniform_and_cover_the_whole_video():
+    assert sample_indices(32, 32) == list(range(32))
+    idx = sample_indices(300, 32)
+    assert idx[0] == 0 and idx[-1] == 299 and len(set(idx)) == 32
+    gaps = np.diff(idx)
+    assert gaps.max() - gaps.min() <= 1
+    with pytest.raises(VideoReadError, match="fewer than the 32"):
+        sample_indices(31, 32)
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("length", [33, 40, 300])
+def test_readers_return_exactly_the_sampled_frames(coded_videos, reader, length):
+    sampled = READERS[reader](coded_videos[length], 32)
+    assert sampled.total == length and sampled.complete
+    assert sampled.indices == sample_indices(length, 32)
+    assert [decode_index(sampled.frames[i]) for i in sampled.indices] == sampled.indices
+
+
+def make_bad_inputs(root: Path, place) -> None:
+    """A folder dataset with one of each kind of bad video, and good ones."""
+    place(root, "real/zero.mp4", "fake/not_a_video.mp4")
+    (root / "real" / "zero.mp4").write_bytes(b"")
+    (root / "fake" / "not_a_video.mp4").write_text("hello, I am text\n" * 100)
+    shutil.copyfile(assets.path("no_face.mp4"), root / "real" / "empty_room.mp4")
+    shutil.copyfile(assets.path("single_face.mp4"), root / "real" / "talking.mp4")
+    shutil.copyfile(assets.path("single_face.mp4"), root / "fake" / "talking_copy.mp4")
+    write_video(root / "fake" / "short.mp4", (coded_frame(i) for i in range(10)))
+    # truncated: the index (moov) written first, then the file cut in half
+    frames = [cv2.resize(f, (320, 180)) for f in _real_frames(72)]
+    path = root / "fake" / "truncated.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _real_frames(n):
+    from deepfake_mlflow.corpus.video import read_frames
+    return read_frames(assets.path("single_face.mp4"), count=n)
+
+
+def test_bad_videos_are_recorded_with_status_and_reason_and_the_run_finishes(tmp_path, place):
+    make_bad_inputs(tmp_path / "data", place)
+    faces = run_extract("folder", tmp_path / "data", out=tmp_path / "out", workers=2,
+                        progress=False)
+    status = faces.groupby("key")[["video_status", "video_reason"]].first()
+    assert status.loc["folder/real/zero", "video_status"] == "unreadable"
+    assert "0 bytes" in status.loc["folder/real/zero", "video_reason"]
+    assert status.loc["folder/fake/not_a_video", "video_status"] == "unreadable"
+    assert status.loc["folder/real/empty_room", "video_status"] == "no_face"
+    assert status.loc["folder/fake/short", "video_status"] == "too_short"
+    assert "10 frames" in status.loc["folder/fake/short", "video_reason"]
+    assert status.loc["folder/fake/truncated", "video_status"] == "truncated"
+    assert status.loc["folder/real/talking", "video_status"] == "ok"
+    # the talking head: a face in at least 95% of the sampled frames
+    talking = faces[faces["key"] == "folder/real/talking"]
+    assert len(talking) == 32 and (talking["face_path"] != "").mean() >= 0.95
+
+    tracking.configure()
+    run = mlflow.search_runs(experiment_names=["deepfake-extract"], output_format="list")[0]
+    assert run.data.metrics["videos_unreadable"] == 2
+    assert run.data.metrics["videos_no_face"] == 1 and run.data.metrics["videos_too_short"] == 1
+    assert run.data.params["detector_sha256"] == assets.ASSETS[
+        "face_detection_full_range_sparse.tflite"].sha256
+    assert run.data.params["frames"] == "32" and run.data.params["size"] == "256"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"contact_sheet.png", "failures.csv"} <= artifacts
+    assert run.inputs.dataset_inputs[0].dataset.name == "folder-faces"
+
+
+def test_crops_are_square_and_contain_the_face(corpus, tmp_path):
+    run_index("ff", corpus / "ff", out=tmp_path / "ff" / "videos.parquet")
+    faces = run_extract("ff", corpus / "ff", index=tmp_path / "ff" / "videos.parquet",
+                        settings=ExtractSettings(frames=8), workers=2, progress=False)
+    crops = faces[faces["face_path"] != ""]
+    assert len(crops) == 8 * faces["key"].nunique()
+    found = 0
+    with BlazeFace("short") as detector:  # the model for faces that fill the picture
+        for rel in crops["face_path"][::5]:
+            image = cv2.cvtColor(cv2.imread(str(tmp_path / "ff" / "faces" / rel)), cv2.COLOR_BGR2RGB)
+            assert image.shape == (config.FACE_SIZE, config.FACE_SIZE, 3)
+            again = detector.best(image)
+            if again is not None:
+                x, y, w, h = again.box
+                centre = np.array([x + w / 2, y + h / 2]) / config.FACE_SIZE
+                found += bool(np.all(np.abs(centre - 0.5) < 0.15))
+    assert found >= 0.9 * len(crops["face_path"][::5])
+
+
+def _extract_cmd(root, out, workers="1"):
+    return [sys.executable, "-m", "deepfake_mlflow.cli", "extract", "folder", str(root),
+            "--out", str(out), "--index", str(out / "videos.parquet"), "--workers", workers,
+            "--no-progress"]
+
+
+def _folder_of_talking_heads(root: Path, n: int) -> None:
+    for i in range(n):
+        for label in ("real", "fake"):
+            (root / label).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(assets.path("single_face.mp4"), root / label / f"v{i:02d}.mp4")
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
+    _folder_of_talking_heads(tmp_path / "data", 6)
+    for out in ("a", "b"):
+        run_index("folder", tmp_path / "data", out=tmp_path / out / "videos.parquet")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    killed = subprocess.Popen(_extract_cmd(tmp_path / "data", tmp_path / "a"), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((tmp_path / "a").rglob("record.json"))) < 3:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    finished = len(list((tmp_path / "a").rglob("record.json")))
+    assert 3 <= finished < 12, "the kill must land mid-run"
+    for out in ("a", "b"):
+        done = subprocess.run(_extract_cmd(tmp_path / "data", tmp_path / out, "2"), env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-1500:]
+    a = pd.read_parquet(tmp_path / "a" / "faces.parquet")
+    b = pd.read_parquet(tmp_path / "b" / "faces.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    assert not list((tmp_path / "a").rglob("*.partial"))
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["deepfake-extract"], output_format="list")
+    finished_runs = [r for r in runs if r.info.status == "FINISHED"]  # the killed one never ends
+    assert len(runs) == 3 and len(finished_runs) == 2
+    assert sorted(r.data.metrics["videos_resumed"] for r in finished_runs) == [0, finished]
+
+
+def test_shards_cover_every_video_once(tmp_path, place):
+    for i in range(7):
+        place(tmp_path / "data", f"real/r{i}.mp4", f"fake/f{i}.mp4")
+    videos = run_index("folder", tmp_path / "data", out=tmp_path / "videos.parquet").frame
+    parts = [shard_of(videos, f"{k}/3")["key"] for k in (1, 2, 3)]
+    union = pd.concat(parts)
+    assert union.is_unique and set(union) == set(videos["key"])
+    for k in (1, 2):
+        run_extract("folder", tmp_path / "data", index=tmp_path / "videos.parquet",
+                    out=tmp_path / "out", shard=f"{k}/2", workers=1, progress=False)
+    a = pd.read_parquet(tmp_path / "out" / "faces-1-of-2.parquet")
+    b = pd.read_parquet(tmp_path / "out" / "faces-2-of-2.parquet")
+    assert set(a["key"]).isdisjoint(b["key"]) and set(a["key"]) | set(b["key"]) == set(videos["key"])
