@@ -60,6 +60,16 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from .train import TrainConfig, config_from, run_train
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    result = run_train(config_from(**values), resume=args.resume)
+    print(f"run {result['run_id']}: best validation loss {result['best_val_loss']:.4f}")
+    return 0
+
+
 def cmd_corpus(args) -> int:
     from .corpus import run_corpus
     manifest = run_corpus(args.out, size=args.size, seed=args.seed)
@@ -71,6 +81,28 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
     run_demo(args.out, size=args.size, seed=args.seed)
     return 0
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    """Options from TrainConfig's fields, with the protocol's defaults from config."""
+    import dataclasses
+
+    from .augment import AUGMENTATIONS, GROUPS
+    from .train import TrainConfig
+    helps = {"faces": "faces index (default workspace/<dataset>/faces.parquet)",
+             "loss": "bce, or triplet (bce -> triplet -> finetune)",
+             "augment": "comma list of " + ", ".join(list(AUGMENTATIONS) + list(GROUPS)),
+             "pretrained": "imagenet, none, or a weights file",
+             "init": "start from: a run id, runs:/ or models:/ URI, or a weights file",
+             "train_videos": "data-limited training: videos per class (0: all)",
+             "max_iters": "upper bound on iterations (the protocol stops at min_lr)"}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "dataset":
+            p.add_argument("dataset")
+            continue
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+                       default=f.default, help=helps.get(f.name, f"default {f.default}"))
+    p.add_argument("--resume", default="", help="run id of an interrupted training")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default="1/1", help="k/n: this machine's share of the videos")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("train", help="train a detector (bce or triplet); every variant a run")
+    _train_arguments(p)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("corpus", help="write the demo corpus: four small datasets from real faces")
     p.add_argument("out")

@@ -66,3 +66,18 @@ FACE_MARGIN = 0.3  # the square side is (1 + margin) x the longer side of BlazeF
 FACE_JPEG_QUALITY = 95
 DETECTOR_MODEL = "full"  # chosen by measured recall (README, benchmarks/detector_recall.py)
 DETECTOR_MIN_CONFIDENCE = 0.65  # full model: 0.5 fires on 32% of a no-face clip, 0.65 on none
+
+# --- Training (Sections III-IV of the paper) ----------------------------------------------
+MODEL_NAME = "efficientnet_b4"
+FEATURES_B4 = 1792  # pooled features of EfficientNetB4, the triplet loss's space
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LR_FACTOR = 0.1  # learning rate x0.1 on a plateau
+MIN_LR = 1e-8  # stop when the learning rate falls below this
+BCE = {"batch_size": 32, "lr": 1e-4, "patience": 2000}  # balanced: 16 real + 16 fake
+TRIPLET = {"batch_size": 10, "lr": 1e-5, "patience": 500}  # 10 triplets, half of each kind
+FINETUNE = {"batch_size": 32, "lr": 1e-6, "patience": 100}  # the classifier alone, BCE
+TRIPLET_MARGIN = 1.0
+VAL_INTERVAL = 100  # iterations between validations
+VAL_SIZE = 1024  # validation faces (balanced, fixed, never augmented)
+SELECTED_AUGMENTATIONS = ("HF", "BC", "HSV", "JPEG")  # the paper's choice (Section V)

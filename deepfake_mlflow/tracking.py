@@ -75,16 +75,20 @@ def augment_tag(names: Iterable[str]) -> str:
 
 @contextmanager
 def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
-              params: dict | None = None) -> Iterator[mlflow.ActiveRun]:
-    """One run of an entry point: a child run if a study run is active, else a top run."""
+              params: dict | None = None, run_id: str | None = None,
+              system_metrics: bool = False) -> Iterator[mlflow.ActiveRun]:
+    """One run of an entry point: a child run if a study run is active, else a top run.
+    With run_id, the run is reopened (a resumed training continues in the same run)."""
     configure()
     parent = mlflow.active_run()
     tags = {"stage": stage, **{k: canonical(v) for k, v in (tags or {}).items()}}
+    common = {"run_id": run_id, "tags": tags, "log_system_metrics": system_metrics or None}
+    if run_id is None:
+        common["run_name"] = run_name
     if parent is not None:
-        run = mlflow.start_run(run_name=run_name, nested=True, tags=tags,
-                               experiment_id=parent.info.experiment_id)
+        run = mlflow.start_run(nested=True, experiment_id=parent.info.experiment_id, **common)
     else:
-        run = mlflow.start_run(run_name=run_name, tags=tags, experiment_id=experiment_id(stage))
+        run = mlflow.start_run(experiment_id=experiment_id(stage), **common)
     with run:
         if params:
             log_params(params)

@@ -59,3 +59,26 @@ def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
     build_corpus(out, size=CORPUS_SIZE, seed=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def faces_ff(corpus, tmp_path_factory) -> Path:
+    """The corpus's FF++ faces (8 frames per video), indexed and extracted once; returns
+    the faces index path. Tracked in a store of its own, away from the tests' stores."""
+    from deepfake_mlflow.extraction import run_extract
+    from deepfake_mlflow.faces.extract import ExtractSettings
+    from deepfake_mlflow.indexing import run_index
+
+    work = tmp_path_factory.mktemp("faces_ff")
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
+    try:
+        run_index("ff", corpus / "ff", out=work / "ff" / "videos.parquet")
+        run_extract("ff", corpus / "ff", index=work / "ff" / "videos.parquet",
+                    settings=ExtractSettings(frames=8, size=64), workers=2, progress=False)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    return work / "ff" / "faces.parquet"

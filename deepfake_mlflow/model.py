@@ -1,0 +1,80 @@
+"""The detector network: a timm backbone with one logit, and its pooled features.
+
+`features(x)` is the layer the triplet loss works on (1792 values for EfficientNetB4);
+`classifier` is the last layer (1792 weights + 1 bias), the only part fine-tuned in the
+triplet method's second step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import config
+from .errors import UserInputError
+
+
+class DeepfakeDetector(nn.Module):
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    @property
+    def classifier(self) -> nn.Module:
+        return self.backbone.get_classifier()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.forward_head(self.backbone.forward_features(x), pre_logits=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N,): positive means fake."""
+        return self.backbone(x).squeeze(1)
+
+
+def create(name: str = config.MODEL_NAME, pretrained: str = "none") -> DeepfakeDetector:
+    """pretrained: 'imagenet' (timm's weights, from the Hugging Face cache or Hub),
+    a local weights file (.safetensors, .pth, .bin), or 'none'."""
+    kind = pretrained.strip() if pretrained else "none"
+    try:
+        if kind.lower() == "none":
+            backbone = timm.create_model(name, pretrained=False, num_classes=1)
+        elif kind.lower() == "imagenet":
+            try:
+                backbone = timm.create_model(name, pretrained=True, num_classes=1)
+            except Exception as err:  # offline Hub, empty cache, no such weights
+                raise UserInputError(
+                    f"ImageNet weights for {name} could not be loaded ({type(err).__name__}): "
+                    "the Hugging Face Hub is unreachable or HF_HUB_OFFLINE=1 and the cache "
+                    "lacks them; pass pretrained=<a local weights file> or pretrained=none"
+                ) from None
+        else:
+            path = Path(kind)
+            if not path.is_file():
+                raise UserInputError(f"pretrained={kind}: expected 'imagenet', 'none' or an "
+                                     "existing weights file")
+            backbone = timm.create_model(name, pretrained=True, num_classes=1,
+                                         pretrained_cfg_overlay={"file": str(path)})
+    except RuntimeError as err:
+        if "Unknown model" in str(err):
+            raise UserInputError(f"unknown timm model {name!r}") from None
+        raise
+    return DeepfakeDetector(backbone)
+
+
+def save_weights(model: nn.Module, path: str | Path) -> Path:
+    """Weights only, as safetensors (no pickle), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    model.load_state_dict(load_file(str(path)))
+    return model

@@ -1,0 +1,7 @@
+"""The file MLflow logs as the model's code ("models from code"): nothing is pickled."""
+
+import mlflow
+
+from deepfake_mlflow.pyfunc import FaceClassifier
+
+mlflow.models.set_model(FaceClassifier())

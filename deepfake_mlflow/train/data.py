@@ -1,0 +1,149 @@
+"""Faces for training: the dataset, balanced and triplet batch samplers, the fixed
+validation sample.
+
+Every random draw comes from one torch.Generator per sampler, and each sample carries its
+own augmentation seed, so a batch is a pure function of (sampler state, index): identical
+whatever the number of loader workers, and identical after a resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .. import config
+
+VALIDATION_DRAW = 2**31  # the "iteration" the fixed validation sample is drawn at
+
+
+def training_faces(faces: pd.DataFrame, split: str, train_videos: int = 0,
+                   seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
+    """The faces of one split (videos that yielded faces), optionally limited to a seeded
+    subsample of `train_videos` videos per class (the paper's data-limited Fig. 1)."""
+    rows = faces[(faces["split"] == split) & (faces["face_path"] != "")]
+    if train_videos:
+        keep = []
+        for label in (config.REAL, config.FAKE):
+            keys = np.array(sorted(rows.loc[rows["label"] == label, "key"].unique()))
+            rng = np.random.default_rng(seed + label)
+            keep += list(rng.permutation(keys)[:train_videos])
+        rows = rows[rows["key"].isin(keep)]
+    return rows.reset_index(drop=True)
+
+
+class FaceCrops(Dataset):
+    """Items are (index, augmentation seed) pairs -> (CHW float tensor, label)."""
+
+    def __init__(self, faces: pd.DataFrame, faces_root: str | Path, size: int, augment=None):
+        self.paths = [str(Path(faces_root) / p) for p in faces["face_path"]]
+        self.labels = torch.tensor(faces["label"].to_numpy(), dtype=torch.float32)
+        self.size, self.augment = size, augment
+        self.mean = np.array(config.IMAGENET_MEAN, np.float32) * 255
+        self.std = np.array(config.IMAGENET_STD, np.float32) * 255
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load(self, index: int) -> np.ndarray:
+        image = cv2.imread(self.paths[index], cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"{self.paths[index]}: face crop missing or unreadable")
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if image.shape[0] != self.size:
+            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return image
+
+    def __getitem__(self, item):
+        index, seed = item
+        image = self.load(index)
+        if self.augment is not None and self.augment.transforms:
+            self.augment.set_random_seed(int(seed))
+            image = self.augment(image=image)["image"]
+        tensor = torch.from_numpy(((image - self.mean) / self.std).transpose(2, 0, 1).copy())
+        return tensor, self.labels[index]
+
+
+class _Drawing(Sampler):
+    """Draws batch `i` from a generator seeded by (seed, i): a batch depends on its
+    iteration number only, so prefetching workers and resumed runs see the same batches."""
+
+    def __init__(self, labels: torch.Tensor, seed: int):
+        self.real = torch.nonzero(labels == config.REAL).flatten()
+        self.fake = torch.nonzero(labels == config.FAKE).flatten()
+        if not len(self.real) or not len(self.fake):
+            raise ValueError("training needs both real and fake faces")
+        self.seed = seed
+        self.start = 0  # the iteration the next __iter__ begins at (set on resume)
+
+    def _generator(self, iteration: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + iteration)
+
+    @staticmethod
+    def _draw(pool: torch.Tensor, n: int, g: torch.Generator) -> list[int]:
+        """n indices; without replacement when the pool is large enough."""
+        if len(pool) >= n:
+            return pool[torch.randperm(len(pool), generator=g)[:n]].tolist()
+        return pool[torch.randint(len(pool), (n,), generator=g)].tolist()
+
+    @staticmethod
+    def _with_seeds(batch: list[int], g: torch.Generator) -> list[tuple[int, int]]:
+        return list(zip(batch, torch.randint(2**31 - 1, (len(batch),), generator=g).tolist()))
+
+    def batch(self, iteration: int) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def __iter__(self):
+        iteration = self.start
+        while True:
+            yield self.batch(iteration)
+            iteration += 1
+
+
+class BalancedBatches(_Drawing):
+    """Batches of batch_size/2 real + batch_size/2 fake (index, augmentation seed) pairs;
+    the smaller class is drawn with replacement when it has fewer faces than needed."""
+
+    def __init__(self, labels: torch.Tensor, batch_size: int, seed: int):
+        super().__init__(labels, seed)
+        self.half = batch_size // 2
+
+    def batch(self, iteration: int) -> list[tuple[int, int]]:
+        g = self._generator(iteration)
+        return self._with_seeds(self._draw(self.real, self.half, g)
+                                + self._draw(self.fake, self.half, g), g)
+
+
+class TripletBatches(_Drawing):
+    """Batches of triplets flattened as [a, p, n, a, p, n, ...]: half (fake, fake, real),
+    half (real, real, fake)."""
+
+    def __init__(self, labels: torch.Tensor, triplets: int, seed: int):
+        super().__init__(labels, seed)
+        self.triplets = triplets
+
+    def batch(self, iteration: int) -> list[tuple[int, int]]:
+        g = self._generator(iteration)
+        items = []
+        for k in range(self.triplets):
+            same, other = (self.fake, self.real) if k % 2 == 0 else (self.real, self.fake)
+            items += self._draw(same, 2, g) + self._draw(other, 1, g)
+        return self._with_seeds(items, g)
+
+
+def validation_items(labels: torch.Tensor, size: int, seed: int) -> list[tuple[int, int]]:
+    """A fixed, balanced validation sample (never augmented)."""
+    drawing = _Drawing(labels, seed)
+    g = drawing._generator(VALIDATION_DRAW)
+    half = min(size // 2, len(drawing.real), len(drawing.fake))
+    picked = sorted(drawing._draw(drawing.real, half, g) + drawing._draw(drawing.fake, half, g))
+    return [(i, 0) for i in picked]
+
+
+def validation_triplets(labels: torch.Tensor, triplets: int, seed: int) -> list[tuple[int, int]]:
+    """A fixed set of validation triplets (never augmented)."""
+    return [(i, 0) for i, _ in TripletBatches(labels, max(2, triplets), seed).batch(VALIDATION_DRAW)]

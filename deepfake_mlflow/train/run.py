@@ -1,0 +1,209 @@
+"""The `train` step: faces index -> trained detector, every variant an MLflow run.
+
+loss=bce      one run: the BCE baseline.
+loss=triplet  a parent run with one child run per phase: bce (only when no `init` is
+              given), triplet, finetune. The parent carries the final model.
+
+Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
+system metrics, the faces index as input, the augmentation pipeline as JSON, and (bce,
+finetune) the best model as an MLflow 3 logged model. Weights-only checkpoints live in
+workspace/<dataset>/runs/<run id>/ and let an interrupted phase resume in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import torch
+
+from .. import augment, config, paths, tracking
+from ..datasets import schema
+from ..errors import UserInputError
+from ..model import create, load_weights
+from ..pyfunc import log_face_classifier
+from .data import (BalancedBatches, FaceCrops, TripletBatches, training_faces,
+                   validation_items, validation_triplets)
+from .loop import BEST, LoopSettings, fit
+from .objectives import OBJECTIVES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    faces: str = ""  # faces index (default workspace/<dataset>/faces.parquet)
+    loss: str = "bce"  # bce | triplet
+    augment: str = "NONE"
+    model: str = config.MODEL_NAME
+    pretrained: str = "imagenet"  # imagenet | a weights file | none
+    size: int = config.FACE_SIZE
+    batch_size: int = config.BCE["batch_size"]  # bce and finetune: faces per batch
+    triplets: int = config.TRIPLET["batch_size"]  # triplet: triplets per batch
+    lr: float = config.BCE["lr"]
+    triplet_lr: float = config.TRIPLET["lr"]
+    finetune_lr: float = config.FINETUNE["lr"]
+    patience: int = config.BCE["patience"]
+    triplet_patience: int = config.TRIPLET["patience"]
+    finetune_patience: int = config.FINETUNE["patience"]
+    min_lr: float = config.MIN_LR
+    val_interval: int = config.VAL_INTERVAL
+    val_size: int = config.VAL_SIZE
+    max_iters: int = 1_000_000  # a bound for CPU runs; the protocol stops on min_lr
+    train_videos: int = 0  # >0: data-limited training, videos per class
+    seed: int = config.DEFAULT_SEED
+    init: str = ""  # run id, runs:/ or models:/ URI, or weights file to start from
+    workers: int = 2  # data-loading processes
+
+
+def _phase_settings(cfg: TrainConfig, phase: str) -> tuple[int, float, int]:
+    return {"bce": (cfg.batch_size, cfg.lr, cfg.patience),
+            "triplet": (cfg.triplets, cfg.triplet_lr, cfg.triplet_patience),
+            "finetune": (cfg.batch_size, cfg.finetune_lr, cfg.finetune_patience)}[phase]
+
+
+def resolve_weights(init: str) -> Path:
+    """A weights file from a local path, a run id / runs:/ URI, or a models:/ URI."""
+    path = Path(init)
+    if path.is_file():
+        return path
+    match = re.fullmatch(r"(?:runs:/)?([0-9a-f]{32})(?:/.*)?", init)
+    if match:
+        run = mlflow.get_run(match.group(1))
+        folder = run.data.params.get("checkpoint_dir")
+        if folder and (Path(folder) / BEST).is_file():
+            return Path(folder) / BEST
+        outputs = run.outputs.model_outputs if run.outputs else []
+        if not outputs:
+            raise UserInputError(f"init {init}: the run has neither local weights nor a model")
+        init = f"models:/{outputs[-1].model_id}"
+    if init.startswith("models:/"):
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init))
+        found = sorted(local.rglob("*.safetensors"))
+        if found:
+            return found[0]
+    raise UserInputError(f"init {init!r}: expected a weights file, a run id, or a runs:/ or "
+                         "models:/ URI of a model trained here")
+
+
+def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
+    index = Path(cfg.faces) if cfg.faces else paths.workspace() / cfg.dataset / "faces.parquet"
+    if not index.is_file():
+        raise UserInputError(f"no faces index at {index}: run `deepfake-mlflow extract "
+                             f"{cfg.dataset} ROOT` first, or pass faces=PATH")
+    return pd.read_parquet(index), index, index.parent / "faces"
+
+
+def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces_root: Path,
+           init_weights: Path | None, log_model: bool, run_id: str | None = None) -> dict:
+    """Train one phase as one run; returns its result (best weights, loss, run id)."""
+    batch, lr, patience = _phase_settings(cfg, phase)
+    objective = OBJECTIVES[phase]()
+    names = augment.parse(cfg.augment)
+    pipeline = augment.build(names, seed=cfg.seed)
+    train_rows = training_faces(faces, "train", cfg.train_videos, cfg.seed)
+    val_rows = training_faces(faces, "val")
+    if train_rows.empty or val_rows.empty:
+        raise UserInputError(f"{index}: the faces index needs faces in both the train and "
+                             "the val split")
+    train = FaceCrops(train_rows, faces_root, cfg.size, augment=pipeline)
+    val = FaceCrops(val_rows, faces_root, cfg.size, augment=None)  # never augmented
+    if objective.batches == "triplet":
+        batches = TripletBatches(train.labels, batch, cfg.seed)
+        val_items = validation_triplets(val.labels, max(2, cfg.val_size // 3), cfg.seed)
+        val_batch = 3 * batch
+    else:
+        batches = BalancedBatches(train.labels, batch, cfg.seed)
+        val_items = validation_items(val.labels, cfg.val_size, cfg.seed)
+        val_batch = batch
+    torch.manual_seed(cfg.seed)
+    if init_weights is not None:
+        model = load_weights(create(cfg.model, "none"), init_weights)
+        started_from = str(init_weights)
+    else:
+        model = create(cfg.model, cfg.pretrained)
+        started_from = cfg.pretrained
+    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase,
+            "augment": tracking.augment_tag(names), "model": cfg.model}
+    with tracking.stage_run("train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
+                            tags=tags, run_id=run_id, system_metrics=True) as run:
+        folder = paths.workspace() / cfg.dataset / "runs" / run.info.run_id
+        tracking.log_params({**asdict(cfg), "phase": phase, "phase_batch_size": batch,
+                             "phase_lr": lr, "phase_patience": patience,
+                             "started_from": started_from, "checkpoint_dir": str(folder),
+                             "train_faces": len(train_rows), "val_faces": len(val_rows),
+                             "train_videos_used": train_rows["key"].nunique()})
+        tracking.log_index_input(faces, source=str(index.resolve()),
+                                 name=f"{cfg.dataset}-faces", context="train")
+        mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
+        settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
+                                cfg.workers)
+        result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
+                     folder, lambda m, step: mlflow.log_metrics(m, step=step, synchronous=False))
+        mlflow.log_metrics({"best_val_loss": result.best_val_loss,
+                            "best_iteration": result.best_iteration,
+                            "iterations": result.iterations, "train_seconds": result.seconds,
+                            "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
+                            "images_per_s": result.iterations * (3 * batch if phase == "triplet"
+                                                                 else batch) / result.seconds})
+        mlflow.set_tag("stopped_by", result.stopped_by)
+        if log_model:
+            log_face_classifier(result.best_weights, cfg.model, cfg.size, folder)
+        return {"run_id": run.info.run_id, "weights": result.best_weights,
+                "best_val_loss": result.best_val_loss}
+
+
+def _children(parent_id: str) -> dict[str, mlflow.entities.Run]:
+    found = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                               filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+    return {r.data.tags.get("phase"): r for r in found}
+
+
+def run_train(cfg: TrainConfig, resume: str = "") -> dict:
+    """Train by the protocol; returns the final phase's result. resume: a run id to
+    continue (a bce run, or a triplet parent whose unfinished phases are picked up)."""
+    if cfg.loss not in ("bce", "triplet"):
+        raise UserInputError(f"loss {cfg.loss!r}: expected bce or triplet")
+    augment.parse(cfg.augment)  # bad names fail before any work
+    faces, index, faces_root = load_faces(cfg)
+    tracking.configure()
+    init = resolve_weights(cfg.init) if cfg.init else None
+    if cfg.loss == "bce":
+        return _phase(cfg, "bce", faces, index, faces_root, init, log_model=True,
+                      run_id=resume or None)
+
+    tags = {"dataset": cfg.dataset, "loss": "triplet", "model": cfg.model,
+            "augment": tracking.augment_tag(augment.parse(cfg.augment))}
+    with tracking.stage_run("train", run_name=f"{cfg.dataset}-triplet-{tags['augment']}",
+                            tags=tags, run_id=resume or None) as parent:
+        tracking.log_params(asdict(cfg))
+        done = _children(parent.info.run_id) if resume else {}
+        phases = (["bce"] if init is None else []) + ["triplet", "finetune"]
+        result = None
+        for phase in phases:
+            child = done.get(phase)
+            if child is not None and child.info.status == "FINISHED":
+                folder = Path(child.data.params["checkpoint_dir"])
+                result = {"run_id": child.info.run_id, "weights": folder / BEST,
+                          "best_val_loss": child.data.metrics["best_val_loss"]}
+            else:
+                result = _phase(cfg, phase, faces, index, faces_root, init,
+                                log_model=phase != "triplet",
+                                run_id=child.info.run_id if child is not None else None)
+            init = result["weights"]
+        mlflow.log_metric("best_val_loss", result["best_val_loss"])
+        log_face_classifier(result["weights"], cfg.model, cfg.size, result["weights"].parent)
+        return {**result, "run_id": parent.info.run_id}
+
+
+def config_from(**values) -> TrainConfig:
+    """A TrainConfig from CLI/MLproject values, ignoring the ones left empty."""
+    base = TrainConfig(dataset=values.pop("dataset"))
+    return replace(base, **{k: v for k, v in values.items() if v not in (None, "")})
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
