@@ -81,3 +81,9 @@ TRIPLET_MARGIN = 1.0
 VAL_INTERVAL = 100  # iterations between validations
 VAL_SIZE = 1024  # validation faces (balanced, fixed, never augmented)
 SELECTED_AUGMENTATIONS = ("HF", "BC", "HSV", "JPEG")  # the paper's choice (Section V)
+
+# --- The demo's training: the real EfficientNetB4, scaled down to run on 2 CPU cores ------
+DEMO_TRAIN = {"pretrained": "none", "size": 64, "batch_size": 8, "triplets": 4,
+              "max_iters": 30, "val_interval": 10, "val_size": 64, "patience": 20,
+              "triplet_patience": 10, "finetune_patience": 10, "workers": 1}
+DEMO_AUGMENTATIONS = ("NONE", "SELECTED")

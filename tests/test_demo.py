@@ -14,7 +14,10 @@ from conftest import CORPUS_SIZE
 
 def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, tmp_path):
     shutil.copytree(corpus, tmp_path / "demo" / "corpus")  # a finished corpus is reused
-    results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0)
+    # the whole grid on two datasets, two iterations a phase: the shape, not the learning
+    results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0,
+                       train_datasets=("ff", "celebdf"),
+                       train_scale={"max_iters": 2, "val_interval": 1, "workers": 0})
     assert set(results) == {"ff", "dfd", "dfdc", "celebdf"}
     configure()
     runs = mlflow.search_runs(experiment_names=["deepfake-demo"], output_format="list")
@@ -22,8 +25,14 @@ def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, t
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     stages = sorted((r.data.tags["stage"], r.data.tags.get("dataset", "")) for r in children)
     datasets = ["celebdf", "dfd", "dfdc", "ff"]
+    trained = [("train", d) for d in ("celebdf", "ff") for _ in range(4)]
     assert stages == sorted([("corpus", "")] + [(s, d) for s in ("index", "extract")
-                                                for d in datasets])
+                                                for d in datasets] + trained)
+    grid = sorted((r.data.tags["loss"], r.data.tags["augment"]) for r in children
+                  if r.data.tags["stage"] == "train" and r.data.tags["dataset"] == "ff")
+    assert grid == [("bce", "bc+hf+hsv+jpeg"), ("bce", "none"),
+                    ("triplet", "bc+hf+hsv+jpeg"), ("triplet", "none")]
+    assert results["ff"]["train"]["SELECTED"]["triplet"]
     for child in children:
         assert child.info.status == "FINISHED"
         if child.data.tags["stage"] in ("index", "extract"):

@@ -53,9 +53,12 @@ def _worker_init(_):
 
 
 def _loader(data: FaceCrops, batch_sampler, workers: int) -> DataLoader:
+    # spawn, not fork: forking a process that runs MLflow's logging threads and torch's
+    # thread pools can leave a worker deadlocked
     return DataLoader(data, batch_sampler=batch_sampler, num_workers=workers,
                       worker_init_fn=_worker_init if workers else None,
-                      prefetch_factor=4 if workers else None, persistent_workers=False)
+                      prefetch_factor=4 if workers else None,
+                      multiprocessing_context="spawn" if workers else None)
 
 
 @torch.no_grad()

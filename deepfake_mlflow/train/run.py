@@ -6,8 +6,8 @@ loss=triplet  a parent run with one child run per phase: bce (only when no `init
 
 Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
 system metrics, the faces index as input, the augmentation pipeline as JSON, and (bce,
-finetune) the best model as an MLflow 3 logged model. Weights-only checkpoints live in
-workspace/<dataset>/runs/<run id>/ and let an interrupted phase resume in the same run.
+finetune) the best model as an MLflow 3 logged model. Weights-only checkpoints live beside
+the faces index, in runs/<run id>/, and let an interrupted phase resume in the same run.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces
             "augment": tracking.augment_tag(names), "model": cfg.model}
     with tracking.stage_run("train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
                             tags=tags, run_id=run_id, system_metrics=True) as run:
-        folder = paths.workspace() / cfg.dataset / "runs" / run.info.run_id
+        folder = index.parent / "runs" / run.info.run_id  # beside the faces it learnt from
         tracking.log_params({**asdict(cfg), "phase": phase, "phase_batch_size": batch,
                              "phase_lr": lr, "phase_patience": patience,
                              "started_from": started_from, "checkpoint_dir": str(folder),

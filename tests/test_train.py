@@ -1,0 +1,107 @@
+"""Short real trainings (EfficientNetB4 at 64 px, a few iterations) in a real MLflow store."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import mlflow
+import numpy as np
+import torch
+
+from deepfake_mlflow.train import TrainConfig, run_train
+from deepfake_mlflow.train.loop import BEST, CHECKPOINT
+
+
+def tiny(faces_ff, **overrides) -> TrainConfig:
+    return dataclasses.replace(
+        TrainConfig(dataset="ff", faces=str(faces_ff), pretrained="none", size=64,
+                    batch_size=4, triplets=2, max_iters=4, val_interval=2, val_size=8,
+                    patience=100, workers=0, seed=0), **overrides)
+
+
+def metric_history(run_id: str, key: str) -> list[float]:
+    history = mlflow.MlflowClient().get_metric_history(run_id, key)
+    return [m.value for m in sorted(history, key=lambda m: m.step)]
+
+
+def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, monkeypatch):
+    # sample system metrics every 0.2 s (MLflow's default is 10 s, longer than this run)
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    result = run_train(tiny(faces_ff, augment="SELECTED"))
+    run = mlflow.get_run(result["run_id"])
+    assert run.data.tags["loss"] == "bce" and run.data.tags["augment"] == "bc+hf+hsv+jpeg"
+    assert run.data.tags["dataset"] == "ff" and run.data.tags["stage"] == "train"
+    assert run.data.params["phase_lr"] == "0.0001" and run.data.params["started_from"] == "none"
+    mlflow.flush_async_logging()
+    assert len(metric_history(run.info.run_id, "train_loss")) == 4
+    assert len(metric_history(run.info.run_id, "val_loss")) == 2
+    assert run.data.metrics["best_val_loss"] == min(metric_history(run.info.run_id, "val_loss"))
+    assert any(k.startswith("system/") for k in run.data.metrics)
+    assert run.inputs.dataset_inputs[0].dataset.name == "ff-faces"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert "augmentation.json" in artifacts
+    model_id = run.outputs.model_outputs[0].model_id
+    model = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    crops = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    scores = model.predict(crops)
+    assert scores.shape == (5, 1) and scores["p_fake"].between(0, 1).all()
+    assert model.predict(crops[:1]).shape == (1, 1)
+    # the weights-only checkpoint loads without unpickling arbitrary objects
+    folder = faces_ff.parent / "runs" / run.info.run_id
+    state = torch.load(folder / CHECKPOINT, weights_only=True)
+    assert state["iteration"] == 4 and (folder / BEST).is_file()
+
+
+def test_triplet_is_a_parent_with_bce_triplet_finetune_children(faces_ff):
+    result = run_train(tiny(faces_ff, loss="triplet"))
+    parent = mlflow.get_run(result["run_id"])
+    assert parent.data.tags["loss"] == "triplet"
+    children = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    phases = {c.data.tags["phase"]: c for c in children}
+    assert set(phases) == {"bce", "triplet", "finetune"}
+    assert phases["triplet"].data.params["phase_lr"] == "1e-05"
+    assert phases["finetune"].data.params["phase_lr"] == "1e-06"
+    assert phases["triplet"].data.params["started_from"].endswith(BEST)
+    assert phases["finetune"].data.params["phase_batch_size"] == "4"
+    assert parent.outputs.model_outputs  # the final model sits on the parent
+    assert not phases["triplet"].outputs or not phases["triplet"].outputs.model_outputs
+
+
+def test_init_from_a_run_skips_the_bce_phase(faces_ff):
+    bce = run_train(tiny(faces_ff))
+    result = run_train(tiny(faces_ff, loss="triplet", init=bce["run_id"]))
+    children = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                  filter_string=f"tags.mlflow.parentRunId = '{result['run_id']}'")
+    assert sorted(c.data.tags["phase"] for c in children) == ["finetune", "triplet"]
+
+
+def test_two_runs_with_one_seed_give_identical_loss_curves(faces_ff):
+    a = run_train(tiny(faces_ff, augment="MIX", workers=0))
+    b = run_train(tiny(faces_ff, augment="MIX", workers=2))  # worker count changes nothing
+    mlflow.flush_async_logging()
+    assert metric_history(a["run_id"], "train_loss") == metric_history(b["run_id"], "train_loss")
+    assert metric_history(a["run_id"], "val_loss") == metric_history(b["run_id"], "val_loss")
+
+
+def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff):
+    full = run_train(tiny(faces_ff, max_iters=6, augment="HF"))
+    # the same training stopped at iteration 4 (a checkpoint), then resumed to 6
+    part = run_train(tiny(faces_ff, max_iters=4, augment="HF"))
+    resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF"), resume=part["run_id"])
+    assert resumed["run_id"] == part["run_id"]  # the same MLflow run continues
+    mlflow.flush_async_logging()
+    assert metric_history(part["run_id"], "train_loss") == metric_history(full["run_id"], "train_loss")
+    assert metric_history(part["run_id"], "val_loss") == metric_history(full["run_id"], "val_loss")
+    folder = faces_ff.parent / "runs"
+    a = torch.load(folder / full["run_id"] / CHECKPOINT, weights_only=True)["model"]
+    b = torch.load(folder / part["run_id"] / CHECKPOINT, weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_faces_index_and_bad_loss_are_clear(tmp_path):
+    from deepfake_mlflow.cli import main
+    assert main(["train", "ff", "--faces", str(tmp_path / "nope.parquet")]) == 2
+    assert main(["train", "ff", "--loss", "hinge"]) == 2
