@@ -84,6 +84,6 @@ SELECTED_AUGMENTATIONS = ("HF", "BC", "HSV", "JPEG")  # the paper's choice (Sect
 
 # --- The demo's training: the real EfficientNetB4, scaled down to run on 2 CPU cores ------
 DEMO_TRAIN = {"pretrained": "none", "size": 64, "batch_size": 8, "triplets": 4,
-              "max_iters": 30, "val_interval": 10, "val_size": 64, "patience": 20,
+              "max_iters": 20, "val_interval": 10, "val_size": 32, "patience": 20,
               "triplet_patience": 10, "finetune_patience": 10, "workers": 1}
 DEMO_AUGMENTATIONS = ("NONE", "SELECTED")
