@@ -23,14 +23,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "opencv-contrib-python", "mlflow")
 
 
-with warnings.catch_warnings():  # MLflow asks for type hints; the signature says it all
-    warnings.simplefilter("ignore", UserWarning)
-
-    class _Base(mlflow.pyfunc.PythonModel):
-        pass
-
-
-class FaceClassifier(_Base):
+class FaceClassifier(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         import torch
 

@@ -22,6 +22,7 @@ from .data import FaceCrops
 from .schedule import Plateau
 
 CHECKPOINT = "checkpoint.pt"
+LOADER_TIMEOUT = 600  # seconds for one batch: a stuck worker fails the run, never hangs it
 BEST = "best.safetensors"
 
 
@@ -58,7 +59,8 @@ def _loader(data: FaceCrops, batch_sampler, workers: int) -> DataLoader:
     return DataLoader(data, batch_sampler=batch_sampler, num_workers=workers,
                       worker_init_fn=_worker_init if workers else None,
                       prefetch_factor=4 if workers else None,
-                      multiprocessing_context="spawn" if workers else None)
+                      multiprocessing_context="spawn" if workers else None,
+                      timeout=LOADER_TIMEOUT if workers else 0)
 
 
 @torch.no_grad()

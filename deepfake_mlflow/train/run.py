@@ -12,7 +12,6 @@ the faces index, in runs/<run id>/, and let an interrupted phase resume in the s
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,7 +21,6 @@ import pandas as pd
 import torch
 
 from .. import augment, config, paths, tracking
-from ..datasets import schema
 from ..errors import UserInputError
 from ..model import create, load_weights
 from ..pyfunc import log_face_classifier
@@ -204,6 +202,3 @@ def config_from(**values) -> TrainConfig:
     base = TrainConfig(dataset=values.pop("dataset"))
     return replace(base, **{k: v for k, v in values.items() if v not in (None, "")})
 
-
-def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
