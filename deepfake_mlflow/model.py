@@ -44,7 +44,7 @@ def create(name: str = config.MODEL_NAME, pretrained: str = "none") -> DeepfakeD
             backbone = timm.create_model(name, pretrained=False, num_classes=1)
         elif kind.lower() == "imagenet":
             try:
-                backbone = timm.create_model(name, pretrained=True, num_classes=1)
+                backbone = timm.create_model(name, pretrained=True, num_classes=1)  # Hub/cache; offline it fails at once (tested)
             except Exception as err:  # offline Hub, empty cache, no such weights
                 raise UserInputError(
                     f"ImageNet weights for {name} could not be loaded ({type(err).__name__}): "
@@ -56,7 +56,7 @@ def create(name: str = config.MODEL_NAME, pretrained: str = "none") -> DeepfakeD
             if not path.is_file():
                 raise UserInputError(f"pretrained={kind}: expected 'imagenet', 'none' or an "
                                      "existing weights file")
-            backbone = timm.create_model(name, pretrained=True, num_classes=1,
+            backbone = timm.create_model(name, pretrained=True, num_classes=1,  # from the local file only
                                          pretrained_cfg_overlay={"file": str(path)})
     except RuntimeError as err:
         if "Unknown model" in str(err):

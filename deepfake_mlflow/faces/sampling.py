@@ -80,14 +80,15 @@ def _collect(stream: FrameStream, indices: list[int]) -> tuple[dict[int, np.ndar
 def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: int) -> SampledFrames:
     indices = sample_indices(total, n)
     frames, decoded = _collect(open_stream(), indices)
+    decodable = total
     if len(frames) < len(indices) and decoded < total:
         if decoded < n:
             raise VideoReadError("truncated" if decoded else "unreadable",
                                  f"only {decoded} of {total} declared frames decode")
-        indices = sample_indices(decoded, n)  # resample over what does decode
+        decodable = decoded
+        indices = sample_indices(decodable, n)  # resample over what does decode
         frames, _ = _collect(open_stream(), indices)
-    return SampledFrames(total, fps, indices, frames, decodable=min(decoded, total)
-                         if len(frames) == len(indices) and decoded < total else total)
+    return SampledFrames(total, fps, indices, frames, decodable=decodable)
 
 
 def _check_file(path: Path) -> None:
