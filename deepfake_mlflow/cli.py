@@ -70,6 +70,39 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .evaluation import run_evaluate
+    run_evaluate(args.model, args.datasets, robustness=args.robustness, mds=args.mds,
+                 mds_pairs=args.mds_pairs, seed=args.seed, split=args.split)
+    return 0
+
+
+def cmd_registry(args) -> int:
+    import json
+
+    from . import registry
+    if args.action == "promote":
+        datasets = [d for d in (args.datasets or "").split(",") if d] or None
+        for result in registry.promote(datasets):
+            print(json.dumps(result))
+    else:
+        for champion in registry.champions():
+            print(json.dumps(champion))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import json
+
+    from .predict import predict_videos
+    failed = 0
+    videos = args.videos + [v for v in args.video_list.split(",") if v]
+    for result in predict_videos(args.model, videos):
+        failed += result["p_fake"] is None
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
 def cmd_corpus(args) -> int:
     from .corpus import run_corpus
     manifest = run_corpus(args.out, size=args.size, seed=args.seed)
@@ -154,6 +187,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a detector (bce or triplet); every variant a run")
     _train_arguments(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-set metrics of one or more models (MLflow runs); "
+                       "several models also give the cross-dataset matrix")
+    p.add_argument("model", help="comma list of: run id, runs:/ or models:/ URI "
+                                 "(models:/NAME@ALIAS), or a local model folder")
+    p.add_argument("datasets", help="comma list of test sets: NAME (faces in the workspace) "
+                                    "or NAME=PATH/faces.parquet")
+    p.add_argument("--split", default=config.EVAL_SPLIT)
+    p.add_argument("--robustness", default="in-domain",
+                   help="test sets for the JPEG/downscale sweeps: in-domain, all, none, or a list")
+    p.add_argument("--mds", default="all", help="test sets for the MDS projection (Fig. 2): "
+                                                "all, none, or a list")
+    p.add_argument("--mds-pairs", type=int, default=config.MDS_PAIRS)
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("registry", help="the champion model of each training dataset")
+    p.add_argument("action", choices=("promote", "list"),
+                   help="promote: register the lowest-validation-loss model per training "
+                        "dataset as deepfake-effnetb4-<dataset>@champion; list: the champions")
+    p.add_argument("--datasets", default="", help="comma list (default: every trained dataset)")
+    p.set_defaults(func=cmd_registry)
+
+    p = sub.add_parser("predict", help="score videos with a model; one JSON line per video, "
+                                       "exit 1 if any could not be scored")
+    p.add_argument("model", help="models:/NAME@ALIAS, a run id, a URI or a model folder")
+    p.add_argument("videos", nargs="*")
+    p.add_argument("--video-list", default="", help="comma list of videos (MLproject's form)")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("corpus", help="write the demo corpus: four small datasets from real faces")
     p.add_argument("out")

@@ -87,3 +87,13 @@ DEMO_TRAIN = {"pretrained": "none", "size": 64, "batch_size": 8, "triplets": 4,
               "max_iters": 20, "val_interval": 10, "val_size": 32, "patience": 20,
               "triplet_patience": 10, "finetune_patience": 10, "workers": 1}
 DEMO_AUGMENTATIONS = ("NONE", "SELECTED")
+
+# --- Evaluation ---------------------------------------------------------------------------
+EVAL_SPLIT = "test"
+MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a point
+ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
+ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
+
+# --- Registry -----------------------------------------------------------------------------
+REGISTERED_MODEL_PREFIX = "deepfake-effnetb4-"  # + training dataset
+CHAMPION_ALIAS = "champion"

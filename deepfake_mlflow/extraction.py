@@ -91,6 +91,7 @@ def run_extract(dataset: str, root: str | Path, index: str | Path | None = None,
         timing = extract_faces(videos, root, faces_root, settings, workers, progress)
         faces = faces_index(videos, faces_root)
         target = schema.save(faces, faces_index_path(out, shard))
+        settings.save(out)
         per_video = faces.groupby("key")["video_status"].first()
         sampled = faces[faces["frame"] >= 0]
         metrics = {"videos": len(per_video), "videos_processed": timing["processed"],

@@ -13,3 +13,7 @@ def workspace() -> Path:
 
 def index_path(dataset: str) -> Path:
     return workspace() / dataset / "videos.parquet"
+
+
+def faces_index_path(dataset: str) -> Path:
+    return workspace() / dataset / "faces.parquet"

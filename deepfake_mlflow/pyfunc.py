@@ -1,77 +1,87 @@
-"""The logged model: an MLflow pyfunc that scores uint8 RGB face crops.
+"""The logged model: an MLflow pyfunc that scores videos end to end.
 
-Weights travel as safetensors with a small JSON config, not as a pickled module and not
-as torch.export (which would fix the batch size and could not train further). Input: an
-array (N, size, size, 3) of uint8 crops, any N. Output: p_fake per crop.
+Input: a DataFrame with a `video` column of file paths (as the serving host sees them).
+Output: one row per video: p_fake, the video logit, frames sampled, faces found, status
+and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
+settings the training faces were made with), the JPEG round trip the stored faces went
+through, the network, and the mean-logit aggregation, all from deepfake_mlflow.scoring.
+
+The artifacts are the weights (safetensors), model_config.json and the BlazeFace .tflite:
+nothing is pickled, and nothing is downloaded when the model loads.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import asdict, replace
 from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
-import numpy as np
+import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, Schema
 
-from . import config
+from .faces.extract import ExtractSettings
+from .scoring import MODEL_CONFIG
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "opencv-contrib-python", "mlflow")
+REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "pandas", "opencv-contrib-python",
+                "mediapipe", "av", "mlflow")
+OUTPUT_COLUMNS = (("video", "string"), ("p_fake", "double"), ("logit", "double"),
+                  ("frames_sampled", "long"), ("faces_found", "long"), ("status", "string"),
+                  ("message", "string"))
 
 
-class FaceClassifier(mlflow.pyfunc.PythonModel):
+class VideoDetector(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        import torch
-
-        from .model import create, load_weights
+        from .faces.detector import BlazeFace
+        from .scoring import Scorer
 
         settings = json.loads(Path(context.artifacts["config"]).read_text())
-        self.size = int(settings["size"])
-        self.batch = int(settings.get("batch", 64))
-        self.model = load_weights(create(settings["model"], "none"), context.artifacts["weights"])
-        self.model.eval()
-        self.mean = np.array(config.IMAGENET_MEAN, np.float32) * 255
-        self.std = np.array(config.IMAGENET_STD, np.float32) * 255
-        self._torch = torch
+        self.scorer = Scorer(context.artifacts["weights"], settings["model"], settings["size"])
+        self.extract = replace(ExtractSettings(**settings["extract"]),
+                               detector=context.artifacts["detector"])
+        self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
 
-    def predict(self, context, model_input, params=None):
-        import cv2
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from .scoring import score_video
 
-        crops = np.asarray(model_input)
-        if crops.ndim == 3:
-            crops = crops[None]
-        if crops.shape[1:3] != (self.size, self.size):
-            crops = np.stack([cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_AREA)
-                              for c in crops])
-        scores = []
-        with self._torch.no_grad():
-            for start in range(0, len(crops), self.batch):
-                x = (crops[start:start + self.batch].astype(np.float32) - self.mean) / self.std
-                logits = self.model(self._torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
-                scores.append(self._torch.sigmoid(logits).numpy())
-        p = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-        import pandas as pd
-        return pd.DataFrame({"p_fake": p.astype(np.float64)})
+        if "video" not in model_input.columns:
+            raise ValueError(f"expected a DataFrame with a 'video' column of file paths, got "
+                             f"columns {list(model_input.columns)}")
+        rows = [asdict(score_video(path, self.detector, self.scorer, self.extract))
+                for path in model_input["video"]]
+        return pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
 
 
-def signature(size: int) -> ModelSignature:
-    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, size, size, 3))]),
-                          outputs=Schema([ColSpec("double", "p_fake")]))
+def signature() -> ModelSignature:
+    return ModelSignature(inputs=Schema([ColSpec("string", "video")]),
+                          outputs=Schema([ColSpec(kind, name) for name, kind in OUTPUT_COLUMNS]))
 
 
-def log_face_classifier(weights: Path, model_name: str, size: int, folder: Path,
-                        name: str = "model"):
-    """Log the classifier as an MLflow 3 logged model of the active run; returns ModelInfo."""
-    settings = folder / "model_config.json"
-    settings.write_text(json.dumps({"model": model_name, "size": size}))
-    with warnings.catch_warnings():  # an input example would be a 1x256x256x3 JSON
+def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
+                       extract: ExtractSettings, name: str = "model"):
+    """Log the detector as an MLflow 3 logged model of the active run; returns ModelInfo.
+
+    `folder` receives model_config.json, which names the weights file beside it."""
+    from .faces.detector import model_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    detector_file = model_path(extract.detector)
+    settings = folder / MODEL_CONFIG
+    settings.write_text(json.dumps({"model": model_name, "size": size,
+                                    "weights": Path(weights).name,
+                                    "extract": {**extract.as_params(),
+                                                "detector": detector_file.name}}, indent=1))
+    with warnings.catch_warnings():
+        # an input example would name a video file that the loading host does not have
         warnings.filterwarnings("ignore", message=".*input example was not provided.*")
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(PACKAGE_DIR / "serving_model.py"),
-            artifacts={"weights": str(weights), "config": str(settings)},
-            signature=signature(size), code_paths=[str(PACKAGE_DIR)],
+            artifacts={"weights": str(weights), "config": str(settings),
+                       "detector": str(detector_file)},
+            signature=signature(), code_paths=[str(PACKAGE_DIR)],
             pip_requirements=[f"{r}=={version(r)}" for r in REQUIREMENTS])

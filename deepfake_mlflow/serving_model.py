@@ -2,6 +2,6 @@
 
 import mlflow
 
-from deepfake_mlflow.pyfunc import FaceClassifier
+from deepfake_mlflow.pyfunc import VideoDetector
 
-mlflow.models.set_model(FaceClassifier())
+mlflow.models.set_model(VideoDetector())

@@ -23,11 +23,14 @@ import pandas as pd
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 EXPERIMENT_PREFIX = "deepfake-"
-STAGES = ("index", "corpus", "extract", "train", "evaluate", "ablation", "demo")
+STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablation", "demo")
+FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
 
 
 def configure() -> str:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded default; return the URI."""
+    # one progress bar per downloaded model file drowns the output of a CLI step
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     mlflow.set_tracking_uri(uri)
     return uri
@@ -117,8 +120,9 @@ def log_dataframe(frame: pd.DataFrame, artifact_file: str) -> None:
     mlflow.log_text(frame.to_csv(index=False), artifact_file)
 
 
-def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
-    """Log an index (videos or faces) as the run's dataset input, so a run names its data."""
+def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str):
+    """Log an index (videos or faces) as the run's dataset input, so a run names its data;
+    returns the MLflow dataset (metrics computed on it can name it)."""
     with warnings.catch_warnings():
         # a local path is "ambiguous" to MLflow's source registry, and integer columns
         # draw a schema hint meant for model inputs: neither applies to an index
@@ -126,3 +130,4 @@ def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str) -
         warnings.filterwarnings("ignore", message=".*Integer columns in Python.*")
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
         mlflow.log_input(dataset, context=context)
+    return dataset

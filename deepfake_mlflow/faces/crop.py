@@ -30,3 +30,43 @@ def crop_face(frame: np.ndarray, box, size: int = config.FACE_SIZE,
         out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = frame[sy0:sy1, sx0:sx1]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
     return cv2.resize(out, (size, size), interpolation=interp)
+
+
+# --- reading crops back (training, evaluation and the logged model share this) ------------
+def _reduced_flag(stored: int, size: int) -> int:
+    """Decode a stored JPEG at 1/2, 1/4 or 1/8 scale when the model needs a smaller face:
+    the JPEG decoder then skips the detail instead of decoding and resizing it."""
+    for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                         (2, cv2.IMREAD_REDUCED_COLOR_2)):
+        if stored // factor >= size:
+            return flag
+    return cv2.IMREAD_COLOR
+
+
+def fit_to(image_bgr: np.ndarray, size: int) -> np.ndarray:
+    """BGR as decoded -> RGB at size x size (area interpolation when shrinking)."""
+    image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    if image.shape[0] != size:
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def read_crop(path: str, size: int, stored: int | None = None) -> np.ndarray:
+    """A saved crop as RGB uint8 at size x size. `stored`: the side it was saved at, when
+    known, which enables reduced decoding."""
+    flag = _reduced_flag(stored, size) if stored else cv2.IMREAD_COLOR
+    image = cv2.imread(str(path), flag)
+    if image is None:
+        raise FileNotFoundError(f"{path}: face crop missing or unreadable")
+    return fit_to(image, size)
+
+
+def jpeg_roundtrip(crop_rgb: np.ndarray, quality: int, size: int) -> np.ndarray:
+    """A crop as the extract step stores it (JPEG at `quality`) and as a model reads it back
+    (at `size`): what the logged model does in memory, so scores match the faces on disk."""
+    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR),
+                              [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding of a face crop failed")
+    image = cv2.imdecode(buffer, _reduced_flag(crop_rgb.shape[0], size))
+    return fit_to(image, size)

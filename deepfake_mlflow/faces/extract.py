@@ -26,6 +26,7 @@ from .crop import crop_face
 from .sampling import DEFAULT_READER, VideoReadError, read_sampled
 
 RECORD = "record.json"
+SETTINGS_FILE = "extract_settings.json"  # beside faces.parquet: how its faces were made
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("ok", "no_face", "too_short", "truncated", "unreadable", "missing", "error")
 
@@ -43,6 +44,18 @@ class ExtractSettings:
     def as_params(self) -> dict:
         return asdict(self)
 
+    def save(self, folder: Path) -> Path:
+        target = Path(folder) / SETTINGS_FILE
+        target.write_text(json.dumps(self.as_params(), indent=1))
+        return target
+
+    @classmethod
+    def of_faces(cls, folder: Path) -> "ExtractSettings":
+        """The settings a faces folder was extracted with (defaults when unrecorded): a
+        trained model scores new videos the way its training faces were made."""
+        source = Path(folder) / SETTINGS_FILE
+        return cls(**json.loads(source.read_text())) if source.is_file() else cls()
+
 
 def video_folder(faces_root: Path, key: str) -> Path:
     return Path(faces_root) / key
@@ -56,16 +69,22 @@ def read_record(faces_root: Path, key: str) -> dict:
     return json.loads((video_folder(faces_root, key) / RECORD).read_text())
 
 
+def face_crop(frame, detector, settings: ExtractSettings):
+    """The most confident face of a frame and its square crop, or (None, None)."""
+    face = detector.best(frame) if frame is not None else None
+    if face is None:
+        return None, None
+    return face, crop_face(frame, face.box, settings.size, settings.margin)
+
+
 def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: Path) -> list[dict]:
     rows = []
     for index in sampled.indices:
         row = {"frame": index, "timestamp": index / sampled.fps if sampled.fps else math.nan,
                "x": math.nan, "y": math.nan, "w": math.nan, "h": math.nan,
                "score": math.nan, "face_path": ""}
-        frame = sampled.frames.get(index)
-        face = detector.best(frame) if frame is not None else None
+        face, crop = face_crop(sampled.frames.get(index), detector, settings)
         if face is not None:
-            crop = crop_face(frame, face.box, settings.size, settings.margin)
             name = f"{index:06d}.jpg"
             cv2.imwrite(str(folder / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
                         [cv2.IMWRITE_JPEG_QUALITY, settings.quality])

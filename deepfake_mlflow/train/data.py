@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .. import config
+from ..faces.crop import read_crop
 
 VALIDATION_DRAW = 2**31  # the "iteration" the fixed validation sample is drawn at
 
@@ -43,35 +44,22 @@ class FaceCrops(Dataset):
         self.paths = [str(Path(faces_root) / p) for p in faces["face_path"]]
         self.labels = torch.tensor(faces["label"].to_numpy(), dtype=torch.float32)
         self.size, self.augment = size, augment
-        self._flag: int | None = None
+        self._stored: int | None = None
         self.mean = np.array(config.IMAGENET_MEAN, np.float32) * 255
         self.std = np.array(config.IMAGENET_STD, np.float32) * 255
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _read_flag(self) -> int:
-        """Decode JPEGs at 1/2, 1/4 or 1/8 scale when training on smaller faces than were
-        extracted: the JPEG decoder skips the detail instead of decoding and resizing it."""
-        if self._flag is None:
+    def _stored_side(self) -> int:
+        """The side the crops were saved at (read once), for reduced JPEG decoding."""
+        if self._stored is None:
             first = cv2.imread(self.paths[0], cv2.IMREAD_COLOR)
-            stored = first.shape[0] if first is not None else self.size
-            self._flag = cv2.IMREAD_COLOR
-            for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
-                                 (2, cv2.IMREAD_REDUCED_COLOR_2)):
-                if stored // factor >= self.size:
-                    self._flag = flag
-                    break
-        return self._flag
+            self._stored = first.shape[0] if first is not None else self.size
+        return self._stored
 
     def load(self, index: int) -> np.ndarray:
-        image = cv2.imread(self.paths[index], self._read_flag())
-        if image is None:
-            raise FileNotFoundError(f"{self.paths[index]}: face crop missing or unreadable")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        if image.shape[0] != self.size:
-            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return image
+        return read_crop(self.paths[index], self.size, self._stored_side())
 
     def __getitem__(self, item):
         index, seed = item

@@ -6,7 +6,9 @@ loss=triplet  a parent run with one child run per phase: bce (only when no `init
 
 Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
 system metrics, the faces index as input, the augmentation pipeline as JSON, and (bce,
-finetune) the best model as an MLflow 3 logged model. Weights-only checkpoints live beside
+finetune) the best model as an MLflow 3 logged model (deepfake_mlflow.pyfunc: it scores
+videos). The run holding a variant's final model (the bce run; the triplet parent) is
+tagged final=true: the registry and the cross-dataset matrix look there. Weights-only checkpoints live beside
 the faces index, in runs/<run id>/, and let an interrupted phase resume in the same run.
 """
 
@@ -23,7 +25,8 @@ import torch
 from .. import augment, config, paths, tracking
 from ..errors import UserInputError
 from ..model import create, load_weights
-from ..pyfunc import log_face_classifier
+from ..faces.extract import ExtractSettings
+from ..pyfunc import log_video_detector
 from .data import (BalancedBatches, FaceCrops, TripletBatches, training_faces,
                    validation_items, validation_triplets)
 from .loop import BEST, LoopSettings, fit
@@ -126,6 +129,8 @@ def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces
         started_from = cfg.pretrained
     tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase,
             "augment": tracking.augment_tag(names), "model": cfg.model}
+    if cfg.loss == "bce":
+        tags[tracking.FINAL_TAG] = "true"
     with tracking.stage_run("train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
                             tags=tags, run_id=run_id, system_metrics=True) as run:
         folder = index.parent / "runs" / run.info.run_id  # beside the faces it learnt from
@@ -149,7 +154,8 @@ def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces
                                                                  else batch) / result.seconds})
         mlflow.set_tag("stopped_by", result.stopped_by)
         if log_model:
-            log_face_classifier(result.best_weights, cfg.model, cfg.size, folder)
+            log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
+                               ExtractSettings.of_faces(index.parent))
         return {"run_id": run.info.run_id, "weights": result.best_weights,
                 "best_val_loss": result.best_val_loss}
 
@@ -174,7 +180,8 @@ def run_train(cfg: TrainConfig, resume: str = "") -> dict:
                       run_id=resume or None)
 
     tags = {"dataset": cfg.dataset, "loss": "triplet", "model": cfg.model,
-            "augment": tracking.augment_tag(augment.parse(cfg.augment))}
+            "augment": tracking.augment_tag(augment.parse(cfg.augment)),
+            tracking.FINAL_TAG: "true"}
     with tracking.stage_run("train", run_name=f"{cfg.dataset}-triplet-{tags['augment']}",
                             tags=tags, run_id=resume or None) as parent:
         tracking.log_params(asdict(cfg))
@@ -193,7 +200,8 @@ def run_train(cfg: TrainConfig, resume: str = "") -> dict:
                                 run_id=child.info.run_id if child is not None else None)
             init = result["weights"]
         mlflow.log_metric("best_val_loss", result["best_val_loss"])
-        log_face_classifier(result["weights"], cfg.model, cfg.size, result["weights"].parent)
+        log_video_detector(result["weights"], cfg.model, cfg.size, result["weights"].parent,
+                           ExtractSettings.of_faces(index.parent))
         return {**result, "run_id": parent.info.run_id}
 
 

@@ -1,0 +1,203 @@
+"""The `evaluate` step: trained models x test sets -> metrics, figures, predictions.
+
+One evaluation run per model, in the `deepfake-evaluate` experiment. Per test set it logs
+<metric>_<level>/<test set> (auc, ap, eer, log_loss, balanced_accuracy; level frame or
+video) linked to the logged model and to the test faces as a dataset, the per-face
+predictions (Parquet) and per-video scores (CSV); per model a ROC figure, the MDS
+projections (Fig. 2) and the robustness curves. The AUCs are copied onto the training run,
+so the training runs' table in the UI shows them. Several models make a parent run whose
+children are the models' evaluations, with the cross-dataset matrix (Tables I-IV).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric
+
+from .. import config, paths, tracking
+from ..errors import UserInputError
+from ..model_refs import ModelRef, artifacts_folder, resolve
+from ..scoring import Scorer, sigmoid
+from . import degrade, matrix, plots, projection
+from .metrics import test_set_metrics, video_scores
+from .testset import TestSet, degraded_column, load_test_set, score_test_set
+
+COPIED_TO_TRAINING_RUN = ("auc_frame/", "auc_video/")
+
+
+def parse_test_sets(datasets: str | list[str] | dict) -> dict[str, Path]:
+    """'ff,celebdf' (faces in the workspace) or 'ff=path/faces.parquet,...' -> name: index."""
+    if isinstance(datasets, dict):
+        return {name: Path(path) for name, path in datasets.items()}
+    items = datasets.split(",") if isinstance(datasets, str) else list(datasets)
+    found = {}
+    for item in (i.strip() for i in items if i.strip()):
+        name, _, path = item.partition("=")
+        found[name] = Path(path) if path else paths.faces_index_path(name)
+    if not found:
+        raise UserInputError("no test datasets given: expected e.g. ff,dfd,dfdc,celebdf")
+    return found
+
+
+def chosen(option: str, tests: list[str], in_domain: str | None) -> list[str]:
+    """Which test sets an option names: all, none, in-domain, or a comma list."""
+    option = (option or "none").strip().lower()
+    if option == "all":
+        return tests
+    if option == "none":
+        return []
+    if option == "in-domain":
+        return [in_domain] if in_domain in tests else []
+    names = [n.strip() for n in option.split(",") if n.strip()]
+    unknown = [n for n in names if n not in tests]
+    if unknown:
+        raise UserInputError(f"{unknown}: not among the test sets {tests}")
+    return names
+
+
+def _training_tags(ref: ModelRef) -> dict:
+    if not ref.run_id:
+        return {"dataset": "unknown", "loss": "unknown", "augment": "unknown"}
+    tags = mlflow.get_run(ref.run_id).data.tags
+    return {k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")}
+
+
+def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict) -> list[dict]:
+    """The AUCs of one test set along both sweeps; the clean faces are the curves' start
+    (plotted at JPEG quality 100 and scale 1.0: no re-compression, full size)."""
+    rows = [{"test_set": name, "kind": kind, "level": level, "degraded": False,
+             "auc_frame": clean["auc_frame"], "auc_video": clean["auc_video"]}
+            for kind, level in (("jpeg", 100.0), ("scale", 1.0))]
+    for kind, level in degrade.sweep():
+        found = test_set_metrics(predictions.assign(
+            logit=predictions[degraded_column(kind, level)]))
+        rows.append({"test_set": name, "kind": kind, "level": level, "degraded": True,
+                     "auc_frame": found["auc_frame"], "auc_video": found["auc_video"]})
+    return rows
+
+
+def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "in-domain",
+                   mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
+                   seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT) -> list[dict]:
+    """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
+    trained = _training_tags(ref)
+    names = list(tests)
+    robust_on = chosen(robustness, names, trained["dataset"])
+    mds_on = chosen(mds, names, trained["dataset"])
+    params = {"model": ref.reference, "model_uri": ref.uri, "model_id": ref.model_id or "",
+              "train_run_id": ref.run_id or "", "test_sets": ",".join(names), "split": split,
+              "robustness": ",".join(robust_on) or "none", "mds": ",".join(mds_on) or "none",
+              "mds_pairs": mds_pairs, "seed": seed,
+              "jpeg_qualities": ",".join(map(str, config.ROBUSTNESS_JPEG_QUALITIES)),
+              "scales": ",".join(map(str, config.ROBUSTNESS_SCALES))}
+    tags = {**trained, "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
+    run_name = "eval-" + "-".join(trained.values()) if ref.run_id else "eval-" + Path(ref.uri).name
+    rows, curves, robust_rows, summary = [], {}, [], []
+    started = time.perf_counter()
+    with artifacts_folder(ref) as folder, \
+            tracking.stage_run("evaluate", run_name=run_name, tags=tags, params=params), \
+            tempfile.TemporaryDirectory() as scratch:
+        scorer = Scorer.from_folder(folder)
+        for name, test in tests.items():
+            pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if name in mds_on else []
+            scores = score_test_set(test, scorer, degrade.sweep() if name in robust_on else {},
+                                    feature_keys=pairs)
+            predictions = scores.predictions
+            found = test_set_metrics(predictions)
+            dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
+                                               name=f"{name}-{split}-faces", context=split)
+            metrics = {f"{k}/{name}": v for k, v in found.items()}
+            metrics[f"unscored_videos/{name}"] = float(test.unscored_videos)
+            mlflow.log_metrics(metrics, model_id=ref.model_id, dataset=dataset)
+            predictions["p_fake"] = sigmoid(predictions["logit"])
+            face_file = Path(scratch) / f"{name}.parquet"
+            predictions.to_parquet(face_file, index=False)
+            mlflow.log_artifact(str(face_file), "predictions")
+            videos = video_scores(predictions)
+            tracking.log_dataframe(videos, f"predictions/{name}_videos.csv")
+            curves[name] = {"frame": (predictions["label"], predictions["logit"]),
+                            "video": (videos["label"], videos["logit"])}
+            summary.append({"test_set": name, **found})
+            rows.append({**{"train_dataset": trained["dataset"], "loss": trained["loss"],
+                            "augment": trained["augment"], "test_set": name},
+                         "auc_frame": found["auc_frame"], "auc_video": found["auc_video"],
+                         "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
+            if name in robust_on:
+                curve = _robustness_rows(name, predictions, found)
+                robust_rows += curve
+                mlflow.log_metrics({f"auc_frame/{name}/{r['kind']}_{r['level']:g}": r["auc_frame"]
+                                    for r in curve if r["degraded"]}, model_id=ref.model_id)
+            if pairs:
+                labels = predictions.groupby("key")["label"].first().to_dict()
+                points = projection.project(scores.features, labels, seed)
+                tracking.log_dataframe(points, f"mds/{name}.csv")
+                _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces, model "
+                                              f"trained on {trained['dataset']} "
+                                              f"({trained['loss']}, {trained['augment']})"),
+                            f"mds/{name}.png")
+        tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
+        _log_figure(plots.roc_figure(curves, f"ROC, model trained on {trained['dataset']} "
+                                             f"({trained['loss']}, {trained['augment']})"),
+                    "roc.png")
+        if robust_rows:
+            table = pd.DataFrame(robust_rows)
+            tracking.log_dataframe(table, "robustness.csv")
+            _log_figure(plots.robustness_figure(table, "Robustness: AUC under re-compression "
+                                                       "and downscaling"), "robustness.png")
+        mlflow.log_metric("seconds", time.perf_counter() - started)
+        if ref.run_id:
+            _copy_to_training_run(ref.run_id, metrics_of_active_run())
+    return rows
+
+
+def metrics_of_active_run() -> dict[str, float]:
+    return mlflow.get_run(mlflow.active_run().info.run_id).data.metrics
+
+
+def _copy_to_training_run(run_id: str, metrics: dict[str, float]) -> None:
+    stamp = int(time.time() * 1000)
+    copied = [Metric(k, v, stamp, 0) for k, v in metrics.items()
+              if k.startswith(COPIED_TO_TRAINING_RUN) and k.count("/") == 1]
+    mlflow.MlflowClient().log_batch(run_id, metrics=copied, synchronous=True)
+
+
+def _log_figure(figure, artifact_file: str) -> None:
+    mlflow.log_figure(figure, artifact_file)
+    plt.close(figure)
+
+
+def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain",
+                 mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
+                 seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT) -> pd.DataFrame:
+    """Evaluate one or several models (comma list) on the test sets; returns the long
+    cross-dataset table. Several models: one parent run, the matrix logged on it."""
+    names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
+    refs = [resolve(m) for m in names if m]  # every name checked before any work
+    if not refs:
+        raise UserInputError("no model given: expected a run id, a models:/ URI or a folder")
+    tests = {name: load_test_set(name, index, split)
+             for name, index in parse_test_sets(datasets).items()}
+    options = dict(robustness=robustness, mds=mds, mds_pairs=mds_pairs, seed=seed, split=split)
+    if len(refs) == 1:
+        table = pd.DataFrame(evaluate_model(refs[0], tests, **options), columns=matrix.COLUMNS)
+    else:
+        params = {"models": ",".join(names), "test_sets": ",".join(tests), **options}
+        with tracking.stage_run("evaluate", run_name=f"matrix-{len(refs)}-models",
+                                params=params):
+            rows = [row for ref in refs for row in evaluate_model(ref, tests, **options)]
+            table = pd.DataFrame(rows, columns=matrix.COLUMNS)
+            matrix.log_matrix(table)
+    _print_table(table)
+    return table
+
+
+def _print_table(table: pd.DataFrame) -> None:
+    for (loss, augment), grid in matrix.pivots(table).items():
+        print(f"frame-level AUC, {matrix.title(loss, augment)}:")
+        print(grid.round(3).to_string())

@@ -1,0 +1,47 @@
+"""`deepfake-mlflow predict MODEL VIDEO...`: score videos with a tracked model.
+
+The model is loaded once through MLflow (mlflow.pyfunc.load_model, any URI it accepts,
+models:/<name>@champion included) and each video goes through the logged model's own
+predict: the same code `mlflow models serve` runs. Results stream, one per video.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Iterator
+
+import mlflow
+import pandas as pd
+
+from . import tracking
+from .errors import UserInputError
+from .model_refs import resolve
+
+
+def load(model: str):
+    """The pyfunc of any model reference evaluate accepts (run id, URI, local folder)."""
+    ref = resolve(model)
+    try:
+        return mlflow.pyfunc.load_model(ref.uri)
+    except mlflow.exceptions.MlflowException as err:
+        raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
+
+
+def predict_videos(model: str, videos: list[str | Path]) -> Iterator[dict]:
+    """One result per video, in order: video, p_fake (None when it could not be scored),
+    logit, frames_sampled, faces_found, status, message, seconds."""
+    if not videos:
+        raise UserInputError("no video given")
+    tracking.configure()
+    pyfunc = load(model)
+    for video in videos:
+        started = time.perf_counter()
+        row = pyfunc.predict(pd.DataFrame({"video": [str(video)]})).iloc[0].to_dict()
+        for key in ("p_fake", "logit"):
+            row[key] = None if row[key] is None or math.isnan(row[key]) else float(row[key])
+        for key in ("frames_sampled", "faces_found"):
+            row[key] = int(row[key])
+        row["seconds"] = round(time.perf_counter() - started, 3)
+        yield row

@@ -1,0 +1,140 @@
+"""The model registry: the best model of each training dataset, by alias.
+
+`promote` registers, per training dataset, the final model (runs tagged final=true) with
+the lowest validation loss on that dataset's own validation split, as
+deepfake-effnetb4-<dataset>, and points the alias `champion` at it. Test metrics never
+take part in the choice: picking on test sets inflates cross-dataset results. The version
+carries tags users compare on (validation loss, loss, augmentation, training run, and the
+cross-dataset AUCs that an evaluation copied onto the training run).
+
+Idempotent: a model already registered is found by its logged-model id and reused; tags
+and the alias are written only when they differ.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+from mlflow.entities import Run
+
+from . import config, tracking
+from .errors import UserInputError
+
+VAL_LOSS = "best_val_loss"
+
+
+def registered_name(dataset: str) -> str:
+    return config.REGISTERED_MODEL_PREFIX + dataset
+
+
+def champion_uri(dataset: str) -> str:
+    return f"models:/{registered_name(dataset)}@{config.CHAMPION_ALIAS}"
+
+
+def _model_id(run: Run) -> str | None:
+    outputs = run.outputs.model_outputs if run.outputs else []
+    return outputs[-1].model_id if outputs else None
+
+
+def candidates(datasets: list[str] | None = None) -> list[Run]:
+    """Finished final training runs with a validation loss and a logged model."""
+    tracking.configure()
+    experiment = mlflow.get_experiment_by_name(tracking.experiment_name("train"))
+    if experiment is None:
+        return []
+    query = f"tags.{tracking.FINAL_TAG} = 'true' and attributes.status = 'FINISHED'"
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=query,
+                              output_format="list")
+    return [r for r in runs
+            if (not datasets or r.data.tags.get("dataset") in datasets)
+            and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan)) and _model_id(r)]
+
+
+def best_runs(datasets: list[str] | None = None) -> dict[str, Run]:
+    """dataset -> its run with the lowest validation loss (ties: the earlier run)."""
+    best: dict[str, Run] = {}
+    for run in sorted(candidates(datasets), key=lambda r: (r.info.start_time, r.info.run_id)):
+        dataset = run.data.tags["dataset"]
+        if dataset not in best or run.data.metrics[VAL_LOSS] < best[dataset].data.metrics[VAL_LOSS]:
+            best[dataset] = run
+    return best
+
+
+def version_tags(run: Run) -> dict[str, str]:
+    tags = {"dataset": run.data.tags.get("dataset", ""), "loss": run.data.tags.get("loss", ""),
+            "augment": run.data.tags.get("augment", ""), "train_run_id": run.info.run_id,
+            "val_loss": f"{run.data.metrics[VAL_LOSS]:.6g}"}
+    tags.update({k: f"{v:.4f}" for k, v in sorted(run.data.metrics.items())
+                 if k.startswith(("auc_frame/", "auc_video/")) and k.count("/") == 1})
+    return tags
+
+
+def version_model_id(version) -> str | None:
+    """The logged model behind a version (the SQLite store leaves model_id empty and keeps
+    it in the source URI, models:/m-...)."""
+    if version.model_id:
+        return version.model_id
+    source = version.source or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
+
+
+def _find_version(client: mlflow.MlflowClient, name: str, model_id: str):
+    for version in client.search_model_versions(f"name = '{name}'"):
+        if version_model_id(version) == model_id:
+            return version
+    return None
+
+
+def promote(datasets: list[str] | None = None) -> list[dict]:
+    """Register each dataset's best model and make it the champion; one dict per dataset
+    saying what it points at and whether anything changed."""
+    client = mlflow.MlflowClient()
+    chosen = best_runs(datasets)
+    missing = sorted(set(datasets or []) - set(chosen))
+    if missing or not chosen:
+        raise UserInputError(f"no finished training run with a model for {missing or 'any dataset'}"
+                             " in the tracking store: train first")
+    results = []
+    for dataset, run in sorted(chosen.items()):
+        name, model_id, changed = registered_name(dataset), _model_id(run), []
+        try:
+            client.get_registered_model(name)
+        except mlflow.exceptions.MlflowException:
+            client.create_registered_model(name, tags={"dataset": dataset}, description=(
+                f"EfficientNetB4 deepfake detector trained on {dataset}; the alias "
+                f"'{config.CHAMPION_ALIAS}' is the lowest validation loss (deepfake-mlflow "
+                "registry promote). Input: a DataFrame with a 'video' column of paths."))
+            changed.append("registered model")
+        version = _find_version(client, name, model_id)
+        if version is None:
+            version = mlflow.register_model(f"models:/{model_id}", name)
+            changed.append(f"version {version.version}")
+        for key, value in version_tags(run).items():
+            if version.tags.get(key) != value:
+                client.set_model_version_tag(name, version.version, key, value)
+                changed.append(f"tag {key}")
+        current = client.get_registered_model(name).aliases.get(config.CHAMPION_ALIAS)
+        if str(current) != str(version.version):
+            client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)
+            changed.append(f"alias {config.CHAMPION_ALIAS}")
+        results.append({"dataset": dataset, "name": name, "version": int(version.version),
+                        "train_run_id": run.info.run_id, "val_loss": run.data.metrics[VAL_LOSS],
+                        "uri": champion_uri(dataset), "changed": changed})
+    return results
+
+
+def champions() -> list[dict]:
+    """Every deepfake-effnetb4-* registered model and its champion version."""
+    tracking.configure()
+    client = mlflow.MlflowClient()
+    found = []
+    for model in client.search_registered_models(
+            f"name LIKE '{config.REGISTERED_MODEL_PREFIX}%'"):
+        version = model.aliases.get(config.CHAMPION_ALIAS)
+        if version is None:
+            continue
+        tags = client.get_model_version(model.name, version).tags
+        found.append({"name": model.name, "version": int(version),
+                      "uri": f"models:/{model.name}@{config.CHAMPION_ALIAS}", **tags})
+    return found
