@@ -36,12 +36,15 @@ def predict_videos(model: str, videos: list[str | Path]) -> Iterator[dict]:
         raise UserInputError("no video given")
     tracking.configure()
     pyfunc = load(model)
-    for video in videos:
-        started = time.perf_counter()
-        row = pyfunc.predict(pd.DataFrame({"video": [str(video)]})).iloc[0].to_dict()
-        for key in ("p_fake", "logit"):
-            row[key] = None if row[key] is None or math.isnan(row[key]) else float(row[key])
-        for key in ("frames_sampled", "faces_found"):
-            row[key] = int(row[key])
-        row["seconds"] = round(time.perf_counter() - started, 3)
-        yield row
+    try:
+        for video in videos:
+            started = time.perf_counter()
+            row = pyfunc.predict(pd.DataFrame({"video": [str(video)]})).iloc[0].to_dict()
+            for key in ("p_fake", "logit"):  # JSON has no NaN: a video not scored gets null
+                row[key] = None if row[key] is None or math.isnan(row[key]) else float(row[key])
+            for key in ("frames_sampled", "faces_found"):
+                row[key] = int(row[key])
+            row["seconds"] = round(time.perf_counter() - started, 3)
+            yield row
+    finally:
+        pyfunc.unwrap_python_model().close()

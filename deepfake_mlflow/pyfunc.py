@@ -56,6 +56,13 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
 
 
+    def close(self) -> None:
+        """Release BlazeFace now (left to the garbage collector, MediaPipe complains at exit)."""
+        if getattr(self, "detector", None) is not None:
+            self.detector.close()
+            self.detector = None
+
+
 def signature() -> ModelSignature:
     return ModelSignature(inputs=Schema([ColSpec("string", "video")]),
                           outputs=Schema([ColSpec(kind, name) for name, kind in OUTPUT_COLUMNS]))

@@ -61,24 +61,34 @@ def corpus(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def faces_ff(corpus, tmp_path_factory) -> Path:
-    """The corpus's FF++ faces (8 frames per video), indexed and extracted once; returns
-    the faces index path. Tracked in a store of its own, away from the tests' stores."""
+def _extracted(corpus: Path, work: Path, dataset: str) -> Path:
+    """Index and extract one corpus dataset (8 frames per video, 64 px faces) in a store of
+    its own, away from the tests' stores; returns the faces index path."""
     from deepfake_mlflow.extraction import run_extract
     from deepfake_mlflow.faces.extract import ExtractSettings
     from deepfake_mlflow.indexing import run_index
 
-    work = tmp_path_factory.mktemp("faces_ff")
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
     try:
-        run_index("ff", corpus / "ff", out=work / "ff" / "videos.parquet")
-        run_extract("ff", corpus / "ff", index=work / "ff" / "videos.parquet",
+        run_index(dataset, corpus / dataset, out=work / dataset / "videos.parquet")
+        run_extract(dataset, corpus / dataset, index=work / dataset / "videos.parquet",
                     settings=ExtractSettings(frames=8, size=64), workers=2, progress=False)
     finally:
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_URI")
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
-    return work / "ff" / "faces.parquet"
+    return work / dataset / "faces.parquet"
+
+
+@pytest.fixture(scope="session")
+def faces_ff(corpus, tmp_path_factory) -> Path:
+    """The corpus's FF++ faces, extracted once for the session."""
+    return _extracted(corpus, tmp_path_factory.mktemp("faces_ff"), "ff")
+
+
+@pytest.fixture(scope="session")
+def faces_celebdf(corpus, tmp_path_factory) -> Path:
+    """The corpus's Celeb-DF faces, extracted once for the session."""
+    return _extracted(corpus, tmp_path_factory.mktemp("faces_celebdf"), "celebdf")

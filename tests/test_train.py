@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import mlflow
-import numpy as np
+import pandas as pd
 import torch
 
 from deepfake_mlflow.train import TrainConfig, run_train
@@ -24,7 +24,7 @@ def metric_history(run_id: str, key: str) -> list[float]:
     return [m.value for m in sorted(history, key=lambda m: m.step)]
 
 
-def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, monkeypatch):
+def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch):
     # sample system metrics every 0.2 s (MLflow's default is 10 s, longer than this run)
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
@@ -41,12 +41,15 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, monkeypatch):
     assert run.inputs.dataset_inputs[0].dataset.name == "ff-faces"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert "augmentation.json" in artifacts
+    assert run.data.tags["final"] == "true"  # the registry's and the matrix's candidates
+    # the logged model scores videos end to end, with the training faces' extract settings
     model_id = run.outputs.model_outputs[0].model_id
     model = mlflow.pyfunc.load_model(f"models:/{model_id}")
-    crops = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
-    scores = model.predict(crops)
-    assert scores.shape == (5, 1) and scores["p_fake"].between(0, 1).all()
-    assert model.predict(crops[:1]).shape == (1, 1)
+    videos = sorted(str(v) for v in (corpus / "ff" / "original_sequences").rglob("*.mp4"))[:2]
+    scores = model.predict(pd.DataFrame({"video": videos}))
+    assert list(scores["video"]) == videos and (scores["status"] == "ok").all()
+    assert scores["p_fake"].between(0, 1).all() and (scores["frames_sampled"] == 8).all()
+    model.unwrap_python_model().close()
     # the weights-only checkpoint loads without unpickling arbitrary objects
     folder = faces_ff.parent / "runs" / run.info.run_id
     state = torch.load(folder / CHECKPOINT, weights_only=True)
@@ -66,6 +69,8 @@ def test_triplet_is_a_parent_with_bce_triplet_finetune_children(faces_ff):
     assert phases["triplet"].data.params["started_from"].endswith(BEST)
     assert phases["finetune"].data.params["phase_batch_size"] == "4"
     assert parent.outputs.model_outputs  # the final model sits on the parent
+    assert parent.data.tags["final"] == "true"
+    assert not any("final" in c.data.tags for c in children)
     assert not phases["triplet"].outputs or not phases["triplet"].outputs.model_outputs
 
 

@@ -61,7 +61,7 @@ def video_scores(frames: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def test_set_metrics(frames: pd.DataFrame) -> dict[str, float]:
+def frame_and_video_metrics(frames: pd.DataFrame) -> dict[str, float]:
     """Frame- and video-level metrics, named <metric>_frame / <metric>_video, plus counts."""
     videos = video_scores(frames)
     result = {f"{k}_frame": v for k, v in binary_metrics(frames["label"], frames["logit"]).items()}

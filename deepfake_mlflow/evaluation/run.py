@@ -25,7 +25,7 @@ from ..errors import UserInputError
 from ..model_refs import ModelRef, artifacts_folder, resolve
 from ..scoring import Scorer, sigmoid
 from . import degrade, matrix, plots, projection
-from .metrics import test_set_metrics, video_scores
+from .metrics import frame_and_video_metrics, video_scores
 from .testset import TestSet, degraded_column, load_test_set, score_test_set
 
 COPIED_TO_TRAINING_RUN = ("auc_frame/", "auc_video/")
@@ -75,7 +75,7 @@ def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict) -> list[
              "auc_frame": clean["auc_frame"], "auc_video": clean["auc_video"]}
             for kind, level in (("jpeg", 100.0), ("scale", 1.0))]
     for kind, level in degrade.sweep():
-        found = test_set_metrics(predictions.assign(
+        found = frame_and_video_metrics(predictions.assign(
             logit=predictions[degraded_column(kind, level)]))
         rows.append({"test_set": name, "kind": kind, "level": level, "degraded": True,
                      "auc_frame": found["auc_frame"], "auc_video": found["auc_video"]})
@@ -109,7 +109,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
             scores = score_test_set(test, scorer, degrade.sweep() if name in robust_on else {},
                                     feature_keys=pairs)
             predictions = scores.predictions
-            found = test_set_metrics(predictions)
+            found = frame_and_video_metrics(predictions)
             dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
                                                name=f"{name}-{split}-faces", context=split)
             metrics = {f"{k}/{name}": v for k, v in found.items()}

@@ -1,0 +1,255 @@
+"""Evaluation, registry, predict and serving on real tiny trainings in one real store.
+
+The module trains three EfficientNetB4 models for a few steps (two on FF++ with different
+learning rates, one on Celeb-DF) on faces the real detector found in the demo corpus,
+evaluates them against both test sets, and promotes the champions; every test reads the
+results back from that SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from deepfake_mlflow import cli, config, registry
+from deepfake_mlflow.evaluation import matrix, run_evaluate
+from deepfake_mlflow.evaluation.degrade import sweep
+from deepfake_mlflow.predict import predict_videos
+from deepfake_mlflow.train import TrainConfig, run_train
+
+
+@pytest.fixture(scope="module")
+def study(faces_ff, faces_celebdf, tmp_path_factory):
+    work = tmp_path_factory.mktemp("study")
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI",)}
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
+    cwd = os.getcwd()
+    os.chdir(work)  # ./mlartifacts of this store
+    try:
+        def tiny(dataset, faces, **extra):
+            return run_train(TrainConfig(
+                dataset=dataset, faces=str(faces), pretrained="none", size=64, batch_size=4,
+                max_iters=2, val_interval=2, val_size=8, patience=100, workers=0, **extra))
+        trained = {"ff": tiny("ff", faces_ff), "ff_fast": tiny("ff", faces_ff, lr=3e-3),
+                   "celebdf": tiny("celebdf", faces_celebdf)}
+        tests = {"ff": faces_ff, "celebdf": faces_celebdf}
+        table = run_evaluate([trained[k]["run_id"] for k in ("ff", "celebdf")], tests,
+                             robustness="in-domain", mds="all", mds_pairs=2)
+        champions = registry.promote()
+        yield {"work": work, "trained": trained, "table": table, "tests": tests,
+               "champions": {c["dataset"]: c for c in champions}}
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+@pytest.fixture
+def store(study, monkeypatch):
+    """Point this test at the study's store (the autouse fixture gave it an empty one)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{study['work']}/mlflow.db")
+    return study
+
+
+def evaluation_runs(trained_run_id: str) -> list[mlflow.entities.Run]:
+    return mlflow.search_runs(search_all_experiments=True, output_format="list",
+                              filter_string=f"tags.train_run_id = '{trained_run_id}'")
+
+
+def artifact_paths(run_id: str, path: str = "") -> set[str]:
+    client = mlflow.MlflowClient()
+    return {a.path for a in client.list_artifacts(run_id, path)}
+
+
+def test_metrics_per_test_set_match_the_logged_predictions(store):
+    train_id = store["trained"]["ff"]["run_id"]
+    (run,) = evaluation_runs(train_id)
+    assert run.data.tags["dataset"] == "ff" and run.data.tags["stage"] == "evaluate"
+    local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                     artifact_path="predictions"))
+    for test_set, faces_index in store["tests"].items():
+        predictions = pd.read_parquet(local / f"{test_set}.parquet")
+        test_faces = pd.read_parquet(faces_index).query("split == 'test' and face_path != ''")
+        assert len(predictions) == len(test_faces)
+        expected = roc_auc_score(predictions["label"], predictions["logit"])
+        assert run.data.metrics[f"auc_frame/{test_set}"] == pytest.approx(expected)
+        videos = pd.read_csv(local / f"{test_set}_videos.csv")
+        assert videos["key"].is_unique and len(videos) == test_faces["key"].nunique()
+        assert run.data.metrics[f"auc_video/{test_set}"] == pytest.approx(
+            roc_auc_score(videos["label"], videos["logit"]))
+        for name in ("ap", "eer", "log_loss", "balanced_accuracy"):
+            assert f"{name}_frame/{test_set}" in run.data.metrics
+    # copied onto the training run, and linked to the logged model
+    trained = mlflow.get_run(train_id)
+    assert trained.data.metrics["auc_frame/celebdf"] == run.data.metrics["auc_frame/celebdf"]
+    model_id = trained.outputs.model_outputs[-1].model_id
+    linked = {m.key for m in mlflow.get_logged_model(model_id).metrics}
+    assert {"auc_frame/ff", "auc_video/celebdf"} <= linked
+    assert {"roc.png", "metrics.csv", "predictions"} <= artifact_paths(run.info.run_id)
+
+
+def test_robustness_is_swept_in_domain_only(store):
+    (run,) = evaluation_runs(store["trained"]["ff"]["run_id"])
+    assert {"robustness.csv", "robustness.png"} <= artifact_paths(run.info.run_id)
+    table = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="robustness.csv"))
+    assert set(table["test_set"]) == {"ff"}
+    assert len(table) == len(sweep()) + 2  # every point, plus the clean start of each curve
+    assert f"auc_frame/ff/jpeg_{config.ROBUSTNESS_JPEG_QUALITIES[-1]}" in run.data.metrics
+    assert "auc_frame/celebdf/jpeg_10" not in run.data.metrics
+
+
+def test_mds_projects_the_chosen_pairs(store):
+    (run,) = evaluation_runs(store["trained"]["celebdf"]["run_id"])
+    assert {"mds/ff.png", "mds/ff.csv", "mds/celebdf.png"} <= artifact_paths(run.info.run_id, "mds")
+    points = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                             artifact_path="mds/celebdf.csv"))
+    test = pd.read_parquet(store["tests"]["celebdf"]).query("split == 'test' and face_path != ''")
+    available = test.groupby("label")["key"].nunique()
+    per_label = points.groupby("label")["key"].nunique()
+    # mds_pairs=2: two real and two fake videos, or all a small test set has
+    assert per_label.to_dict() == {label: min(2, n) for label, n in available.items()}
+    assert len(points) == len(test[test["key"].isin(points["key"])])  # every face a point
+    assert points[["x", "y"]].notna().all().all()
+
+
+def test_cross_dataset_matrix_is_logged_and_rebuilt_from_the_store(store):
+    table = store["table"]
+    assert len(table) == 4  # 2 models x 2 test sets
+    parent = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                filter_string="attributes.run_name = 'matrix-2-models'")[0]
+    assert {"matrix/cross_dataset_auc.csv", "matrix/bce-none.csv", "matrix/bce-none.png"} <= \
+        artifact_paths(parent.info.run_id, "matrix")
+    grid = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=parent.info.run_id, artifact_path="matrix/bce-none.csv"), index_col=0)
+    assert list(grid.index) == ["celebdf", "ff"] and list(grid.columns) == ["celebdf", "ff"]
+    stored = matrix.from_store()
+    merged = table.merge(stored, on=["train_dataset", "loss", "augment", "test_set"])
+    assert len(merged) == 4 and (merged["auc_frame_x"] == merged["auc_frame_y"]).all()
+
+
+def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
+    ff_runs = [mlflow.get_run(store["trained"][k]["run_id"]) for k in ("ff", "ff_fast")]
+    best = min(ff_runs, key=lambda r: r.data.metrics["best_val_loss"])
+    champion = store["champions"]["ff"]
+    assert champion["train_run_id"] == best.info.run_id
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("deepfake-effnetb4-ff", "champion")
+    assert version.tags["train_run_id"] == best.info.run_id
+    assert version.tags["loss"] == "bce" and version.tags["augment"] == "none"
+    assert float(version.tags["val_loss"]) == pytest.approx(best.data.metrics["best_val_loss"],
+                                                            rel=1e-5)
+    if best.info.run_id == store["trained"]["ff"]["run_id"]:  # the evaluated one
+        assert "auc_frame/celebdf" in version.tags
+    again = registry.promote()
+    assert all(result["changed"] == [] for result in again)
+    assert len(client.search_model_versions("name = 'deepfake-effnetb4-ff'")) == 1
+    assert {c["name"] for c in registry.champions()} == {"deepfake-effnetb4-ff",
+                                                        "deepfake-effnetb4-celebdf"}
+
+
+def corpus_video(corpus: Path, faces_index: Path, split: str, label: int) -> tuple[str, Path]:
+    """A video of the corpus with faces in the given split and label: (key, path)."""
+    videos = pd.read_parquet(Path(faces_index).parent / "videos.parquet").set_index("key")
+    faces = pd.read_parquet(faces_index)
+    key = sorted(faces.query(f"split == '{split}' and label == {label} and face_path != ''")
+                 ["key"].unique())[0]
+    return key, corpus / videos.loc[key, "dataset"] / videos.loc[key, "path"]
+
+
+def test_predict_scores_a_video_file_as_evaluate_scored_its_faces(store, corpus):
+    """From the file: same frames, detector, crop, JPEG round trip and aggregation as the
+    extract + evaluate path, so the video logit is the same number."""
+    train_id = store["trained"]["ff"]["run_id"]
+    key, video = corpus_video(corpus, store["tests"]["ff"], "test", config.FAKE)
+    (result,) = predict_videos(train_id, [video])  # a run id is a model reference too
+    assert result["status"] == "ok" and result["faces_found"] == result["frames_sampled"] == 8
+    (evaluation,) = evaluation_runs(train_id)
+    scored = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=evaluation.info.run_id, artifact_path="predictions/ff_videos.csv"))
+    assert result["logit"] == pytest.approx(scored.set_index("key").loc[key, "logit"], abs=1e-4)
+
+
+def test_predict_cli_reports_corrupt_files_and_still_scores_the_others(store, corpus, tmp_path,
+                                                                        capsys):
+    _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.REAL)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(os.urandom(4096))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    code = cli.main(["predict", registry.champion_uri("celebdf"), str(garbage), str(video),
+                     str(cut), str(tmp_path / "absent.mp4")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # some videos failed
+    assert [r["video"] for r in lines] == [str(garbage), str(video), str(cut),
+                                           str(tmp_path / "absent.mp4")]
+    by_name = {Path(r["video"]).name: r for r in lines}
+    assert by_name[video.name]["status"] == "ok" and 0 <= by_name[video.name]["p_fake"] <= 1
+    assert by_name["garbage.mp4"]["p_fake"] is None
+    assert by_name["garbage.mp4"]["status"] in ("unreadable", "error")
+    assert by_name["absent.mp4"]["status"] == "unreadable"
+    assert by_name["absent.mp4"]["message"] == "file not found"
+    assert by_name["cut.mp4"]["status"] in ("truncated", "unreadable", "too_short")
+    assert cli.main(["predict", registry.champion_uri("celebdf"), str(video)]) == 0
+
+
+def test_predict_names_a_model_that_does_not_exist(store, capsys):
+    assert cli.main(["predict", "models:/deepfake-effnetb4-nowhere@champion", "x.mp4"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_with_scores(store, corpus):
+    _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
+    port = _free_port()
+    mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    server = subprocess.Popen(
+        [mlflow_cli, "models", "serve", "-m", registry.champion_uri("celebdf"),
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        # the server execs `uvicorn` from PATH: the venv's bin/ must be on it (it is once
+        # the venv is activated, as the README says)
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store['work']}/mlflow.db",
+             "PATH": f"{Path(mlflow_cli).parent}{os.pathsep}{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(server.stderr.read().decode()[-2000:])
+                time.sleep(1)
+        body = json.dumps({"dataframe_split": {"columns": ["video"],
+                                               "data": [[str(video)], ["/no/such.mp4"]]}})
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                         data=body.encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
+    scored, missing = answer["predictions"]
+    assert scored["video"] == str(video) and scored["status"] == "ok"
+    assert 0.0 <= scored["p_fake"] <= 1.0 and scored["faces_found"] == 8
+    assert missing["status"] == "unreadable"

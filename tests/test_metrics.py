@@ -1,0 +1,91 @@
+"""Evaluation arithmetic on known inputs: metrics against scikit-learn, EER, video
+aggregation, degradations and the matrix layout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from deepfake_mlflow.evaluation import degrade, matrix
+from deepfake_mlflow.evaluation.metrics import (binary_metrics, equal_error_rate,
+                                                frame_and_video_metrics, video_scores)
+
+
+def test_metrics_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    logits = rng.normal(labels * 1.2, 1.0)
+    found = binary_metrics(labels, logits)
+    p = 1 / (1 + np.exp(-logits))
+    assert found["auc"] == pytest.approx(skm.roc_auc_score(labels, p))
+    assert found["ap"] == pytest.approx(skm.average_precision_score(labels, p))
+    assert found["log_loss"] == pytest.approx(skm.log_loss(labels, p))
+    assert found["balanced_accuracy"] == pytest.approx(
+        skm.balanced_accuracy_score(labels, p >= 0.5))
+
+
+def test_equal_error_rate_on_known_cases():
+    # perfectly separated: no error at the right threshold
+    assert equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 0.0
+    # perfectly inverted: every threshold errs on one side or the other
+    assert equal_error_rate([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == pytest.approx(1.0)
+    # 4 real, 4 fake, one of each on the wrong side: FPR = FNR = 1/4
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    scores = [0.1, 0.2, 0.3, 0.7, 0.35, 0.8, 0.85, 0.9]
+    assert equal_error_rate(labels, scores) == pytest.approx(0.25)
+
+
+def test_single_class_gives_nan_not_an_exception():
+    assert all(math.isnan(v) for v in binary_metrics([1, 1, 1], [0.1, 0.3, 2.0]).values())
+
+
+def test_ff_style_duplicate_names_never_merge_into_one_video():
+    # 000_003 exists under two methods: two fake videos, plus one real video
+    frames = pd.DataFrame({
+        "key": ["ff/Deepfakes/000_003"] * 2 + ["ff/Face2Face/000_003"] * 2 + ["ff/youtube/000"] * 2,
+        "label": [1, 1, 1, 1, 0, 0],
+        "logit": [2.0, 4.0, -1.0, -3.0, 0.0, 1.0]})
+    videos = video_scores(frames).set_index("key")
+    assert len(videos) == 3
+    assert videos.loc["ff/Deepfakes/000_003", "logit"] == pytest.approx(3.0)  # mean logit
+    assert videos.loc["ff/Face2Face/000_003", "logit"] == pytest.approx(-2.0)
+    assert videos.loc["ff/Deepfakes/000_003", "p_fake"] == pytest.approx(1 / (1 + math.exp(-3)))
+    found = frame_and_video_metrics(frames)
+    assert found["videos"] == 3 and found["faces"] == 6 and found["fake_videos"] == 2
+    assert found["auc_video"] == pytest.approx(0.5)  # 3.0 > 0.5 > -2.0
+
+
+def test_a_key_with_both_labels_is_an_error():
+    frames = pd.DataFrame({"key": ["a", "a"], "label": [0, 1], "logit": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="both labels"):
+        video_scores(frames)
+
+
+def test_degradations_keep_shape_and_lose_detail():
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    for point, apply in degrade.sweep(qualities=(90, 10), factors=(0.5, 0.25)).items():
+        out = apply(crops)
+        assert out.shape == crops.shape and out.dtype == np.uint8, point
+    error = {q: np.abs(degrade.jpeg(q)(crops).astype(int) - crops).mean() for q in (90, 10)}
+    assert error[10] > error[90] > 0
+    blur = {f: np.abs(degrade.downscale(f)(crops).astype(int) - crops).mean() for f in (0.5, 0.25)}
+    assert blur[0.25] > blur[0.5] > 0
+
+
+def test_matrix_pivots_one_table_per_variant_with_the_papers_names():
+    rows = [{"train_dataset": tr, "loss": loss, "augment": "none", "test_set": te,
+             "auc_frame": 0.5 + 0.1 * (tr == te), "auc_video": 0.5, "train_run_id": "",
+             "model_id": ""}
+            for loss in ("bce", "triplet") for tr in ("ff", "dfd") for te in ("dfd", "ff")]
+    grids = matrix.pivots(pd.DataFrame(rows))
+    assert set(grids) == {("bce", "none"), ("triplet", "none")}
+    grid = grids[("bce", "none")]
+    assert list(grid.index) == list(grid.columns)  # train and test in the same order
+    assert np.allclose(np.diag(grid.to_numpy()), 0.6)
+    assert matrix.title("bce", "none").startswith("Table I ")
+    assert matrix.title("triplet", matrix.SELECTED).startswith("Table IV ")
