@@ -27,6 +27,15 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def _numbers(kind):
+    def parse(value: str) -> tuple:
+        try:
+            return tuple(kind(v) for v in value.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma list of numbers, got {value!r}")
+    return parse
+
+
 def cmd_fetch(args) -> int:
     from . import assets
     for name, path in assets.fetch(args.names or None).items():
@@ -73,7 +82,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import run_evaluate
     run_evaluate(args.model, args.datasets, robustness=args.robustness, mds=args.mds,
-                 mds_pairs=args.mds_pairs, seed=args.seed, split=args.split)
+                 mds_pairs=args.mds_pairs, seed=args.seed, split=args.split,
+                 jpeg_qualities=args.jpeg_qualities, scales=args.scales)
     return 0
 
 
@@ -200,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mds", default="all", help="test sets for the MDS projection (Fig. 2): "
                                                 "all, none, or a list")
     p.add_argument("--mds-pairs", type=int, default=config.MDS_PAIRS)
+    p.add_argument("--jpeg-qualities", type=_numbers(int),
+                   default=config.ROBUSTNESS_JPEG_QUALITIES, help="comma list (robustness)")
+    p.add_argument("--scales", type=_numbers(float), default=config.ROBUSTNESS_SCALES,
+                   help="comma list of downscale factors (robustness)")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     p.set_defaults(func=cmd_evaluate)
 

@@ -97,3 +97,7 @@ ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the i
 # --- Registry -----------------------------------------------------------------------------
 REGISTERED_MODEL_PREFIX = "deepfake-effnetb4-"  # + training dataset
 CHAMPION_ALIAS = "champion"
+
+# --- The demo's evaluation: every variant on every test set, then the champions in depth --
+DEMO_EVAL = {"robustness": "none", "mds": "celebdf", "mds_pairs": MDS_PAIRS}  # Fig. 2's set
+DEMO_ROBUSTNESS = {"jpeg_qualities": (50, 20), "scales": (0.5, 0.25)}

@@ -3,7 +3,11 @@
 The corpus, then for each of the four datasets: an index run, an extract run, and the
 training grid of the paper at CPU scale (BCE and triplet, each with NONE and SELECTED
 augmentation; the triplet runs start from the BCE model with the same augmentation).
-All are child runs of one `demo` run. Evaluation and the registry join as they land.
+Then every trained variant is evaluated on every test set (one parent run holding the
+cross-dataset matrix, the paper's Tables I-IV, and the MDS projections of Celeb-DF, Fig.
+2), the lowest-validation-loss model of each dataset becomes its registered champion, and
+each champion's robustness curves are measured on its own test set.
+All are child runs of one `demo` run.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from pathlib import Path
 
 import mlflow
 
-from . import config, tracking
+from . import config, registry, tracking
 from .corpus import WRITERS, run_corpus
+from .evaluation import run_evaluate
 from .extraction import run_extract
 from .indexing import run_index
 from .train import TrainConfig, run_train
@@ -31,6 +36,19 @@ def train_grid(dataset: str, workspace: Path, seed: int, scale: dict) -> dict:
         triplet = run_train(replace(base, loss="triplet", init=bce["run_id"]))
         runs[aug] = {"bce": bce["run_id"], "triplet": triplet["run_id"]}
     return runs
+
+
+def evaluate_and_promote(trained: dict, workspace: Path, seed: int) -> list[dict]:
+    """The matrix of every trained variant, then the champions and their robustness."""
+    tests = {d: workspace / d / "faces.parquet" for d in WRITERS}
+    models = [run for grid in trained.values() for losses in grid.values()
+              for run in losses.values()]
+    run_evaluate(models, tests, seed=seed, **config.DEMO_EVAL)
+    champions = registry.promote(list(trained))
+    for champion in champions:
+        run_evaluate(champion["uri"], {champion["dataset"]: tests[champion["dataset"]]},
+                     robustness="all", mds="none", seed=seed, **config.DEMO_ROBUSTNESS)
+    return champions
 
 
 def run_demo(out: str | Path = "demo", size: int = config.DEMO_CORPUS_SIZE,
@@ -52,7 +70,15 @@ def run_demo(out: str | Path = "demo", size: int = config.DEMO_CORPUS_SIZE,
             results[dataset] = {"index": result}
             if dataset in train_datasets:
                 results[dataset]["train"] = train_grid(dataset, index.parent, seed, scale)
+        trained = {d: r["train"] for d, r in results.items() if "train" in r}
+        champions = evaluate_and_promote(trained, out / "workspace", seed) if trained else []
         mlflow.log_metric("seconds", time.perf_counter() - started)
     print(f"demo finished in {time.perf_counter() - started:.0f} s; "
           "browse it with: mlflow ui --backend-store-uri sqlite:///mlflow.db")
-    return results
+    for champion in champions:
+        print(f"champion of {champion['dataset']}: {champion['uri']} (version "
+              f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
+    if champions:
+        example = next((out / "corpus" / champions[0]["dataset"]).rglob("*.mp4"))
+        print(f"score a video: deepfake-mlflow predict {champions[0]['uri']} {example}")
+    return {**results, "champions": champions}

@@ -39,13 +39,7 @@ def _model_id(run: Run) -> str | None:
 
 def candidates(datasets: list[str] | None = None) -> list[Run]:
     """Finished final training runs with a validation loss and a logged model."""
-    tracking.configure()
-    experiment = mlflow.get_experiment_by_name(tracking.experiment_name("train"))
-    if experiment is None:
-        return []
-    query = f"tags.{tracking.FINAL_TAG} = 'true' and attributes.status = 'FINISHED'"
-    runs = mlflow.search_runs([experiment.experiment_id], filter_string=query,
-                              output_format="list")
+    runs = tracking.final_training_runs("attributes.status = 'FINISHED'")
     return [r for r in runs
             if (not datasets or r.data.tags.get("dataset") in datasets)
             and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan)) and _model_id(r)]

@@ -131,3 +131,14 @@ def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str):
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
         mlflow.log_input(dataset, context=context)
     return dataset
+
+
+def final_training_runs(filter_string: str = "") -> list[mlflow.entities.Run]:
+    """Runs holding a variant's final model, newest first, in every experiment: a training
+    run inside a study (the demo, an ablation) lives in the study's experiment."""
+    configure()
+    query = f"tags.stage = 'train' and tags.{FINAL_TAG} = 'true'"
+    if filter_string:
+        query += f" and {filter_string}"
+    return mlflow.search_runs(search_all_experiments=True, filter_string=query,
+                              output_format="list", order_by=["attributes.start_time DESC"])

@@ -42,13 +42,7 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
 
 def from_store(filter_string: str = "") -> pd.DataFrame:
     """The long table from the final training runs of the store (newest run per variant)."""
-    tracking.configure()
-    experiment = mlflow.get_experiment_by_name(tracking.experiment_name("train"))
-    if experiment is None:
-        return pd.DataFrame(columns=COLUMNS)
-    query = f"tags.{tracking.FINAL_TAG} = 'true'" + (f" and {filter_string}" if filter_string else "")
-    runs = mlflow.search_runs([experiment.experiment_id], filter_string=query,
-                              output_format="list", order_by=["attributes.start_time DESC"])
+    runs = tracking.final_training_runs(filter_string)
     rows = [row for run in runs for row in rows_of_run(run)]
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")

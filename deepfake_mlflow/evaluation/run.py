@@ -68,13 +68,14 @@ def _training_tags(ref: ModelRef) -> dict:
     return {k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")}
 
 
-def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict) -> list[dict]:
+def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict,
+                     sweep_points) -> list[dict]:
     """The AUCs of one test set along both sweeps; the clean faces are the curves' start
     (plotted at JPEG quality 100 and scale 1.0: no re-compression, full size)."""
     rows = [{"test_set": name, "kind": kind, "level": level, "degraded": False,
              "auc_frame": clean["auc_frame"], "auc_video": clean["auc_video"]}
             for kind, level in (("jpeg", 100.0), ("scale", 1.0))]
-    for kind, level in degrade.sweep():
+    for kind, level in sweep_points:
         found = frame_and_video_metrics(predictions.assign(
             logit=predictions[degraded_column(kind, level)]))
         rows.append({"test_set": name, "kind": kind, "level": level, "degraded": True,
@@ -84,7 +85,9 @@ def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict) -> list[
 
 def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "in-domain",
                    mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
-                   seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT) -> list[dict]:
+                   seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
+                   jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
+                   scales=config.ROBUSTNESS_SCALES) -> list[dict]:
     """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
     trained = _training_tags(ref)
     names = list(tests)
@@ -94,8 +97,9 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
               "train_run_id": ref.run_id or "", "test_sets": ",".join(names), "split": split,
               "robustness": ",".join(robust_on) or "none", "mds": ",".join(mds_on) or "none",
               "mds_pairs": mds_pairs, "seed": seed,
-              "jpeg_qualities": ",".join(map(str, config.ROBUSTNESS_JPEG_QUALITIES)),
-              "scales": ",".join(map(str, config.ROBUSTNESS_SCALES))}
+              "jpeg_qualities": ",".join(map(str, jpeg_qualities)),
+              "scales": ",".join(map(str, scales))}
+    sweep_points = degrade.sweep(jpeg_qualities, scales)
     tags = {**trained, "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
     run_name = "eval-" + "-".join(trained.values()) if ref.run_id else "eval-" + Path(ref.uri).name
     rows, curves, robust_rows, summary = [], {}, [], []
@@ -106,7 +110,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
         scorer = Scorer.from_folder(folder)
         for name, test in tests.items():
             pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if name in mds_on else []
-            scores = score_test_set(test, scorer, degrade.sweep() if name in robust_on else {},
+            scores = score_test_set(test, scorer, sweep_points if name in robust_on else {},
                                     feature_keys=pairs)
             predictions = scores.predictions
             found = frame_and_video_metrics(predictions)
@@ -129,7 +133,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
                          "auc_frame": found["auc_frame"], "auc_video": found["auc_video"],
                          "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
             if name in robust_on:
-                curve = _robustness_rows(name, predictions, found)
+                curve = _robustness_rows(name, predictions, found, sweep_points)
                 robust_rows += curve
                 mlflow.log_metrics({f"auc_frame/{name}/{r['kind']}_{r['level']:g}": r["auc_frame"]
                                     for r in curve if r["degraded"]}, model_id=ref.model_id)
@@ -174,7 +178,9 @@ def _log_figure(figure, artifact_file: str) -> None:
 
 def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain",
                  mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
-                 seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT) -> pd.DataFrame:
+                 seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
+                 jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
+                 scales=config.ROBUSTNESS_SCALES) -> pd.DataFrame:
     """Evaluate one or several models (comma list) on the test sets; returns the long
     cross-dataset table. Several models: one parent run, the matrix logged on it."""
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
@@ -183,7 +189,8 @@ def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain
         raise UserInputError("no model given: expected a run id, a models:/ URI or a folder")
     tests = {name: load_test_set(name, index, split)
              for name, index in parse_test_sets(datasets).items()}
-    options = dict(robustness=robustness, mds=mds, mds_pairs=mds_pairs, seed=seed, split=split)
+    options = dict(robustness=robustness, mds=mds, mds_pairs=mds_pairs, seed=seed, split=split,
+                   jpeg_qualities=tuple(jpeg_qualities), scales=tuple(scales))
     if len(refs) == 1:
         table = pd.DataFrame(evaluate_model(refs[0], tests, **options), columns=matrix.COLUMNS)
     else:
