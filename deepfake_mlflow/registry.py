@@ -92,18 +92,17 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
     results = []
     for dataset, run in sorted(chosen.items()):
         name, model_id, changed = registered_name(dataset), _model_id(run), []
-        try:
-            client.get_registered_model(name)
-        except mlflow.exceptions.MlflowException:
-            client.create_registered_model(name, tags={"dataset": dataset}, description=(
-                f"EfficientNetB4 deepfake detector trained on {dataset}; the alias "
-                f"'{config.CHAMPION_ALIAS}' is the lowest validation loss (deepfake-mlflow "
-                "registry promote). Input: a DataFrame with a 'video' column of paths."))
-            changed.append("registered model")
         version = _find_version(client, name, model_id)
-        if version is None:
+        if version is None:  # creates the registered model too, the first time
             version = mlflow.register_model(f"models:/{model_id}", name)
             changed.append(f"version {version.version}")
+        if not client.get_registered_model(name).description:
+            client.update_registered_model(name, description=(
+                f"EfficientNetB4 deepfake detector trained on {dataset}. The alias "
+                f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
+                "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
+                "column of file paths; output: p_fake per video."))
+            changed.append("description")
         for key, value in version_tags(run).items():
             if version.tags.get(key) != value:
                 client.set_model_version_tag(name, version.version, key, value)

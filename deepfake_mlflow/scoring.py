@@ -30,7 +30,8 @@ def video_logit(frame_logits) -> float:
 
 
 def sigmoid(logit):
-    return 1.0 / (1.0 + np.exp(-np.asarray(logit, dtype=np.float64)))
+    # the tanh form does not overflow for large negative logits, as 1 / (1 + exp(-x)) does
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logit, dtype=np.float64)))
 
 
 class Scorer:

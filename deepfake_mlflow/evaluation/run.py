@@ -205,6 +205,11 @@ def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain
 
 
 def _print_table(table: pd.DataFrame) -> None:
+    """One model: its AUCs per test set. Several: the train x test table of each variant."""
+    if table["train_run_id"].nunique() <= 1:
+        print(table[["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video"]]
+              .round(3).to_string(index=False))
+        return
     for (loss, augment), grid in matrix.pivots(table).items():
         print(f"frame-level AUC, {matrix.title(loss, augment)}:")
         print(grid.round(3).to_string())
