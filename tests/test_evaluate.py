@@ -253,3 +253,20 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus):
     assert scored["video"] == str(video) and scored["status"] == "ok"
     assert 0.0 <= scored["p_fake"] <= 1.0 and scored["faces_found"] == 8
     assert missing["status"] == "unreadable"
+
+
+def test_evaluate_and_registry_through_the_command_line(store, capsys):
+    """The CLI doors reach the same functions: one model, one test set, no extras."""
+    train_id = store["trained"]["ff_fast"]["run_id"]
+    code = cli.main(["evaluate", train_id, f"ff={store['tests']['ff']}", "--robustness", "none",
+                     "--mds", "none"])
+    assert code == 0
+    (run,) = evaluation_runs(train_id)
+    assert run.data.params["robustness"] == "none" and "auc_frame/ff" in run.data.metrics
+    assert "robustness.csv" not in artifact_paths(run.info.run_id)
+    capsys.readouterr()
+    assert cli.main(["registry", "list"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {c["name"] for c in listed} == {"deepfake-effnetb4-ff", "deepfake-effnetb4-celebdf"}
+    assert cli.main(["evaluate", train_id, "nowhere"]) == 2
+    assert "no faces index" in capsys.readouterr().err
