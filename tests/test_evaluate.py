@@ -64,8 +64,10 @@ def store(study, monkeypatch):
 
 
 def evaluation_runs(trained_run_id: str) -> list[mlflow.entities.Run]:
+    """The evaluations of a trained model, oldest first (the module's matrix run first)."""
     return mlflow.search_runs(search_all_experiments=True, output_format="list",
-                              filter_string=f"tags.train_run_id = '{trained_run_id}'")
+                              filter_string=f"tags.train_run_id = '{trained_run_id}'",
+                              order_by=["attributes.start_time ASC"])
 
 
 def artifact_paths(run_id: str, path: str = "") -> set[str]:
@@ -75,7 +77,7 @@ def artifact_paths(run_id: str, path: str = "") -> set[str]:
 
 def test_metrics_per_test_set_match_the_logged_predictions(store):
     train_id = store["trained"]["ff"]["run_id"]
-    (run,) = evaluation_runs(train_id)
+    run = evaluation_runs(train_id)[0]
     assert run.data.tags["dataset"] == "ff" and run.data.tags["stage"] == "evaluate"
     local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
                                                      artifact_path="predictions"))
@@ -101,7 +103,7 @@ def test_metrics_per_test_set_match_the_logged_predictions(store):
 
 
 def test_robustness_is_swept_in_domain_only(store):
-    (run,) = evaluation_runs(store["trained"]["ff"]["run_id"])
+    run = evaluation_runs(store["trained"]["ff"]["run_id"])[0]
     assert {"robustness.csv", "robustness.png"} <= artifact_paths(run.info.run_id)
     table = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="robustness.csv"))
@@ -112,7 +114,7 @@ def test_robustness_is_swept_in_domain_only(store):
 
 
 def test_mds_projects_the_chosen_pairs(store):
-    (run,) = evaluation_runs(store["trained"]["celebdf"]["run_id"])
+    run = evaluation_runs(store["trained"]["celebdf"]["run_id"])[0]
     assert {"mds/ff.png", "mds/ff.csv", "mds/celebdf.png"} <= artifact_paths(run.info.run_id, "mds")
     points = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
                                                              artifact_path="mds/celebdf.csv"))
@@ -176,7 +178,7 @@ def test_predict_scores_a_video_file_as_evaluate_scored_its_faces(store, corpus)
     key, video = corpus_video(corpus, store["tests"]["ff"], "test", config.FAKE)
     (result,) = predict_videos(train_id, [video])  # a run id is a model reference too
     assert result["status"] == "ok" and result["faces_found"] == result["frames_sampled"] == 8
-    (evaluation,) = evaluation_runs(train_id)
+    evaluation = evaluation_runs(train_id)[0]
     scored = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=evaluation.info.run_id, artifact_path="predictions/ff_videos.csv"))
     assert result["logit"] == pytest.approx(scored.set_index("key").loc[key, "logit"], abs=1e-4)
@@ -270,3 +272,24 @@ def test_evaluate_and_registry_through_the_command_line(store, capsys):
     assert {c["name"] for c in listed} == {"deepfake-effnetb4-ff", "deepfake-effnetb4-celebdf"}
     assert cli.main(["evaluate", train_id, "nowhere"]) == 2
     assert "no faces index" in capsys.readouterr().err
+
+
+def test_mlflow_run_evaluate_entry_point(store, tmp_path):
+    """`mlflow run . -e evaluate` fills the run MLflow created, with the registry's alias."""
+    root = Path(__file__).resolve().parents[1]
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store['work']}/mlflow.db",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # `python` of this venv
+    done = subprocess.run(
+        [str(bin_dir / "mlflow"), "run", str(root), "-e", "evaluate",
+         "-P", "model=models:/deepfake-effnetb4-celebdf@champion",
+         "-P", f"datasets=celebdf={store['tests']['celebdf']}", "-P", "robustness=none",
+         "-P", "mds=none", "--env-manager", "local", "--experiment-name", "deepfake-evaluate"],
+        capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = mlflow.search_runs(experiment_names=["deepfake-evaluate"], output_format="list",
+                              filter_string="params.model = "
+                                            "'models:/deepfake-effnetb4-celebdf@champion'")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.tags["train_run_id"] == store["champions"]["celebdf"]["train_run_id"]
+    assert "auc_frame/celebdf" in runs[0].data.metrics
