@@ -83,6 +83,48 @@ def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict,
     return rows
 
 
+def _describe(trained: dict) -> str:
+    return f"model trained on {trained['dataset']} ({trained['loss']}, {trained['augment']})"
+
+
+def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, trained: dict,
+                       split: str, seed: int, mds_pairs: int, sweep_points: dict | None,
+                       scratch: Path) -> tuple[dict, dict, list[dict]]:
+    """Score one test set and log its metrics and artifacts into the active run; returns
+    its metrics, its ROC inputs and its robustness rows (empty without a sweep)."""
+    pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if mds_pairs else []
+    scores = score_test_set(test, scorer, sweep_points, feature_keys=pairs)
+    predictions = scores.predictions
+    found = frame_and_video_metrics(predictions)
+    dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
+                                       name=f"{name}-{split}-faces", context=split)
+    metrics = {f"{k}/{name}": v for k, v in found.items()}
+    metrics[f"unscored_videos/{name}"] = float(test.unscored_videos)
+    mlflow.log_metrics(metrics, model_id=ref.model_id, dataset=dataset)
+
+    predictions["p_fake"] = sigmoid(predictions["logit"])
+    face_file = scratch / f"{name}.parquet"
+    predictions.to_parquet(face_file, index=False)
+    mlflow.log_artifact(str(face_file), "predictions")
+    videos = video_scores(predictions)
+    tracking.log_dataframe(videos, f"predictions/{name}_videos.csv")
+    roc = {"frame": (predictions["label"], predictions["logit"]),
+           "video": (videos["label"], videos["logit"])}
+
+    curve = []
+    if sweep_points:
+        curve = _robustness_rows(name, predictions, found, sweep_points)
+        mlflow.log_metrics({f"auc_frame/{name}/{r['kind']}_{r['level']:g}": r["auc_frame"]
+                            for r in curve if r["degraded"]}, model_id=ref.model_id)
+    if pairs:
+        labels = predictions.groupby("key")["label"].first().to_dict()
+        points = projection.project(scores.features, labels, seed)
+        tracking.log_dataframe(points, f"mds/{name}.csv")
+        _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces, "
+                                      + _describe(trained)), f"mds/{name}.png")
+    return found, roc, curve
+
+
 def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "in-domain",
                    mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
                    seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
@@ -109,51 +151,24 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
             tempfile.TemporaryDirectory() as scratch:
         scorer = Scorer.from_folder(folder)
         for name, test in tests.items():
-            pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if name in mds_on else []
-            scores = score_test_set(test, scorer, sweep_points if name in robust_on else {},
-                                    feature_keys=pairs)
-            predictions = scores.predictions
-            found = frame_and_video_metrics(predictions)
-            dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
-                                               name=f"{name}-{split}-faces", context=split)
-            metrics = {f"{k}/{name}": v for k, v in found.items()}
-            metrics[f"unscored_videos/{name}"] = float(test.unscored_videos)
-            mlflow.log_metrics(metrics, model_id=ref.model_id, dataset=dataset)
-            predictions["p_fake"] = sigmoid(predictions["logit"])
-            face_file = Path(scratch) / f"{name}.parquet"
-            predictions.to_parquet(face_file, index=False)
-            mlflow.log_artifact(str(face_file), "predictions")
-            videos = video_scores(predictions)
-            tracking.log_dataframe(videos, f"predictions/{name}_videos.csv")
-            curves[name] = {"frame": (predictions["label"], predictions["logit"]),
-                            "video": (videos["label"], videos["logit"])}
+            found, curves[name], curve = _evaluate_test_set(
+                name, test, scorer, ref, trained, split, seed,
+                mds_pairs if name in mds_on else 0,
+                sweep_points if name in robust_on else None, Path(scratch))
+            robust_rows += curve
             summary.append({"test_set": name, **found})
-            rows.append({**{"train_dataset": trained["dataset"], "loss": trained["loss"],
-                            "augment": trained["augment"], "test_set": name},
+            rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],
+                         "augment": trained["augment"], "test_set": name,
                          "auc_frame": found["auc_frame"], "auc_video": found["auc_video"],
                          "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
-            if name in robust_on:
-                curve = _robustness_rows(name, predictions, found, sweep_points)
-                robust_rows += curve
-                mlflow.log_metrics({f"auc_frame/{name}/{r['kind']}_{r['level']:g}": r["auc_frame"]
-                                    for r in curve if r["degraded"]}, model_id=ref.model_id)
-            if pairs:
-                labels = predictions.groupby("key")["label"].first().to_dict()
-                points = projection.project(scores.features, labels, seed)
-                tracking.log_dataframe(points, f"mds/{name}.csv")
-                _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces, model "
-                                              f"trained on {trained['dataset']} "
-                                              f"({trained['loss']}, {trained['augment']})"),
-                            f"mds/{name}.png")
         tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
-        _log_figure(plots.roc_figure(curves, f"ROC, model trained on {trained['dataset']} "
-                                             f"({trained['loss']}, {trained['augment']})"),
-                    "roc.png")
+        _log_figure(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
         if robust_rows:
             table = pd.DataFrame(robust_rows)
             tracking.log_dataframe(table, "robustness.csv")
-            _log_figure(plots.robustness_figure(table, "Robustness: AUC under re-compression "
-                                                       "and downscaling"), "robustness.png")
+            _log_figure(plots.robustness_figure(table, "AUC under re-compression and "
+                                                       "downscaling, " + _describe(trained)),
+                        "robustness.png")
         mlflow.log_metric("seconds", time.perf_counter() - started)
         if ref.run_id:
             _copy_to_training_run(ref.run_id, metrics_of_active_run())
