@@ -35,14 +35,14 @@ def matrix_heatmap(table: pd.DataFrame, title: str):
     """table: train datasets (rows) x test datasets (columns) of AUC values."""
     fig, ax = plt.subplots(figsize=(1.4 * len(table.columns) + 2.2, 1.0 * len(table) + 1.6))
     values = table.to_numpy(dtype=float)
-    image = ax.imshow(values, vmin=0.5, vmax=1.0, cmap="viridis")
+    # red below chance, yellow at chance, green towards 1: cells under 0.5 stay visible
+    image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="RdYlGn")
     ax.set_xticks(range(len(table.columns)), table.columns)
     ax.set_yticks(range(len(table.index)), table.index)
     ax.set(xlabel="test dataset", ylabel="training dataset", title=title)
     for (i, j), value in np.ndenumerate(values):
         if not np.isnan(value):
-            ax.text(j, i, f"{value:.3f}", ha="center", va="center",
-                    color="black" if value > 0.8 else "white")
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="black")
     fig.colorbar(image, ax=ax, label="frame-level ROC AUC")
     fig.tight_layout()
     return fig
@@ -56,7 +56,8 @@ def mds_scatter(points: pd.DataFrame, title: str):
         chosen = points[points["label"] == label]
         ax.scatter(chosen["x"], chosen["y"], s=8, alpha=0.6, color=colour,
                    label=f"{name} ({chosen['key'].nunique()} videos)")
-    ax.set(title=title, xticks=[], yticks=[])
+    ax.set(xticks=[], yticks=[])
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -120,7 +120,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
         labels = predictions.groupby("key")["label"].first().to_dict()
         points = projection.project(scores.features, labels, seed)
         tracking.log_dataframe(points, f"mds/{name}.csv")
-        _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces, "
+        _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces\n"
                                       + _describe(trained)), f"mds/{name}.png")
     return found, roc, curve
 
