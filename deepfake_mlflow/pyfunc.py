@@ -13,6 +13,7 @@ nothing is pickled, and nothing is downloaded when the model loads.
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import asdict, replace
 from importlib.metadata import version
@@ -44,6 +45,8 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         self.extract = replace(ExtractSettings(**settings["extract"]),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
+        # a serving worker may call predict from several threads; one detector, one at a time
+        self.lock = threading.Lock()
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from .scoring import score_video
@@ -51,10 +54,10 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         if "video" not in model_input.columns:
             raise ValueError(f"expected a DataFrame with a 'video' column of file paths, got "
                              f"columns {list(model_input.columns)}")
-        rows = [asdict(score_video(path, self.detector, self.scorer, self.extract))
-                for path in model_input["video"]]
+        with self.lock:
+            rows = [asdict(score_video(path, self.detector, self.scorer, self.extract))
+                    for path in model_input["video"]]
         return pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
-
 
     def close(self) -> None:
         """Release BlazeFace now (left to the garbage collector, MediaPipe complains at exit)."""

@@ -8,8 +8,9 @@ Each phase run logs its params, train_loss / val_loss / lr by step (asynchronous
 system metrics, the faces index as input, the augmentation pipeline as JSON, and (bce,
 finetune) the best model as an MLflow 3 logged model (deepfake_mlflow.pyfunc: it scores
 videos). The run holding a variant's final model (the bce run; the triplet parent) is
-tagged final=true: the registry and the cross-dataset matrix look there. Weights-only checkpoints live beside
-the faces index, in runs/<run id>/, and let an interrupted phase resume in the same run.
+tagged final=true: the registry and the cross-dataset matrix look there. Weights-only
+checkpoints live beside the faces index, in runs/<run id>/, and let an interrupted phase
+resume in the same run.
 """
 
 from __future__ import annotations
