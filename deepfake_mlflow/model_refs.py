@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from . import tracking
 from .errors import UserInputError
+from .registry import version_model_id
 from .scoring import MODEL_CONFIG
 
 RUN_ID = re.compile(r"(?:runs:/)?([0-9a-f]{32})(?:/.*)?")
@@ -70,7 +71,6 @@ def resolve(reference: str) -> ModelRef:
             client = mlflow.MlflowClient()
             version = (client.get_model_version_by_alias(name, alias) if alias
                        else client.get_model_version(name, number))
-            from .registry import version_model_id
             return ModelRef(reference, f"models:/{name}/{version.version}",
                             version_model_id(version), version.run_id,
                             f"{name}/{version.version}")

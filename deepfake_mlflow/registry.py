@@ -96,7 +96,8 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
         if version is None:  # creates the registered model too, the first time
             version = mlflow.register_model(f"models:/{model_id}", name)
             changed.append(f"version {version.version}")
-        if not client.get_registered_model(name).description:
+        registered = client.get_registered_model(name)
+        if not registered.description:
             client.update_registered_model(name, description=(
                 f"EfficientNetB4 deepfake detector trained on {dataset}. The alias "
                 f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
@@ -107,7 +108,7 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
             if version.tags.get(key) != value:
                 client.set_model_version_tag(name, version.version, key, value)
                 changed.append(f"tag {key}")
-        current = client.get_registered_model(name).aliases.get(config.CHAMPION_ALIAS)
+        current = registered.aliases.get(config.CHAMPION_ALIAS)
         if str(current) != str(version.version):
             client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)
             changed.append(f"alias {config.CHAMPION_ALIAS}")

@@ -28,7 +28,7 @@ from . import degrade, matrix, plots, projection
 from .metrics import frame_and_video_metrics, video_scores
 from .testset import TestSet, degraded_column, load_test_set, score_test_set
 
-COPIED_TO_TRAINING_RUN = ("auc_frame/", "auc_video/")
+COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video")
 
 
 def parse_test_sets(datasets: str | list[str] | dict) -> dict[str, Path]:
@@ -171,18 +171,15 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
                         "robustness.png")
         mlflow.log_metric("seconds", time.perf_counter() - started)
         if ref.run_id:
-            _copy_to_training_run(ref.run_id, metrics_of_active_run())
+            _copy_to_training_run(ref.run_id, summary)
     return rows
 
 
-def metrics_of_active_run() -> dict[str, float]:
-    return mlflow.get_run(mlflow.active_run().info.run_id).data.metrics
-
-
-def _copy_to_training_run(run_id: str, metrics: dict[str, float]) -> None:
+def _copy_to_training_run(run_id: str, summary: list[dict]) -> None:
+    """auc_frame/<test set> and auc_video/<test set> onto the run that trained the model."""
     stamp = int(time.time() * 1000)
-    copied = [Metric(k, v, stamp, 0) for k, v in metrics.items()
-              if k.startswith(COPIED_TO_TRAINING_RUN) and k.count("/") == 1]
+    copied = [Metric(f"{name}/{row['test_set']}", row[name], stamp, 0)
+              for row in summary for name in COPIED_TO_TRAINING_RUN]
     mlflow.MlflowClient().log_batch(run_id, metrics=copied, synchronous=True)
 
 

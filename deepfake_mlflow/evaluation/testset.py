@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import config
 from ..errors import UserInputError
-from ..faces.crop import read_crop
+from ..faces.crop import read_crop, stored_side
 from ..scoring import Scorer
 
 CHUNK = 256  # faces read and scored at a time
@@ -69,10 +69,8 @@ def score_test_set(test: TestSet, scorer: Scorer, degradations: dict | None = No
     for start in range(0, len(faces), CHUNK):
         chunk = faces.iloc[start:start + CHUNK]
         paths = [test.faces_root / p for p in chunk["face_path"]]
-        if stored is None:  # the side the crops were saved at, for reduced decoding
-            import cv2
-            first = cv2.imread(str(paths[0]))
-            stored = first.shape[0] if first is not None else scorer.size
+        if stored is None:
+            stored = stored_side(paths[0], scorer.size)
         crops = np.stack([read_crop(p, scorer.size, stored) for p in paths])
         need = chunk["key"].isin(wanted).to_numpy()
         clean, pooled = scorer.score(crops, features=True) if need.any() else (

@@ -51,6 +51,13 @@ def fit_to(image_bgr: np.ndarray, size: int) -> np.ndarray:
     return image
 
 
+def stored_side(path: str, default: int) -> int:
+    """The side a saved crop has (every crop of a faces folder has the same), for reduced
+    decoding of the others; `default` when the file does not read."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return image.shape[0] if image is not None else default
+
+
 def read_crop(path: str, size: int, stored: int | None = None) -> np.ndarray:
     """A saved crop as RGB uint8 at size x size. `stored`: the side it was saved at, when
     known, which enables reduced decoding."""

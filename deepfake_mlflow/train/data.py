@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from .. import config
-from ..faces.crop import read_crop
+from ..faces.crop import read_crop, stored_side
 
 VALIDATION_DRAW = 2**31  # the "iteration" the fixed validation sample is drawn at
 
@@ -54,8 +53,7 @@ class FaceCrops(Dataset):
     def _stored_side(self) -> int:
         """The side the crops were saved at (read once), for reduced JPEG decoding."""
         if self._stored is None:
-            first = cv2.imread(self.paths[0], cv2.IMREAD_COLOR)
-            self._stored = first.shape[0] if first is not None else self.size
+            self._stored = stored_side(self.paths[0], self.size)
         return self._stored
 
     def load(self, index: int) -> np.ndarray:

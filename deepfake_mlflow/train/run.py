@@ -15,7 +15,6 @@ resume in the same run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 from .. import augment, config, paths, tracking
 from ..errors import UserInputError
 from ..model import create, load_weights
+from ..model_refs import RUN_ID
 from ..faces.extract import ExtractSettings
 from ..pyfunc import log_video_detector
 from .data import (BalancedBatches, FaceCrops, TripletBatches, training_faces,
@@ -72,7 +72,7 @@ def resolve_weights(init: str) -> Path:
     path = Path(init)
     if path.is_file():
         return path
-    match = re.fullmatch(r"(?:runs:/)?([0-9a-f]{32})(?:/.*)?", init)
+    match = RUN_ID.fullmatch(init)
     if match:
         run = mlflow.get_run(match.group(1))
         folder = run.data.params.get("checkpoint_dir")
