@@ -72,10 +72,12 @@ def cmd_extract(args) -> int:
 def cmd_train(args) -> int:
     import dataclasses
 
+    from .distributed import from_environment
     from .train import TrainConfig, config_from, run_train
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     result = run_train(config_from(**values), resume=args.resume)
-    print(f"run {result['run_id']}: best validation loss {result['best_val_loss']:.4f}")
+    if from_environment().main:  # under torchrun, one summary, not one per process
+        print(f"run {result['run_id']}: best validation loss {result['best_val_loss']:.4f}")
     return 0
 
 
@@ -83,7 +85,8 @@ def cmd_evaluate(args) -> int:
     from .evaluation import run_evaluate
     run_evaluate(args.model, args.datasets, robustness=args.robustness, mds=args.mds,
                  mds_pairs=args.mds_pairs, seed=args.seed, split=args.split,
-                 jpeg_qualities=args.jpeg_qualities, scales=args.scales)
+                 jpeg_qualities=args.jpeg_qualities, scales=args.scales, device=args.device,
+                 precision=args.precision)
     return 0
 
 
@@ -107,7 +110,7 @@ def cmd_predict(args) -> int:
     from .predict import predict_videos
     failed = 0
     videos = args.videos + [v for v in args.video_list.split(",") if v]
-    for result in predict_videos(args.model, videos):
+    for result in predict_videos(args.model, videos, device=args.device):
         failed += result["p_fake"] is None
         print(json.dumps(result), flush=True)
     return 1 if failed else 0
@@ -138,7 +141,12 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
              "pretrained": "imagenet, none, or a weights file",
              "init": "start from: a run id, runs:/ or models:/ URI, or a weights file",
              "train_videos": "data-limited training: videos per class (0: all)",
-             "max_iters": "upper bound on iterations (the protocol stops at min_lr)"}
+             "max_iters": "upper bound on iterations (the protocol stops at min_lr)",
+             "workers": "data-loading processes per training process (-1: from the cores)",
+             "device": "auto (CUDA when present), cpu, cuda or cuda:N; under torchrun "
+                       "each process takes the GPU of its local rank",
+             "precision": "auto (bf16 on GPUs that support it, else fp32), fp32, bf16, "
+                          "or fp16 (CUDA, with a gradient scaler)"}
     for f in dataclasses.fields(TrainConfig):
         if f.name == "dataset":
             p.add_argument("dataset")
@@ -146,6 +154,14 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
                        default=f.default, help=helps.get(f.name, f"default {f.default}"))
     p.add_argument("--resume", default="", help="run id of an interrupted training")
+
+
+def _device_arguments(p: argparse.ArgumentParser, precision: bool) -> None:
+    p.add_argument("--device", default=config.DEVICE,
+                   help="auto (CUDA when present), cpu, cuda or cuda:N")
+    if precision:
+        p.add_argument("--precision", default=config.SCORE_PRECISION,
+                       help="fp32 (scores equal on every device), bf16 or fp16 (faster on GPUs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scales", type=_numbers(float), default=config.ROBUSTNESS_SCALES,
                    help="comma list of downscale factors (robustness)")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    _device_arguments(p, precision=True)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("registry", help="the champion model of each training dataset")
@@ -229,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="models:/NAME@ALIAS, a run id, a URI or a model folder")
     p.add_argument("videos", nargs="*")
     p.add_argument("--video-list", default="", help="comma list of videos (MLproject's form)")
+    _device_arguments(p, precision=False)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("corpus", help="write the demo corpus: four small datasets from real faces")

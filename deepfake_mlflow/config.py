@@ -82,6 +82,18 @@ VAL_INTERVAL = 100  # iterations between validations
 VAL_SIZE = 1024  # validation faces (balanced, fixed, never augmented)
 SELECTED_AUGMENTATIONS = ("HF", "BC", "HSV", "JPEG")  # the paper's choice (Section V)
 
+# --- Devices and feeding (deepfake_mlflow.accel) ------------------------------------------
+DEVICE = "auto"  # auto | cpu | cuda | cuda:N; auto takes CUDA when present
+DEVICE_ENV = "DEEPFAKE_MLFLOW_DEVICE"  # the logged model's device when served
+TRAIN_PRECISION = "auto"  # bf16 on GPUs that compute it natively, fp32 elsewhere
+# Scores stay fp32 by default: a video's score must not depend on the machine that scores it
+SCORE_PRECISION = "fp32"
+SCORE_BATCH = 32  # faces per forward pass when scoring
+LOADER_WORKERS = -1  # -1: this process's share of the cores, less one
+MAX_LOADER_WORKERS = 16
+LOADER_PREFETCH = 4  # batches each worker keeps ready
+LOSS_FETCH_EVERY = 10  # train_loss is read back from the device every N iterations, not every step
+
 # --- The demo's training: the real EfficientNetB4, scaled down to run on 2 CPU cores ------
 DEMO_TRAIN = {"pretrained": "none", "size": 64, "batch_size": 8, "triplets": 4,
               "max_iters": 20, "val_interval": 10, "val_size": 32, "patience": 20,

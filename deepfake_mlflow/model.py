@@ -30,8 +30,11 @@ class DeepfakeDetector(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.forward_head(self.backbone.forward_features(x), pre_logits=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N,): positive means fake."""
+    def forward(self, x: torch.Tensor, features: bool = False) -> torch.Tensor:
+        """Logits (N,), positive means fake; with features=True the pooled features (N, F).
+        Both go through forward() so that DistributedDataParallel sees every pass."""
+        if features:
+            return self.features(x)
         return self.backbone(x).squeeze(1)
 
 

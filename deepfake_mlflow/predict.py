@@ -15,27 +15,30 @@ from typing import Iterator
 import mlflow
 import pandas as pd
 
-from . import tracking
+from . import accel, config, tracking
 from .errors import UserInputError
 from .model_refs import resolve
 
 
-def load(model: str):
-    """The pyfunc of any model reference evaluate accepts (run id, URI, local folder)."""
+def load(model: str, device: str = config.DEVICE):
+    """The pyfunc of any model reference evaluate accepts (run id, URI, local folder), on
+    `device` (auto: CUDA when present)."""
+    accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
-        return mlflow.pyfunc.load_model(ref.uri)
+        return mlflow.pyfunc.load_model(ref.uri, model_config={"device": device})
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
 
 
-def predict_videos(model: str, videos: list[str | Path]) -> Iterator[dict]:
+def predict_videos(model: str, videos: list[str | Path],
+                   device: str = config.DEVICE) -> Iterator[dict]:
     """One result per video, in order: video, p_fake (None when it could not be scored),
     logit, frames_sampled, faces_found, status, message, seconds."""
     if not videos:
         raise UserInputError("no video given")
     tracking.configure()
-    pyfunc = load(model)
+    pyfunc = load(model, device)
     try:
         for video in videos:
             started = time.perf_counter()

@@ -1,6 +1,9 @@
 """The logged model: an MLflow pyfunc that scores videos end to end.
 
 Input: a DataFrame with a `video` column of file paths (as the serving host sees them).
+Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) overrides it for
+`mlflow models serve`, and `mlflow.pyfunc.load_model(uri, model_config={"device": ...})`
+for one process. Scores are computed in fp32 wherever they run.
 Output: one row per video: p_fake, the video logit, frames sampled, faces found, status
 and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
 settings the training faces were made with), the JPEG round trip the stored faces went
@@ -16,7 +19,7 @@ import json
 import threading
 import warnings
 from dataclasses import asdict, replace
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -24,6 +27,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from . import accel
 from .faces.extract import ExtractSettings
 from .scoring import MODEL_CONFIG
 
@@ -41,7 +45,10 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         from .scoring import Scorer
 
         settings = json.loads(Path(context.artifacts["config"]).read_text())
-        self.scorer = Scorer(context.artifacts["weights"], settings["model"], settings["size"])
+        options = dict(context.model_config or {})
+        device = options.get("device") or accel.environment_device()
+        self.scorer = Scorer(context.artifacts["weights"], settings["model"], settings["size"],
+                             device=device)
         self.extract = replace(ExtractSettings(**settings["extract"]),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
@@ -94,4 +101,13 @@ def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
             artifacts={"weights": str(weights), "config": str(settings),
                        "detector": str(detector_file)},
             signature=signature(), code_paths=[str(PACKAGE_DIR)],
-            pip_requirements=[f"{r}=={version(r)}" for r in REQUIREMENTS])
+            pip_requirements=[_requirement(r) for r in REQUIREMENTS])
+
+
+def _requirement(name: str) -> str:
+    """name==version as installed, without a local build tag (torch's +cu130 is not on PyPI);
+    unpinned when this environment lacks it (PyAV is optional where OpenCV reads videos)."""
+    try:
+        return f"{name}=={version(name).split('+')[0]}"
+    except PackageNotFoundError:
+        return name

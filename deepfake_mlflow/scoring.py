@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import config
+from . import accel, config
 from .faces.crop import jpeg_roundtrip
 from .faces.extract import ExtractSettings, face_crop
 from .faces.sampling import VideoReadError, read_sampled
+from .preprocess import MEMORY_FORMAT, to_model_input
 
 MODEL_CONFIG = "model_config.json"  # in every logged model, beside the weights it names
 
@@ -35,20 +36,21 @@ def sigmoid(logit):
 
 
 class Scorer:
-    """A DeepfakeDetector in eval mode scoring RGB uint8 crops (N, size, size, 3)."""
+    """A DeepfakeDetector in eval mode scoring RGB uint8 crops (N, size, size, 3) on a
+    device (auto: CUDA when present), in fp32 unless asked otherwise."""
 
-    def __init__(self, weights: str | Path, model_name: str, size: int, batch: int = 32,
-                 channels_last: bool = True):
+    def __init__(self, weights: str | Path, model_name: str, size: int,
+                 batch: int = config.SCORE_BATCH,
+                 device: str | torch.device = config.DEVICE,
+                 precision: str = config.SCORE_PRECISION):
         from .model import create, load_weights
 
         self.size, self.batch = int(size), int(batch)
-        self.model = load_weights(create(model_name, "none"), weights).eval()
-        # NHWC convolutions: 1.4-1.5x the images/s of NCHW for B4 on CPU
-        # (benchmarks/evaluate.py measures both)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = self.model.to(memory_format=self.memory_format)
-        self.mean = np.array(config.IMAGENET_MEAN, np.float32) * 255
-        self.std = np.array(config.IMAGENET_STD, np.float32) * 255
+        self.device = accel.resolve_device(device)
+        self.precision = accel.resolve_precision(precision, self.device)
+        accel.configure_backends(self.device, self.precision)
+        model = load_weights(create(model_name, "none"), weights).eval()
+        self.model = model.to(self.device, memory_format=MEMORY_FORMAT)
 
     @classmethod
     def from_folder(cls, folder: str | Path, **options) -> "Scorer":
@@ -62,13 +64,17 @@ class Scorer:
         logits, feats = [], []
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch):
-                x = (np.asarray(crops[start:start + self.batch], np.float32) - self.mean) / self.std
-                x = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(
-                    memory_format=self.memory_format)
-                pooled = self.model.features(x)
-                logits.append(self.model.classifier(pooled).squeeze(1).numpy())
+                faces = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch],
+                                                              dtype=np.uint8))
+                if self.device.type == "cuda":
+                    faces = faces.pin_memory()
+                x = to_model_input(faces, self.device)
+                with self.precision.autocast():
+                    pooled = self.model.features(x)
+                    logit = self.model.classifier(pooled).squeeze(1)
+                logits.append(logit.float().cpu().numpy())
                 if features:
-                    feats.append(pooled.numpy())
+                    feats.append(pooled.float().cpu().numpy())
         logits = np.concatenate(logits) if logits else np.zeros(0, np.float32)
         if not features:
             return logits

@@ -20,7 +20,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Metric
 
-from .. import config, paths, tracking
+from .. import accel, config, paths, tracking
 from ..errors import UserInputError
 from ..model_refs import ModelRef, artifacts_folder, resolve
 from ..scoring import Scorer, sigmoid
@@ -129,8 +129,11 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
                    mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
                    seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
                    jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
-                   scales=config.ROBUSTNESS_SCALES) -> list[dict]:
+                   scales=config.ROBUSTNESS_SCALES, device: str = config.DEVICE,
+                   precision: str = config.SCORE_PRECISION) -> list[dict]:
     """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
+    where = accel.resolve_device(device)
+    hardware = accel.describe(where)
     trained = _training_tags(ref)
     names = list(tests)
     robust_on = chosen(robustness, names, trained["dataset"])
@@ -140,7 +143,9 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
               "robustness": ",".join(robust_on) or "none", "mds": ",".join(mds_on) or "none",
               "mds_pairs": mds_pairs, "seed": seed,
               "jpeg_qualities": ",".join(map(str, jpeg_qualities)),
-              "scales": ",".join(map(str, scales))}
+              "scales": ",".join(map(str, scales)), "device": hardware["device"],
+              "device_name": hardware["device_name"],
+              "precision": accel.resolve_precision(precision, where).name}
     sweep_points = degrade.sweep(jpeg_qualities, scales)
     tags = {**trained, "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
     run_name = "eval-" + "-".join(trained.values()) if ref.run_id else "eval-" + Path(ref.uri).name
@@ -149,7 +154,8 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
     with artifacts_folder(ref) as folder, \
             tracking.stage_run("evaluate", run_name=run_name, tags=tags, params=params), \
             tempfile.TemporaryDirectory() as scratch:
-        scorer = Scorer.from_folder(folder)
+        mlflow.set_tags({"device": hardware["device"], "device_name": hardware["device_name"]})
+        scorer = Scorer.from_folder(folder, device=where, precision=precision)
         for name, test in tests.items():
             found, curves[name], curve = _evaluate_test_set(
                 name, test, scorer, ref, trained, split, seed,
@@ -192,9 +198,11 @@ def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain
                  mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
                  seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
                  jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
-                 scales=config.ROBUSTNESS_SCALES) -> pd.DataFrame:
+                 scales=config.ROBUSTNESS_SCALES, device: str = config.DEVICE,
+                 precision: str = config.SCORE_PRECISION) -> pd.DataFrame:
     """Evaluate one or several models (comma list) on the test sets; returns the long
     cross-dataset table. Several models: one parent run, the matrix logged on it."""
+    accel.resolve_precision(precision, accel.resolve_device(device))  # fail before any work
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     refs = [resolve(m) for m in names if m]  # every name checked before any work
     if not refs:
@@ -202,7 +210,8 @@ def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain
     tests = {name: load_test_set(name, index, split)
              for name, index in parse_test_sets(datasets).items()}
     options = dict(robustness=robustness, mds=mds, mds_pairs=mds_pairs, seed=seed, split=split,
-                   jpeg_qualities=tuple(jpeg_qualities), scales=tuple(scales))
+                   jpeg_qualities=tuple(jpeg_qualities), scales=tuple(scales), device=device,
+                   precision=precision)
     if len(refs) == 1:
         table = pd.DataFrame(evaluate_model(refs[0], tests, **options), columns=matrix.COLUMNS)
     else:

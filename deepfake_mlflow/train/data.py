@@ -3,7 +3,12 @@ validation sample.
 
 Every random draw comes from one torch.Generator per sampler, and each sample carries its
 own augmentation seed, so a batch is a pure function of (sampler state, index): identical
-whatever the number of loader workers, and identical after a resume.
+whatever the number of loader workers, and identical after a resume. Under torchrun every
+rank draws the same global batch and keeps its share (`shard`), so N processes see the
+faces one process would.
+
+Items are RGB uint8 (H, W, 3) tensors: normalisation happens on the training device
+(deepfake_mlflow.preprocess), the one preprocessing scoring uses too.
 """
 
 from __future__ import annotations
@@ -37,15 +42,13 @@ def training_faces(faces: pd.DataFrame, split: str, train_videos: int = 0,
 
 
 class FaceCrops(Dataset):
-    """Items are (index, augmentation seed) pairs -> (CHW float tensor, label)."""
+    """Items are (index, augmentation seed) pairs -> (HWC uint8 tensor, label)."""
 
     def __init__(self, faces: pd.DataFrame, faces_root: str | Path, size: int, augment=None):
         self.paths = [str(Path(faces_root) / p) for p in faces["face_path"]]
         self.labels = torch.tensor(faces["label"].to_numpy(), dtype=torch.float32)
         self.size, self.augment = size, augment
         self._stored: int | None = None
-        self.mean = np.array(config.IMAGENET_MEAN, np.float32) * 255
-        self.std = np.array(config.IMAGENET_STD, np.float32) * 255
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -65,8 +68,24 @@ class FaceCrops(Dataset):
         if self.augment is not None and self.augment.transforms:
             self.augment.set_random_seed(int(seed))
             image = self.augment(image=image)["image"]
-        tensor = torch.from_numpy(((image - self.mean) / self.std).transpose(2, 0, 1).copy())
-        return tensor, self.labels[index]
+        return torch.from_numpy(np.ascontiguousarray(image)), self.labels[index]
+
+    def stack(self, items: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Items loaded in this process as one batch (the fixed validation sample)."""
+        if not items:
+            return (torch.zeros((0, self.size, self.size, 3), dtype=torch.uint8),
+                    torch.zeros(0))
+        images, labels = zip(*(self[item] for item in items))
+        return torch.stack(images), torch.stack(labels)
+
+
+def shard(items: list, rank: int, world_size: int, group: int = 1) -> list:
+    """This rank's share of a batch: whole groups of `group` consecutive items (a triplet is
+    a group of 3), dealt round-robin, so real and fake stay balanced on every rank."""
+    if world_size == 1:
+        return items
+    groups = [items[i:i + group] for i in range(0, len(items), group)]
+    return [item for chunk in groups[rank::world_size] for item in chunk]
 
 
 class _Drawing(Sampler):
@@ -80,6 +99,13 @@ class _Drawing(Sampler):
             raise ValueError("training needs both real and fake faces")
         self.seed = seed
         self.start = 0  # the iteration the next __iter__ begins at (set on resume)
+        self.rank, self.world_size = 0, 1  # set by `shard_for` under torchrun
+
+    group = 1  # consecutive items that must stay on one rank
+
+    def shard_for(self, rank: int, world_size: int) -> "_Drawing":
+        self.rank, self.world_size = rank, world_size
+        return self
 
     def _generator(self, iteration: int) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + iteration)
@@ -101,7 +127,7 @@ class _Drawing(Sampler):
     def __iter__(self):
         iteration = self.start
         while True:
-            yield self.batch(iteration)
+            yield shard(self.batch(iteration), self.rank, self.world_size, self.group)
             iteration += 1
 
 
@@ -122,6 +148,8 @@ class BalancedBatches(_Drawing):
 class TripletBatches(_Drawing):
     """Batches of triplets flattened as [a, p, n, a, p, n, ...]: half (fake, fake, real),
     half (real, real, fake)."""
+
+    group = 3
 
     def __init__(self, labels: torch.Tensor, triplets: int, seed: int):
         super().__init__(labels, seed)

@@ -1,24 +1,34 @@
 """The training loop, shared by every phase (bce, triplet, finetune), in plain sight.
 
-Per iteration: one batch, one step. Every `val_interval` iterations: the validation loss
-on the fixed, unaugmented sample; the plateau rule (lr x0.1 after `patience` iterations
-without a new best, stop below min_lr); the best weights kept by validation loss only; a
-checkpoint with everything a resume needs (weights, optimizer, plateau, iteration, torch
-RNG; batches depend on the iteration number alone, see data.py).
+Per iteration: one batch (uint8 faces, pinned, copied without blocking), normalised on the
+device, forward under autocast, loss in fp32, one step (through a gradient scaler for
+fp16). Every `val_interval` iterations: the validation loss on the fixed, unaugmented
+sample (held on the device); the plateau rule (lr x0.1 after `patience` iterations without
+a new best, stop below min_lr); the best weights kept by validation loss only; a checkpoint
+with everything a resume needs (weights, optimizer, scaler, plateau, iteration, torch RNG;
+batches depend on the iteration number alone, see data.py). Checkpoints load on any device.
+
+Under torchrun the model is wrapped in DistributedDataParallel (BatchNorm synchronised
+across GPUs, so statistics are those of the global batch), every rank validates its share
+of the sample and the losses are summed across ranks; rank 0 alone logs and writes files.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from .. import accel, config
+from ..distributed import SINGLE, World
 from ..model import DeepfakeDetector, save_weights
-from .data import FaceCrops
+from ..preprocess import MEMORY_FORMAT, to_model_input
+from .data import FaceCrops, shard
 from .schedule import Plateau
 
 CHECKPOINT = "checkpoint.pt"
@@ -34,6 +44,9 @@ class LoopSettings:
     val_interval: int
     max_iters: int
     workers: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: accel.Precision = field(default_factory=lambda: accel.Precision("fp32", "cpu"))
+    world: World = SINGLE
 
 
 @dataclass
@@ -53,27 +66,48 @@ def _worker_init(_):
     torch.set_num_threads(1)
 
 
-def _loader(data: FaceCrops, batch_sampler, workers: int) -> DataLoader:
+def _loader(data: FaceCrops, batch_sampler, workers: int, device: torch.device) -> DataLoader:
     # spawn, not fork: forking a process that runs MLflow's logging threads and torch's
     # thread pools can leave a worker deadlocked
     return DataLoader(data, batch_sampler=batch_sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda",
                       worker_init_fn=_worker_init if workers else None,
-                      prefetch_factor=4 if workers else None,
+                      prefetch_factor=config.LOADER_PREFETCH if workers else None,
+                      persistent_workers=bool(workers),
                       multiprocessing_context="spawn" if workers else None,
                       timeout=LOADER_TIMEOUT if workers else 0)
 
 
+@dataclass
+class ValidationSample:
+    """This rank's share of the fixed validation sample, decoded once, kept on the device."""
+    images: torch.Tensor  # uint8 (N, H, W, 3)
+    labels: torch.Tensor
+    batch: int
+
+    @classmethod
+    def load(cls, data: FaceCrops, items: list, batch: int, group: int, world: World,
+             device: torch.device) -> "ValidationSample":
+        images, labels = data.stack(shard(items, world.rank, world.size, group))
+        return cls(images.to(device), labels.to(device), batch)
+
+
 @torch.no_grad()
-def validation_loss(model: DeepfakeDetector, objective, data: FaceCrops, items, batch: int) -> float:
+def validation_loss(model: torch.nn.Module, objective, sample: ValidationSample,
+                    precision: accel.Precision, world: World = SINGLE) -> float:
+    """The mean loss over the whole sample (every rank's share), weighted by items."""
     model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        images = torch.stack([data[i][0] for i in chunk])
-        labels = torch.stack([data[i][1] for i in chunk])
-        total += objective.loss(model, images, labels).item() * len(chunk)
-        count += len(chunk)
-    return total / max(1, count)
+    device = sample.labels.device
+    total = torch.zeros(2, dtype=torch.float64, device=device)  # sum of losses, items
+    for start in range(0, len(sample.labels), sample.batch):
+        x = to_model_input(sample.images[start:start + sample.batch], device)
+        y = sample.labels[start:start + sample.batch]
+        with precision.autocast():
+            outputs = objective.forward(model, x)
+        total[0] += objective.criterion(outputs, y).double() * len(y)
+        total[1] += len(y)
+    world.sum(total)
+    return (total[0] / total[1].clamp(min=1)).item()
 
 
 def save_checkpoint(path: Path, **state) -> None:
@@ -83,50 +117,106 @@ def save_checkpoint(path: Path, **state) -> None:
     tmp.replace(path)  # a kill leaves the previous checkpoint whole
 
 
+def _cpu_state(state: dict) -> dict:
+    """A state dict with every tensor on the CPU: a checkpoint must load anywhere."""
+    return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
+def _prepare_model(model: DeepfakeDetector, settings: LoopSettings) -> DeepfakeDetector:
+    model = model.to(settings.device, memory_format=MEMORY_FORMAT)
+    if settings.world.distributed and settings.device.type == "cuda":
+        # BatchNorm over the global batch, as one process would compute it
+        from timm.layers import convert_sync_batchnorm
+        model = convert_sync_batchnorm(model)
+    return model
+
+
 def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: FaceCrops,
         val_items: list, val_batch: int, settings: LoopSettings, folder: Path,
         log: Callable[[dict, int], None]) -> LoopResult:
+    device, precision, world = settings.device, settings.precision, settings.world
     folder.mkdir(parents=True, exist_ok=True)
+    model = _prepare_model(model, settings)
     params = objective.prepare(model)
     optimizer = torch.optim.Adam(params, lr=settings.lr)
+    scaler = precision.scaler()
     plateau = Plateau(settings.lr, settings.patience, min_lr=settings.min_lr)
     iteration = 0
     if (folder / CHECKPOINT).is_file():  # resume where the last checkpoint left off
-        state = torch.load(folder / CHECKPOINT, weights_only=True)
+        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state["optimizer"])  # moved to the parameters' device
         plateau.load_state_dict(state["plateau"])
+        if precision.needs_scaler and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         iteration = int(state["iteration"])
+    net = model
+    if world.distributed:  # after prepare(): DDP syncs the parameters that require grad
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
+                                      else None)
+    batches.shard_for(world.rank, world.size)
     batches.start = iteration
+    sample = ValidationSample.load(val, val_items, val_batch, batches.group, world, device)
     started, logging = time.perf_counter(), 0.0
-    stopped_by = "max_iters"
-    loader = iter(_loader(train, batches, settings.workers))
+    loader = iter(_loader(train, batches, settings.workers, device))
+    pending: list[torch.Tensor] = []  # train losses still on the device
+
+    def flush(last: int) -> None:
+        """Read the pending losses back in one transfer (not one sync per step) and log them."""
+        nonlocal logging
+        if not pending:
+            return
+        losses = (world.sum(torch.stack(pending)) / world.size).tolist()
+        pending.clear()
+        t0 = time.perf_counter()
+        if world.main:
+            for offset, value in enumerate(losses):
+                log({"train_loss": value}, last - len(losses) + 1 + offset)
+        logging += time.perf_counter() - t0
+
     while iteration < settings.max_iters and not plateau.done:
         images, labels = next(loader)
+        x = to_model_input(images, device)
+        y = labels.to(device, non_blocking=True)
         objective.train_mode(model)
-        loss = objective.loss(model, images, labels)
+        with precision.autocast():
+            outputs = objective.forward(net, x)
+        loss = objective.criterion(outputs, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         iteration += 1
-        metrics = {"train_loss": loss.item()}
-        if iteration % settings.val_interval == 0 or iteration == settings.max_iters:
-            val_loss = validation_loss(model, objective, val, val_items, val_batch)
-            if plateau.step(val_loss, iteration):
+        pending.append(loss.detach())
+        validate = iteration % settings.val_interval == 0 or iteration == settings.max_iters
+        if validate or len(pending) >= config.LOSS_FETCH_EVERY:
+            flush(iteration)
+        if not validate:
+            continue
+        val_loss = validation_loss(model, objective, sample, precision, world)
+        improved = plateau.step(val_loss, iteration)
+        for group in optimizer.param_groups:
+            group["lr"] = plateau.lr
+        if world.main:
+            if improved:
                 save_weights(model, folder / BEST)
-            for group in optimizer.param_groups:
-                group["lr"] = plateau.lr
-            metrics.update(val_loss=val_loss, lr=plateau.lr, best_val_loss=plateau.best)
-            save_checkpoint(folder / CHECKPOINT, model=model.state_dict(),
-                            optimizer=optimizer.state_dict(), plateau=plateau.state_dict(),
-                            torch_rng=torch.get_rng_state(), iteration=iteration)
-        t0 = time.perf_counter()
-        log(metrics, iteration)
-        logging += time.perf_counter() - t0
-    if plateau.done:
-        stopped_by = "min_lr"
-    if not (folder / BEST).is_file():  # max_iters below val_interval: keep the last weights
+            state = dict(model=_cpu_state(model.state_dict()), optimizer=optimizer.state_dict(),
+                         plateau=plateau.state_dict(), torch_rng=torch.get_rng_state(),
+                         iteration=iteration, scaler=scaler.state_dict())
+            if device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(device)
+            save_checkpoint(folder / CHECKPOINT, **state)
+            t0 = time.perf_counter()
+            log({"val_loss": val_loss, "lr": plateau.lr, "best_val_loss": plateau.best},
+                iteration)
+            logging += time.perf_counter() - t0
+    flush(iteration)
+    stopped_by = "min_lr" if plateau.done else "max_iters"
+    if world.main and not (folder / BEST).is_file():  # max_iters below val_interval
         save_weights(model, folder / BEST)
+    world.barrier()  # the best weights are on disk before any rank goes on
     return LoopResult(plateau.best, plateau.best_iteration, iteration, stopped_by,
                       folder / BEST, time.perf_counter() - started, logging)

@@ -5,6 +5,9 @@ triplet   the whole network up to the pooled features, triplet margin loss on tr
           (fake, fake, real) and (real, real, fake)
 finetune  the classifier alone, BCE; the extractor frozen *and in eval mode* (BatchNorm
           statistics and drop-connect fixed), not merely left out of the optimizer
+
+Each objective splits into `forward` (the network, run under autocast) and `criterion`
+(the loss, always computed in fp32 on the forward's outputs).
 """
 
 from __future__ import annotations
@@ -25,19 +28,25 @@ class BCE:
             p.requires_grad_(True)
         return list(model.parameters())
 
-    def train_mode(self, model: DeepfakeDetector) -> None:
+    def train_mode(self, model: nn.Module) -> None:
         model.train()
 
-    def loss(self, model: DeepfakeDetector, images: torch.Tensor, labels: torch.Tensor):
-        return nn.functional.binary_cross_entropy_with_logits(model(images), labels)
+    def forward(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        return model(images)
+
+    def criterion(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+    def loss(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor):
+        return self.criterion(self.forward(model, images), labels)
 
 
-class Triplet:
+class Triplet(BCE):
     name = "triplet"
     batches = "triplet"
 
     def __init__(self, margin: float = config.TRIPLET_MARGIN):
-        self.criterion = nn.TripletMarginLoss(margin=margin)
+        self.margin = margin
 
     def prepare(self, model: DeepfakeDetector) -> list[nn.Parameter]:
         classifier = {id(p) for p in model.classifier.parameters()}
@@ -48,12 +57,13 @@ class Triplet:
                 params.append(p)
         return params
 
-    def train_mode(self, model: DeepfakeDetector) -> None:
-        model.train()
+    def forward(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        return model(images, features=True)
 
-    def loss(self, model: DeepfakeDetector, images: torch.Tensor, labels: torch.Tensor):
-        feats = model.features(images).reshape(-1, 3, model.backbone.num_features)
-        return self.criterion(feats[:, 0], feats[:, 1], feats[:, 2])
+    def criterion(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        feats = feats.float().reshape(-1, 3, feats.shape[-1])  # [anchor, positive, negative]
+        return nn.functional.triplet_margin_loss(feats[:, 0], feats[:, 1], feats[:, 2],
+                                                 margin=self.margin)
 
 
 class Finetune(BCE):
@@ -67,7 +77,7 @@ class Finetune(BCE):
             p.requires_grad_(True)
         return list(model.classifier.parameters())
 
-    def train_mode(self, model: DeepfakeDetector) -> None:
+    def train_mode(self, model: nn.Module) -> None:
         model.eval()  # the classifier (a Linear layer) behaves the same in both modes
 
 

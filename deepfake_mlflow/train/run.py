@@ -5,16 +5,21 @@ loss=triplet  a parent run with one child run per phase: bce (only when no `init
               given), triplet, finetune. The parent carries the final model.
 
 Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
-system metrics, the faces index as input, the augmentation pipeline as JSON, and (bce,
-finetune) the best model as an MLflow 3 logged model (deepfake_mlflow.pyfunc: it scores
-videos). The run holding a variant's final model (the bce run; the triplet parent) is
-tagged final=true: the registry and the cross-dataset matrix look there. Weights-only
-checkpoints live beside the faces index, in runs/<run id>/, and let an interrupted phase
-resume in the same run.
+system metrics, the faces index as input, the augmentation pipeline as JSON, the device
+it ran on, and (bce, finetune) the best model as an MLflow 3 logged model
+(deepfake_mlflow.pyfunc: it scores videos). The run holding a variant's final model (the
+bce run; the triplet parent) is tagged final=true: the registry and the cross-dataset
+matrix look there. Weights-only checkpoints live beside the faces index, in runs/<run
+id>/, and let an interrupted phase resume in the same run, on any device.
+
+Under torchrun (several processes), rank 0 alone opens runs and writes checkpoints; the
+other ranks train their share of each batch and learn the run id from rank 0.
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -22,7 +27,7 @@ import mlflow
 import pandas as pd
 import torch
 
-from .. import augment, config, paths, tracking
+from .. import accel, augment, config, distributed, paths, tracking
 from ..errors import UserInputError
 from ..model import create, load_weights
 from ..model_refs import RUN_ID
@@ -58,7 +63,41 @@ class TrainConfig:
     train_videos: int = 0  # >0: data-limited training, videos per class
     seed: int = config.DEFAULT_SEED
     init: str = ""  # run id, runs:/ or models:/ URI, or weights file to start from
-    workers: int = 2  # data-loading processes
+    workers: int = config.LOADER_WORKERS  # data-loading processes per training process
+    device: str = config.DEVICE  # auto | cpu | cuda | cuda:N
+    precision: str = config.TRAIN_PRECISION  # auto | fp32 | bf16 | fp16
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how this process trains: resolved once, before any run is opened."""
+    device: torch.device
+    precision: accel.Precision
+    world: distributed.World
+    workers: int
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> "Runtime":
+        world = distributed.from_environment()
+        device = distributed.rank_device(world, accel.resolve_device(cfg.device))
+        precision = accel.resolve_precision(cfg.precision, device)
+        for name, per_step in (("batch_size", cfg.batch_size), ("triplets", cfg.triplets)):
+            if per_step % world.size:
+                raise UserInputError(f"{name}={per_step} does not split evenly over "
+                                     f"{world.size} processes: the global batch is shared")
+        return cls(device, precision, world, accel.loader_workers(cfg.workers, world.size))
+
+    def params(self) -> dict:
+        info = accel.describe(self.device)
+        return {"device_used": info["device"], "device_name": info["device_name"],
+                "device_memory_gb": info["device_memory_gb"],
+                "precision_used": self.precision.name, "world_size": self.world.size,
+                "loader_workers": self.workers}
+
+    def tags(self) -> dict:
+        info = accel.describe(self.device)
+        return {"device": info["device"], "device_name": info["device_name"],
+                "precision": self.precision.name, "world_size": str(self.world.size)}
 
 
 def _phase_settings(cfg: TrainConfig, phase: str) -> tuple[int, float, int]:
@@ -99,8 +138,16 @@ def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
     return pd.read_parquet(index), index, index.parent / "faces"
 
 
-def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces_root: Path,
-           init_weights: Path | None, log_model: bool, run_id: str | None = None) -> dict:
+def _main_run(runtime: Runtime, stage: str, **options):
+    """The stage's MLflow run on rank 0; nothing on the other ranks."""
+    if runtime.world.main:
+        return tracking.stage_run(stage, **options)
+    return contextlib.nullcontext()
+
+
+def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, index: Path,
+           faces_root: Path, init_weights: Path | None, log_model: bool,
+           run_id: str | None = None) -> dict:
     """Train one phase as one run; returns its result (best weights, loss, run id)."""
     batch, lr, patience = _phase_settings(cfg, phase)
     objective = OBJECTIVES[phase]()
@@ -132,21 +179,31 @@ def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces
             "augment": tracking.augment_tag(names), "model": cfg.model}
     if cfg.loss == "bce":
         tags[tracking.FINAL_TAG] = "true"
-    with tracking.stage_run("train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
-                            tags=tags, run_id=run_id, system_metrics=True) as run:
-        folder = index.parent / "runs" / run.info.run_id  # beside the faces it learnt from
-        tracking.log_params({**asdict(cfg), "phase": phase, "phase_batch_size": batch,
-                             "phase_lr": lr, "phase_patience": patience,
-                             "started_from": started_from, "checkpoint_dir": str(folder),
-                             "train_faces": len(train_rows), "val_faces": len(val_rows),
-                             "train_videos_used": train_rows["key"].nunique()})
-        tracking.log_index_input(faces, source=str(index.resolve()),
-                                 name=f"{cfg.dataset}-faces", context="train")
-        mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
+    main = runtime.world.main
+    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
+                   tags=tags, run_id=run_id, system_metrics=True) as run:
+        run_id = runtime.world.share(run.info.run_id if main else None)
+        folder = index.parent / "runs" / run_id  # beside the faces it learnt from
+        if main:
+            mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
+            tracking.log_params({**asdict(cfg), "phase": phase, "phase_batch_size": batch,
+                                 "phase_lr": lr, "phase_patience": patience,
+                                 "started_from": started_from, "checkpoint_dir": str(folder),
+                                 "train_faces": len(train_rows), "val_faces": len(val_rows),
+                                 "train_videos_used": train_rows["key"].nunique(),
+                                 **runtime.params()})
+            tracking.log_index_input(faces, source=str(index.resolve()),
+                                     name=f"{cfg.dataset}-faces", context="train")
+            mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
-                                cfg.workers)
+                                runtime.workers, runtime.device, runtime.precision,
+                                runtime.world)
         result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
                      folder, lambda m, step: mlflow.log_metrics(m, step=step, synchronous=False))
+        outcome = {"run_id": run_id, "weights": result.best_weights,
+                   "best_val_loss": result.best_val_loss}
+        if not main:
+            return outcome
         mlflow.log_metrics({"best_val_loss": result.best_val_loss,
                             "best_iteration": result.best_iteration,
                             "iterations": result.iterations, "train_seconds": result.seconds,
@@ -157,14 +214,26 @@ def _phase(cfg: TrainConfig, phase: str, faces: pd.DataFrame, index: Path, faces
         if log_model:
             log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
                                ExtractSettings.of_faces(index.parent))
-        return {"run_id": run.info.run_id, "weights": result.best_weights,
-                "best_val_loss": result.best_val_loss}
+        return outcome
 
 
 def _children(parent_id: str) -> dict[str, mlflow.entities.Run]:
     found = mlflow.search_runs(search_all_experiments=True, output_format="list",
                                filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
     return {r.data.tags.get("phase"): r for r in found}
+
+
+def _finished_phases(parent_id: str) -> dict[str, dict]:
+    """The phases of a triplet parent that finished, as results a later phase starts from."""
+    done = {}
+    for phase, child in _children(parent_id).items():
+        if child.info.status == "FINISHED":
+            done[phase] = {"run_id": child.info.run_id,
+                           "weights": Path(child.data.params["checkpoint_dir"]) / BEST,
+                           "best_val_loss": child.data.metrics["best_val_loss"]}
+        else:
+            done[phase] = {"resume": child.info.run_id}
+    return done
 
 
 def run_train(cfg: TrainConfig, resume: str = "") -> dict:
@@ -174,32 +243,48 @@ def run_train(cfg: TrainConfig, resume: str = "") -> dict:
         raise UserInputError(f"loss {cfg.loss!r}: expected bce or triplet")
     augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
+    runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
+    if runtime.world.distributed and runtime.device.type != "cuda":
+        warnings.warn("BatchNorm is synchronised across processes on CUDA only: on the CPU "
+                      "each process normalises its share of the batch", stacklevel=2)
+    accel.configure_backends(runtime.device, runtime.precision)
+    distributed.start(runtime.world, runtime.device)
+    try:
+        return _train(cfg, runtime, faces, index, faces_root, resume)
+    finally:
+        distributed.stop()
+
+
+def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
+           faces_root: Path, resume: str) -> dict:
+    main, world = runtime.world.main, runtime.world
     tracking.configure()
-    init = resolve_weights(cfg.init) if cfg.init else None
+    init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
     if cfg.loss == "bce":
-        return _phase(cfg, "bce", faces, index, faces_root, init, log_model=True,
+        return _phase(cfg, runtime, "bce", faces, index, faces_root, init, log_model=True,
                       run_id=resume or None)
 
     tags = {"dataset": cfg.dataset, "loss": "triplet", "model": cfg.model,
             "augment": tracking.augment_tag(augment.parse(cfg.augment)),
             tracking.FINAL_TAG: "true"}
-    with tracking.stage_run("train", run_name=f"{cfg.dataset}-triplet-{tags['augment']}",
-                            tags=tags, run_id=resume or None) as parent:
-        tracking.log_params(asdict(cfg))
-        done = _children(parent.info.run_id) if resume else {}
+    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-triplet-{tags['augment']}",
+                   tags=tags, run_id=resume or None) as parent:
+        if main:
+            mlflow.set_tags(runtime.tags())
+            tracking.log_params({**asdict(cfg), **runtime.params()})
+        done = world.share(_finished_phases(parent.info.run_id) if resume and main else {})
         phases = (["bce"] if init is None else []) + ["triplet", "finetune"]
         result = None
         for phase in phases:
-            child = done.get(phase)
-            if child is not None and child.info.status == "FINISHED":
-                folder = Path(child.data.params["checkpoint_dir"])
-                result = {"run_id": child.info.run_id, "weights": folder / BEST,
-                          "best_val_loss": child.data.metrics["best_val_loss"]}
+            found = done.get(phase, {})
+            if "weights" in found:
+                result = found
             else:
-                result = _phase(cfg, phase, faces, index, faces_root, init,
-                                log_model=phase != "triplet",
-                                run_id=child.info.run_id if child is not None else None)
+                result = _phase(cfg, runtime, phase, faces, index, faces_root, init,
+                                log_model=phase != "triplet", run_id=found.get("resume"))
             init = result["weights"]
+        if not main:
+            return result
         mlflow.log_metric("best_val_loss", result["best_val_loss"])
         log_video_detector(result["weights"], cfg.model, cfg.size, result["weights"].parent,
                            ExtractSettings.of_faces(index.parent))
