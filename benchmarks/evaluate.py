@@ -1,22 +1,22 @@
-"""Scoring throughput and predict latency, in one run.
+"""Scoring throughput and predict latency on a device, in one run.
 
-    python benchmarks/evaluate.py [CORPUS]   (default demo/corpus, written by `make demo`;
-                                              built at its smallest size when absent)
+    python benchmarks/evaluate.py [--device auto] [--video clip_1080p.mp4]
 
-1. Scorer throughput on B4 crops at 64 and 256 px: NCHW against channels-last (the
-   default), same weights, same inputs, alternated so machine noise hits both alike.
-2. predict: a freshly initialised B4 (64 px, as the demo trains) logged as the video
-   pyfunc in a temporary store, loaded once, then each video of the corpus's ff test
-   originals timed from the file to its score (decode, BlazeFace, crop, network).
+1. Scorer throughput: EfficientNetB4 on face crops at 64 and 256 px, fp32 (the default:
+   scores equal on every device) and, on CUDA, bf16.
+2. predict: a freshly initialised B4 (256 px) logged as the video pyfunc in a temporary
+   store, loaded once on the device, then a 10-second 1080p video scored end to end (decode
+   32 frames, BlazeFace, crop, network), several times: seconds per video. Without
+   --video, one is written first (a real face under a moving camera, H.264 CRF 23, PyAV).
 Prints one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,61 +26,78 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
+from deepfake_mlflow import accel  # noqa: E402
 from deepfake_mlflow.faces.extract import ExtractSettings  # noqa: E402
 from deepfake_mlflow.model import create, save_weights  # noqa: E402
 from deepfake_mlflow.predict import predict_videos  # noqa: E402
 from deepfake_mlflow.pyfunc import log_video_detector  # noqa: E402
 from deepfake_mlflow.scoring import Scorer  # noqa: E402
 
-FACES, ROUNDS = 256, 3
+ROUNDS = 3
+HD = (1920, 1080)
+SECONDS, FPS = 10, 25
+
+
+def write_hd_video(path: Path) -> Path:
+    """A 10 s 1080p clip of a real photo's face under a moving camera (needs PyAV)."""
+    from deepfake_mlflow.corpus.motion import Look, still_clip
+    from deepfake_mlflow.corpus.sources import load_sources
+    from deepfake_mlflow.corpus.video import write_video
+    from deepfake_mlflow.faces.detector import BlazeFace
+
+    with BlazeFace("full") as detector:
+        source = next(s for s in load_sources(detector) if not s.is_video)
+    look = Look(HD[0], HD[1], face_frac=0.25, gain=(1.0, 1.0, 1.0), noise=2.0, blur=0.0)
+    clip = still_clip(source, look, SECONDS * FPS, np.random.default_rng(0))
+    return write_video(path, clip.frames, fps=FPS)
 
 
 def throughput(scorer: Scorer, crops: np.ndarray) -> float:
+    if scorer.device.type == "cuda":
+        torch.cuda.synchronize()
     started = time.perf_counter()
-    scorer.score(crops)
+    scorer.score(crops)  # returns numpy: the device has finished
     return len(crops) / (time.perf_counter() - started)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--video", default="", help="a 1080p video (default: written here)")
+    parser.add_argument("--runs", type=int, default=5, help="predict calls on the video")
+    args = parser.parse_args()
+    device = accel.resolve_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-evaluate-"))
     weights = save_weights(create("efficientnet_b4", "none"), work / "weights.safetensors")
-    result = {}
+    cuda = device.type == "cuda"
+    result = {"benchmark": "evaluate", **accel.describe(device)}
     for size in (64, 256):
-        crops = np.random.default_rng(0).integers(0, 255, (FACES if size == 64 else 64, size,
-                                                           size, 3), dtype=np.uint8)
-        scorers = {"nchw": Scorer(weights, "efficientnet_b4", size, channels_last=False),
-                   "channels_last": Scorer(weights, "efficientnet_b4", size)}
-        for scorer in scorers.values():
-            scorer.score(crops[:32])  # warm-up
-        speeds = {name: [] for name in scorers}
-        for _ in range(ROUNDS):
-            for name, scorer in scorers.items():
-                speeds[name].append(throughput(scorer, crops))
-        for name, values in speeds.items():
-            result[f"faces_per_s_{size}px_{name}"] = round(statistics.median(values), 1)
-        result[f"channels_last_speedup_{size}px"] = round(
-            statistics.median(speeds["channels_last"]) / statistics.median(speeds["nchw"]), 2)
+        faces = (2048 if cuda else 256) if size == 64 else (1024 if cuda else 64)
+        crops = np.random.default_rng(0).integers(0, 255, (faces, size, size, 3), dtype=np.uint8)
+        for precision in ("fp32", "bf16") if cuda else ("fp32",):
+            scorer = Scorer(weights, "efficientnet_b4", size, device=device, precision=precision)
+            scorer.score(crops[:2 * scorer.batch])  # warm-up (cuDNN picks its kernels)
+            speeds = [throughput(scorer, crops) for _ in range(ROUNDS)]
+            result[f"faces_per_s_{size}px_{precision}"] = round(statistics.median(speeds), 1)
 
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo/corpus")
-    if not (corpus / "ff").is_dir():
-        from deepfake_mlflow.corpus import build_corpus
-        corpus = work / "corpus"
-        build_corpus(corpus, size=6, seed=0)
-    videos = sorted((corpus / "ff" / "original_sequences").rglob("*.mp4"))[:6]
+    video = Path(args.video) if args.video else write_hd_video(work / "hd.mp4")
     mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
     with mlflow.start_run():
-        info = log_video_detector(weights, "efficientnet_b4", 64, work, ExtractSettings())
+        info = log_video_detector(weights, "efficientnet_b4", 256, work, ExtractSettings())
     started = time.perf_counter()
-    rows = list(predict_videos(info.model_uri, videos))
+    rows = list(predict_videos(info.model_uri, [video] * args.runs, device=str(device)))
     total = time.perf_counter() - started
-    per_video = [r["seconds"] for r in rows]
-    result.update(predict_videos=len(rows), predict_frames=rows[0]["frames_sampled"],
-                  predict_s_per_video_median=round(statistics.median(per_video), 3),
-                  predict_s_first_video=per_video[0],
-                  predict_load_s=round(total - sum(per_video), 2),
+    seconds = [r["seconds"] for r in rows]
+    result.update(predict_video=f"{HD[0]}x{HD[1]}, {SECONDS} s at {FPS} fps",
+                  predict_runs=len(rows), predict_frames=rows[0]["frames_sampled"],
+                  predict_faces=rows[0]["faces_found"],
+                  predict_s_per_video_median=round(statistics.median(seconds[1:] or seconds), 3),
+                  predict_s_first_video=seconds[0],
+                  predict_load_s=round(total - sum(seconds), 2),
                   predict_statuses=sorted({r["status"] for r in rows}))
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

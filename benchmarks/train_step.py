@@ -1,20 +1,25 @@
-"""The project's training loop against a bare loop over pre-loaded tensors, in one run.
+"""The project's training loop against a bare step over pre-loaded tensors, in one run.
 
-    python benchmarks/train_step.py [FACES_INDEX]   (default demo/workspace/ff/faces.parquet,
-                                                     written by `make demo`)
+    python benchmarks/train_step.py [--faces demo/workspace/ff/faces.parquet]
+        [--device auto] [--precision fp32,bf16] [--size N] [--batch N] [--iters N]
+    torchrun --nproc-per-node N benchmarks/train_step.py ...   (the DDP path)
 
-Same model (EfficientNetB4), batch and face size for both. The project's loop includes
-JPEG loading, SELECTED augmentation in a worker process, balanced sampling, async MLflow
-logging into a real (temporary) store, validation and checkpoints at the end. Prints one
-JSON line: images/s of each, their ratio (target >= 0.9) measured after warm-up, the ratio
-including start-up, and the share of wall time spent in tracking calls.
+For each precision, same model (EfficientNetB4), face size, batch, memory format
+(channels-last) and precision for both:
+- bare: forward/backward/step over normalised tensors already on the device (the limit);
+- project: deepfake_mlflow.train.loop.fit: JPEG loading, SELECTED augmentation in loader
+  workers, pinned non-blocking copies, balanced sampling, async MLflow logging into a real
+  (temporary) store, then validation and a checkpoint at the end;
+- loader: the same DataLoader alone, with no model: whether decoding keeps up.
+Defaults: 256 px, batch 32 (the protocol's) on CUDA; 64 px, batch 16 on the CPU.
+Prints one JSON line; ratio = project / bare faces per second after warm-up (target >= 0.9).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,84 +31,157 @@ import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from deepfake_mlflow import augment  # noqa: E402
+from deepfake_mlflow import accel, augment, config, distributed  # noqa: E402
 from deepfake_mlflow.model import create  # noqa: E402
+from deepfake_mlflow.preprocess import MEMORY_FORMAT, to_model_input  # noqa: E402
 from deepfake_mlflow.train.data import (BalancedBatches, FaceCrops, training_faces,  # noqa: E402
                                         validation_items)
-from deepfake_mlflow.train.loop import LoopSettings, fit  # noqa: E402
+from deepfake_mlflow.train.loop import LoopSettings, _loader, fit  # noqa: E402
 from deepfake_mlflow.train.objectives import BCE  # noqa: E402
 
-SIZE, BATCH, ITERS, WARMUP, WORKERS = 64, 16, 60, 10, 1
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def bare_loop(images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Images/s of forward/backward/step alone over tensors already in memory."""
+def bare_step(images: torch.Tensor, labels: torch.Tensor, args, precision) -> float:
+    """Faces/s of forward/backward/step alone; the loss is read back every
+    config.LOSS_FETCH_EVERY steps, as the loop does."""
+    device = images.device
     torch.manual_seed(0)
-    model = create("efficientnet_b4", "none").train()
+    model = create(args.model, "none").to(device, memory_format=MEMORY_FORMAT).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    started = None
-    for i in range(ITERS):
-        if i == WARMUP:
+    scaler = precision.scaler()
+    pending, started = [], None
+    for i in range(args.iters):
+        if i == args.warmup:
+            synchronize(device)
             started = time.perf_counter()
-        x = images[(i * BATCH) % len(images):][:BATCH]
-        y = labels[(i * BATCH) % len(labels):][:BATCH]
-        loss = loss_fn(model(x), y)
+        start = (i * args.batch) % len(images)
+        x, y = images[start:start + args.batch], labels[start:start + args.batch]
+        with precision.autocast():
+            logits = model(x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss.item()
-    return (ITERS - WARMUP) * BATCH / (time.perf_counter() - started)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        pending.append(loss.detach())
+        if len(pending) == config.LOSS_FETCH_EVERY:
+            torch.stack(pending).tolist()
+            pending.clear()
+    synchronize(device)
+    return (args.iters - args.warmup) * args.batch / (time.perf_counter() - started)
 
 
-def project_loop(faces: pd.DataFrame, faces_root: Path) -> dict:
-    train_rows = training_faces(faces, "train")
-    val_rows = training_faces(faces, "val")
-    train = FaceCrops(train_rows, faces_root, SIZE, augment=augment.build("SELECTED"))
-    val = FaceCrops(val_rows, faces_root, SIZE)
+def loader_only(train: FaceCrops, args, device: torch.device, workers: int) -> float:
+    """Faces/s the loader workers deliver to the device, with no model in the way."""
+    loader = iter(_loader(train, BalancedBatches(train.labels, args.batch, 0), workers, device))
+    started = None
+    for i in range(args.iters):
+        if i == args.warmup:
+            synchronize(device)
+            started = time.perf_counter()
+        images, _ = next(loader)
+        to_model_input(images, device)
+    synchronize(device)
+    return (args.iters - args.warmup) * args.batch / (time.perf_counter() - started)
+
+
+def project_loop(train: FaceCrops, val: FaceCrops, args, device, precision, world,
+                 workers: int) -> dict:
     stamps: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-        with mlflow.start_run():
-            def log(metrics, step):
-                mlflow.log_metrics(metrics, step=step, synchronous=False)
-                stamps[step] = time.perf_counter()
+        if world.main:
+            mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+            mlflow.start_run()
 
-            torch.manual_seed(0)
-            result = fit(create("efficientnet_b4", "none"), BCE(), train,
-                         BalancedBatches(train.labels, BATCH, 0), val,
-                         validation_items(val.labels, 2 * BATCH, 0), BATCH,
-                         LoopSettings(1e-4, 1000, 1e-8, ITERS, ITERS, WORKERS), Path(tmp) / "ck",
-                         log)
+        def log(metrics, step):
+            mlflow.log_metrics(metrics, step=step, synchronous=False)
+            stamps[step] = time.perf_counter()
+
+        torch.manual_seed(0)
+        settings = LoopSettings(1e-4, 10**6, 1e-8, args.iters, args.iters, workers, device,
+                                precision, world)
+        result = fit(create(args.model, "none"), BCE(), train,
+                     BalancedBatches(train.labels, args.batch, 0), val,
+                     validation_items(val.labels, 2 * args.batch, 0), args.batch,
+                     settings, Path(tmp) / "ck", log)
+        if world.main:
             mlflow.flush_async_logging()
-    # steady state: between the warm-up and the last iteration before validation
-    steady = (ITERS - 1 - WARMUP) * BATCH / (stamps[ITERS - 1] - stamps[WARMUP])
-    return {"steady": steady, "total": ITERS * BATCH / result.seconds,
+            mlflow.end_run()
+    if not world.main:
+        return {}
+    # steady state: from the warm-up to the last iteration before validation; losses are
+    # read back (a device sync) every config.LOSS_FETCH_EVERY iterations
+    warm = min(s for s in stamps if s >= args.warmup)
+    steady = (args.iters - warm) * args.batch / (stamps[args.iters] - stamps[warm])
+    return {"steady": steady, "total": args.iters * args.batch / result.seconds,
             "tracking_share": result.logging_seconds / result.seconds}
 
 
 def main() -> None:
-    index = Path(sys.argv[1] if len(sys.argv) > 1 else "demo/workspace/ff/faces.parquet")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", default="demo/workspace/ff/faces.parquet")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="", help="comma list (default: fp32,bf16 on "
+                                                        "CUDA, fp32 on the CPU)")
+    parser.add_argument("--model", default="efficientnet_b4")
+    parser.add_argument("--size", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--iters", type=int, default=0)
+    parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=-1)
+    args = parser.parse_args()
+    world = distributed.from_environment()
+    device = distributed.rank_device(world, accel.resolve_device(args.device))
+    cuda = device.type == "cuda"
+    args.size = args.size or (256 if cuda else 64)
+    args.batch = args.batch or (32 if cuda else 16)
+    args.iters = args.iters or (300 if cuda else 60)
+    args.warmup = args.warmup or (50 if cuda else 10)
+    precisions = [p for p in (args.precision or ("fp32,bf16" if cuda else "fp32")).split(",")]
+    index = Path(args.faces)
     if not index.is_file():
-        sys.exit(f"{index} not found: run `make demo` first, or pass a faces index")
+        raise SystemExit(f"{index} not found: run `make demo` first, or pass --faces")
+    workers = accel.loader_workers(args.workers, world.size)
+    distributed.start(world, device)
     faces = pd.read_parquet(index)
-    rows = training_faces(faces, "train")
-    preload = FaceCrops(rows, index.parent / "faces", SIZE)
-    picked = [(i % len(preload), 0) for i in range(4 * BATCH)]
-    images = torch.stack([preload[i][0] for i in picked])
-    labels = torch.stack([preload[i][1] for i in picked])
-    # bare, project, bare: the mean of the two bare runs cancels slow drift of the machine
-    bare_before = bare_loop(images, labels)
-    project = project_loop(faces, index.parent / "faces")
-    bare = (bare_before + bare_loop(images, labels)) / 2
-    print(json.dumps({
-        "benchmark": "train_step", "model": "efficientnet_b4", "size": SIZE, "batch": BATCH,
-        "iterations": ITERS, "warmup": WARMUP, "loader_workers": WORKERS,
-        "threads": torch.get_num_threads(), "bare_images_per_s": round(bare, 2),
-        "project_images_per_s": round(project["steady"], 2),
-        "ratio": round(project["steady"] / bare, 3),
-        "ratio_including_startup_and_validation": round(project["total"] / bare, 3),
-        "tracking_share": round(project["tracking_share"], 4)}))
+    train = FaceCrops(training_faces(faces, "train"), index.parent / "faces", args.size,
+                      augment=augment.build(config.SELECTED_AUGMENTATIONS))
+    val = FaceCrops(training_faces(faces, "val"), index.parent / "faces", args.size)
+    plain = FaceCrops(training_faces(faces, "train"), index.parent / "faces", args.size)
+    picked = [(i % len(plain), 0) for i in range(8 * args.batch)]
+    images_u8, labels = plain.stack(picked)
+    images = to_model_input(images_u8, device)
+    labels = labels.to(device)
+    result = {"benchmark": "train_step", "model": args.model, "size": args.size,
+              "batch": args.batch, "iterations": args.iters, "warmup": args.warmup,
+              "loader_workers": workers, "world_size": world.size,
+              "torchrun": world.launched, **accel.describe(device)}
+    for name in precisions:
+        precision = accel.resolve_precision(name, device)
+        accel.configure_backends(device, precision)
+        if world.launched:
+            project = project_loop(train, val, args, device, precision, world, workers)
+            result[f"{name}_project_faces_per_s"] = round(project.get("steady", 0), 1)
+            continue
+        # bare, project, bare: the mean of the two bare runs cancels slow drift
+        bare_before = bare_step(images, labels, args, precision)
+        project = project_loop(train, val, args, device, precision, world, workers)
+        bare = (bare_before + bare_step(images, labels, args, precision)) / 2
+        result.update({
+            f"{name}_bare_faces_per_s": round(bare, 1),
+            f"{name}_project_faces_per_s": round(project["steady"], 1),
+            f"{name}_ratio": round(project["steady"] / bare, 3),
+            f"{name}_ratio_with_startup_and_validation": round(project["total"] / bare, 3),
+            f"{name}_tracking_share": round(project["tracking_share"], 4)})
+    if not world.launched:
+        result["loader_faces_per_s"] = round(loader_only(train, args, device, workers), 1)
+    distributed.stop()
+    if world.main:
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 command with RANK, WORLD_SIZE and LOCAL_RANK set. Each copy joins one process group (NCCL
 on GPUs, gloo on the CPU), takes its share of every batch, and lets DistributedDataParallel
 average the gradients. Rank 0 alone writes to MLflow and writes checkpoints; the others
-learn what it decided through `share`. Without torchrun, every call here is a no-op for a
-single process.
+learn what it decided through `share`. Under torchrun the same path runs for one process
+as for N (a process group, DistributedDataParallel), so one GPU checks what eight use.
+Without torchrun, every call here is a no-op.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun (even with one process)
 
     @property
     def main(self) -> bool:
@@ -29,7 +31,7 @@ class World:
 
     @property
     def distributed(self) -> bool:
-        return self.size > 1
+        return self.launched
 
     def share(self, value):
         """Rank 0's value (any picklable object) on every rank."""
@@ -55,10 +57,10 @@ SINGLE = World()
 
 def from_environment() -> World:
     """The world torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK), or a single process."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1:
+    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
         return SINGLE
-    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+    return World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
+                 int(os.environ.get("LOCAL_RANK", "0")), launched=True)
 
 
 def start(world: World, device: torch.device) -> None:

@@ -14,8 +14,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from deepfake_mlflow.corpus.video import write_video  # noqa: E402
-
 CORPUS_SIZE = 6  # the smallest corpus with every split populated
 
 
@@ -35,6 +33,7 @@ def isolated_mlflow(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_video(tmp_path_factory) -> Path:
     """A real 12-frame H.264 mp4 written with PyAV, copied wherever a layout needs a video."""
+    from deepfake_mlflow.corpus.video import write_video
     path = tmp_path_factory.mktemp("video") / "tiny.mp4"
     rng = np.random.default_rng(0)
     write_video(path, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(12)])
@@ -54,7 +53,12 @@ def place(tiny_video):
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
-    """The demo corpus at its smallest size, built once for the session (real faces)."""
+    """The demo corpus at its smallest size, built once for the session (real faces).
+    DEEPFAKE_MLFLOW_TEST_CORPUS names one built earlier (a GPU machine without PyAV's
+    encoder gets it carried over)."""
+    prebuilt = os.environ.get("DEEPFAKE_MLFLOW_TEST_CORPUS")
+    if prebuilt:
+        return Path(prebuilt)
     from deepfake_mlflow.corpus import build_corpus
     out = tmp_path_factory.mktemp("corpus")
     build_corpus(out, size=CORPUS_SIZE, seed=0)

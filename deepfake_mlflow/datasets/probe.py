@@ -9,7 +9,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import av
 import pandas as pd
 
 from . import schema
@@ -17,6 +16,8 @@ from . import schema
 
 def probe_video(path: str | Path) -> dict:
     """{frames, fps, width, height} or {status: unreadable, reason: ...} for one file."""
+    import av  # only probing needs PyAV: indexing without --probe works without it
+
     path = Path(path)
     try:
         if path.stat().st_size == 0:

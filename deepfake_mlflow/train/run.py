@@ -244,7 +244,7 @@ def run_train(cfg: TrainConfig, resume: str = "") -> dict:
     augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
-    if runtime.world.distributed and runtime.device.type != "cuda":
+    if runtime.world.size > 1 and runtime.device.type != "cuda":
         warnings.warn("BatchNorm is synchronised across processes on CUDA only: on the CPU "
                       "each process normalises its share of the batch", stacklevel=2)
     accel.configure_backends(runtime.device, runtime.precision)
