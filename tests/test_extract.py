@@ -197,3 +197,20 @@ def test_shards_cover_every_video_once(tmp_path, place):
     a = pd.read_parquet(tmp_path / "out" / "faces-1-of-2.parquet")
     b = pd.read_parquet(tmp_path / "out" / "faces-2-of-2.parquet")
     assert set(a["key"]).isdisjoint(b["key"]) and set(a["key"]) | set(b["key"]) == set(videos["key"])
+
+
+def test_a_detector_that_cannot_start_fails_at_once_with_workers(tmp_path, place, capsys):
+    """Found on a GPU server without libEGL: every worker failed to create BlazeFace and
+    multiprocessing.Pool restarted them forever, so extract hung. A model file MediaPipe
+    cannot load reproduces it here: one clear line, exit 2, in seconds."""
+    from deepfake_mlflow.cli import main
+    place(tmp_path / "data", "real/a.mp4", "real/b.mp4", "fake/c.mp4", "fake/d.mp4")
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a flatbuffer" * 64)
+    started = time.perf_counter()
+    code = main(["extract", "folder", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                 "--detector", str(broken), "--workers", "2", "--no-progress"])
+    assert code == 2 and time.perf_counter() - started < 60
+    err = capsys.readouterr().err
+    assert f"detector model {broken}: MediaPipe cannot load it as BlazeFace" in err
+    assert "Traceback" not in err

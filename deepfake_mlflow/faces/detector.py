@@ -48,13 +48,25 @@ class BlazeFace:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
+        self._detector = None
         logging.getLogger("absl").setLevel(logging.ERROR)
         self.model_file = model_path(model)
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_file)),
             min_detection_confidence=min_confidence)
         self._mp = mp
-        self._detector = vision.FaceDetector.create_from_options(options)
+        try:
+            self._detector = vision.FaceDetector.create_from_options(options)
+        except OSError as err:  # the native library itself did not load
+            raise UserInputError(
+                f"MediaPipe's native library cannot load ({err}). On a headless server "
+                "install the EGL/GLES runtime it links against, e.g. `apt-get install "
+                "libegl1 libgles2` on Debian/Ubuntu") from None
+        except Exception as err:  # MediaPipe reports a bad model file as RuntimeError
+            raise UserInputError(f"detector model {self.model_file}: MediaPipe cannot load "
+                                 f"it as BlazeFace ({type(err).__name__}: "
+                                 f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no reason given'})"
+                                 ) from None
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """All faces, most confident first."""

@@ -21,11 +21,18 @@ def _init_worker(settings: ExtractSettings, faces_root: str) -> None:
     # one worker, one core: processes are the parallelism (decoding threads on top of
     # them only fight over the same cores)
     cv2.setNumThreads(1)
-    _worker.update(settings=settings, faces_root=faces_root, threads=1,
-                   detector=blazeface.BlazeFace(settings.detector, settings.min_confidence))
+    _worker.update(settings=settings, faces_root=faces_root, threads=1)
+    try:
+        _worker["detector"] = blazeface.BlazeFace(settings.detector, settings.min_confidence)
+    except Exception as err:
+        # raised here, multiprocessing.Pool would restart the worker forever and the run
+        # would hang: keep the reason and fail the first task with it instead
+        _worker["error"] = f"{type(err).__name__}: {err}"
 
 
 def _extract_one(task: tuple[str, str]) -> dict:
+    if "error" in _worker:
+        raise RuntimeError(f"the face detector did not start in a worker: {_worker['error']}")
     path, key = task
     record = extract_video(path, key, _worker["faces_root"], _worker["detector"],
                            _worker["settings"], _worker["threads"])
@@ -44,6 +51,7 @@ def run_tasks(tasks, settings: ExtractSettings, faces_root: Path, workers: int):
         finally:
             _worker.pop("detector").close()
         return
+    blazeface.BlazeFace(settings.detector, settings.min_confidence).close()  # fail fast, here
     ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
     with ctx.Pool(workers, initializer=_init_worker,
                   initargs=(settings, str(faces_root))) as pool:
