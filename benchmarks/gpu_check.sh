@@ -5,7 +5,9 @@
 #   wheels/*.whl (mlflow-skinny and its needs, albumentations...), mediapipe.tar.xz (the
 #   mediapipe package, recompressed to fit a 64 MiB transfer), cache/ (BlazeFace models),
 #   corpus/ff (demo corpus videos: PyAV's H.264 encoder is not needed there),
-#   bench_ff/ (256-px faces index for the training benchmark), hd_1080p_10s.mp4.
+#   bench_ff/ (256-px faces index for the training benchmark), hd_1080p_10s.mp4,
+#   gl/*.deb (libEGL/libGLESv2, which MediaPipe's native library links even on the CPU).
+# benchmarks/gpu_kit.sh builds it.
 # Runs the CUDA tests, then the benchmarks; every result is a JSON line in OUT/.
 set -uo pipefail
 KIT=${1:-.devicekit}
@@ -17,6 +19,7 @@ export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 \
 step() { echo "=== $1 ($(date +%T))"; }
 
 step install
+for deb in "$KIT"/gl/*.deb; do [ -f "$deb" ] && dpkg -x "$deb" /; done; ldconfig
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$KIT"/wheels/*.whl
 python3 -c "import tarfile; tarfile.open('$KIT/mediapipe.tar.xz').extractall('/tmp/site')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
