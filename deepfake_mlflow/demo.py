@@ -12,6 +12,8 @@ All are child runs of one `demo` run.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,16 @@ from .extraction import run_extract
 from .indexing import run_index
 from .train import TrainConfig, run_train
 
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def stage(what: str):
+    """One console line per stage of the study, with its time."""
+    started = time.perf_counter()
+    yield
+    log.info("%-44s %6.0f s", what, time.perf_counter() - started)
+
 
 def train_grid(dataset: str, workspace: Path, seed: int, scale: dict) -> dict:
     """BCE and triplet x NONE and SELECTED, at the demo's scale (config.DEMO_TRAIN)."""
@@ -32,8 +44,10 @@ def train_grid(dataset: str, workspace: Path, seed: int, scale: dict) -> dict:
     for aug in config.DEMO_AUGMENTATIONS:
         base = TrainConfig(dataset=dataset, faces=str(workspace / "faces.parquet"),
                            augment=aug, seed=seed, **scale)
-        bce = run_train(base)
-        triplet = run_train(replace(base, loss="triplet", init=bce["run_id"]))
+        with stage(f"train {dataset}, bce, {aug.lower()}"):
+            bce = run_train(base)
+        with stage(f"train {dataset}, triplet, {aug.lower()}"):
+            triplet = run_train(replace(base, loss="triplet", init=bce["run_id"]))
         runs[aug] = {"bce": bce["run_id"], "triplet": triplet["run_id"]}
     return runs
 
@@ -43,12 +57,15 @@ def evaluate_and_promote(trained: dict, workspace: Path, seed: int) -> list[dict
     tests = {d: workspace / d / "faces.parquet" for d in WRITERS}
     models = [run for grid in trained.values() for losses in grid.values()
               for run in losses.values()]
-    run_evaluate(models, tests, seed=seed, **config.DEMO_EVAL)
-    champions = registry.promote(list(trained))
+    with stage(f"evaluate {len(models)} models on {len(tests)} test sets"):
+        table = run_evaluate(models, tests, seed=seed, **config.DEMO_EVAL)
+    with stage("promote the champion of each dataset"):
+        champions = registry.promote(list(trained))
     for champion in champions:
-        run_evaluate(champion["uri"], {champion["dataset"]: tests[champion["dataset"]]},
-                     robustness="all", mds="none", seed=seed, **config.DEMO_ROBUSTNESS)
-    return champions
+        with stage(f"robustness of the {champion['dataset']} champion"):
+            run_evaluate(champion["uri"], {champion["dataset"]: tests[champion["dataset"]]},
+                         robustness="all", mds="none", seed=seed, **config.DEMO_ROBUSTNESS)
+    return table, champions
 
 
 def run_demo(out: str | Path = "demo", size: int = config.DEMO_CORPUS_SIZE,
@@ -61,24 +78,23 @@ def run_demo(out: str | Path = "demo", size: int = config.DEMO_CORPUS_SIZE,
     results = {}
     with tracking.stage_run("demo", run_name="demo", params={"size": size, "seed": seed,
                                                              "out": str(out.resolve())}):
-        run_corpus(out / "corpus", size=size, seed=seed)
+        with stage(f"corpus: {len(WRITERS)} datasets of {size} real videos"):
+            run_corpus(out / "corpus", size=size, seed=seed)
         for dataset in WRITERS:
             index = out / "workspace" / dataset / "videos.parquet"
-            result = run_index(dataset, out / "corpus" / dataset, out=index, seed=seed,
-                               probe=True)
-            run_extract(dataset, out / "corpus" / dataset, index=index, progress=False)
+            with stage(f"index and extract {dataset}"):
+                result = run_index(dataset, out / "corpus" / dataset, out=index, seed=seed,
+                                   probe=True)
+                run_extract(dataset, out / "corpus" / dataset, index=index)
             results[dataset] = {"index": result}
             if dataset in train_datasets:
                 results[dataset]["train"] = train_grid(dataset, index.parent, seed, scale)
         trained = {d: r["train"] for d, r in results.items() if "train" in r}
-        champions = evaluate_and_promote(trained, out / "workspace", seed) if trained else []
+        table, champions = (evaluate_and_promote(trained, out / "workspace", seed) if trained
+                            else (None, []))
         mlflow.log_metric("seconds", time.perf_counter() - started)
-    print(f"demo finished in {time.perf_counter() - started:.0f} s; "
-          "browse it with: mlflow ui --backend-store-uri sqlite:///mlflow.db")
-    for champion in champions:
-        print(f"champion of {champion['dataset']}: {champion['uri']} (version "
-              f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
+    example = None
     if champions:
         example = next((out / "corpus" / champions[0]["dataset"]).rglob("*.mp4"))
-        print(f"score a video: deepfake-mlflow predict {champions[0]['uri']} {example}")
-    return {**results, "champions": champions}
+    return {**results, "champions": champions, "matrix": table, "example_video": example,
+            "seconds": time.perf_counter() - started}

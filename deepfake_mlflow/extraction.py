@@ -8,6 +8,7 @@ with no overlap and no gap.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from .faces import detector as blazeface
 from .faces.extract import (STATUSES, ExtractSettings, contact_sheet, is_finished,
                             read_record, record_rows)
 from .faces.pool import extract_faces
+
+log = logging.getLogger(__name__)
 
 FACE_COLUMNS = ["key", "frame", "timestamp", "x", "y", "w", "h", "score", "face_path",
                 "video_status", "video_reason", "label", "split", "dataset", "subset",
@@ -109,7 +112,8 @@ def run_extract(dataset: str, root: str | Path, index: str | Path | None = None,
         tracking.log_dataframe(failures, "failures.csv")
         if (faces["face_path"] != "").any():
             mlflow.log_image(contact_sheet(faces_root, faces), "contact_sheet.png")
-    print(f"{dataset}: {metrics['videos']} videos, {metrics['videos_processed']} extracted now, "
-          f"{metrics['videos_resumed']} already done; face found in "
-          f"{metrics['face_found_ratio']:.1%} of sampled frames; faces index {target}")
+    log.info("%s: %d videos, %d extracted now, %d already done; face found in %.1f%% of "
+             "sampled frames; faces index %s", dataset, metrics["videos"],
+             metrics["videos_processed"], metrics["videos_resumed"],
+             100 * metrics["face_found_ratio"], target)
     return faces

@@ -19,7 +19,10 @@ def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, t
     results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0,
                        train_datasets=("ff", "celebdf"),
                        train_scale={"max_iters": 2, "val_interval": 1, "workers": 0})
-    assert set(results) == {"ff", "dfd", "dfdc", "celebdf", "champions"}
+    assert set(results) == {"ff", "dfd", "dfdc", "celebdf", "champions", "matrix",
+                            "example_video", "seconds"}
+    assert len(results["matrix"]) == 8 * 4  # 8 models x 4 test sets, for the summary
+    assert results["example_video"].suffix == ".mp4"
     configure()
     runs = mlflow.search_runs(experiment_names=["deepfake-demo"], output_format="list")
     parent = next(r for r in runs if r.info.run_name == "demo")

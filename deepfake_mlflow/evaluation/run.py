@@ -221,16 +221,14 @@ def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain
             rows = [row for ref in refs for row in evaluate_model(ref, tests, **options)]
             table = pd.DataFrame(rows, columns=matrix.COLUMNS)
             matrix.log_matrix(table)
-    _print_table(table)
     return table
 
 
-def _print_table(table: pd.DataFrame) -> None:
+def format_table(table: pd.DataFrame) -> str:
     """One model: its AUCs per test set. Several: the train x test table of each variant."""
     if table["train_run_id"].nunique() <= 1:
-        print(table[["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video"]]
-              .round(3).to_string(index=False))
-        return
-    for (loss, augment), grid in matrix.pivots(table).items():
-        print(f"frame-level AUC, {matrix.title(loss, augment)}:")
-        print(grid.round(3).to_string())
+        return (table[["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video"]]
+                .round(3).to_string(index=False))
+    return "\n".join(f"frame-level AUC, {matrix.title(loss, augment)}:\n"
+                     f"{grid.round(3).to_string()}"
+                     for (loss, augment), grid in matrix.pivots(table).items())

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config
+from .. import config, console
 from ..errors import UserInputError
 from ..faces.crop import read_crop, stored_side
 from ..scoring import Scorer
@@ -66,7 +66,8 @@ def score_test_set(test: TestSet, scorer: Scorer, degradations: dict | None = No
     wanted = set(feature_keys)
     feats: dict[str, list[np.ndarray]] = {}
     faces = test.faces
-    for start in range(0, len(faces), CHUNK):
+    for start in console.progress(range(0, len(faces), CHUNK), desc=f"score {test.name}",
+                                  unit="chunk"):
         chunk = faces.iloc[start:start + CHUNK]
         paths = [test.faces_root / p for p in chunk["face_path"]]
         if stored is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets, config
+from .. import assets, config, console
 from ..errors import UserInputError
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs drown real messages
@@ -55,8 +55,10 @@ class BlazeFace:
             base_options=BaseOptions(model_asset_path=str(self.model_file)),
             min_detection_confidence=min_confidence)
         self._mp = mp
+        self._quiet_runs = 1  # LiteRT logs once more on the first inference
         try:
-            self._detector = vision.FaceDetector.create_from_options(options)
+            with console.native_quiet():
+                self._detector = vision.FaceDetector.create_from_options(options)
         except OSError as err:  # the native library itself did not load
             raise UserInputError(
                 f"MediaPipe's native library cannot load ({err}). On a headless server "
@@ -73,8 +75,14 @@ class BlazeFace:
         height, width = rgb.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
                                data=np.ascontiguousarray(rgb))
+        if self._quiet_runs:
+            self._quiet_runs -= 1
+            with console.native_quiet():
+                result = self._detector.detect(image)
+        else:
+            result = self._detector.detect(image)
         found = []
-        for d in self._detector.detect(image).detections:
+        for d in result.detections:
             b = d.bounding_box
             points = np.array([[k.x * width, k.y * height] for k in d.keypoints], dtype=np.float32)
             found.append(Detection((float(b.origin_x), float(b.origin_y), float(b.width),
@@ -87,7 +95,8 @@ class BlazeFace:
 
     def close(self) -> None:
         if self._detector is not None:
-            self._detector.close()
+            with console.native_quiet():
+                self._detector.close()
             self._detector = None
 
     def __enter__(self):

@@ -8,8 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from .. import console
 from . import detector as blazeface
 from .extract import ExtractSettings, extract_video, is_finished
 
@@ -71,7 +70,7 @@ def extract_faces(videos, root: str | Path, faces_root: str | Path,
     started = time.perf_counter()
     statuses: dict[str, int] = {}
     frames = faces = 0
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="extract")
+    bar = console.progress(total=len(todo), enabled=progress, unit="video", desc="extract")
     for done in run_tasks(todo, settings, faces_root, min(workers, max(1, len(todo)))):
         statuses[done["status"]] = statuses.get(done["status"], 0) + 1
         frames += done["frames"]

@@ -24,7 +24,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .. import accel, config
+from .. import accel, config, console
 from ..distributed import SINGLE, World
 from ..model import DeepfakeDetector, save_weights
 from ..preprocess import MEMORY_FORMAT, to_model_input
@@ -47,6 +47,7 @@ class LoopSettings:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: accel.Precision = field(default_factory=lambda: accel.Precision("fp32", "cpu"))
     world: World = SINGLE
+    label: str = "train"  # the progress bar's name
 
 
 @dataclass
@@ -163,6 +164,8 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
     started, logging = time.perf_counter(), 0.0
     loader = iter(_loader(train, batches, settings.workers, device))
     pending: list[torch.Tensor] = []  # train losses still on the device
+    bar = console.progress(total=settings.max_iters, initial=iteration, enabled=world.main,
+                           desc=settings.label, unit="it")
 
     def flush(last: int) -> None:
         """Read the pending losses back in one transfer (not one sync per step) and log them."""
@@ -190,6 +193,7 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         scaler.step(optimizer)
         scaler.update()
         iteration += 1
+        bar.update(1)
         pending.append(loss.detach())
         validate = iteration % settings.val_interval == 0 or iteration == settings.max_iters
         if validate or len(pending) >= config.LOSS_FETCH_EVERY:
@@ -213,6 +217,8 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
             log({"val_loss": val_loss, "lr": plateau.lr, "best_val_loss": plateau.best},
                 iteration)
             logging += time.perf_counter() - t0
+        bar.set_postfix(val_loss=f"{val_loss:.4f}", lr=f"{plateau.lr:.0e}", refresh=False)
+    bar.close()
     flush(iteration)
     stopped_by = "min_lr" if plateau.done else "max_iters"
     if world.main and not (folder / BEST).is_file():  # max_iters below val_interval

@@ -197,7 +197,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, 
             mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
                                 runtime.workers, runtime.device, runtime.precision,
-                                runtime.world)
+                                runtime.world, label=f"{cfg.dataset} {phase}")
         result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
                      folder, lambda m, step: mlflow.log_metrics(m, step=step, synchronous=False))
         outcome = {"run_id": run_id, "weights": result.best_weights,

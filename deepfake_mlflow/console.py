@@ -1,0 +1,87 @@
+"""What a person sees on the console: library code logs, the command line decides what shows.
+
+- Library modules log through `logging.getLogger(__name__)`; `setup()` (called by the CLI)
+  prints the project's INFO lines as plain text and keeps MLflow's and alembic's INFO
+  lines and third-party warnings out, unless `--verbose` (or DEEPFAKE_MLFLOW_VERBOSE=1).
+- MediaPipe and LiteRT write their C++ logs straight to file descriptor 2, past Python:
+  `native_quiet()` points that descriptor at /dev/null while a detector is created, first
+  run and closed. Spawned workers inherit the verbose setting through the environment.
+- `progress()` is tqdm on stderr, shown only on a terminal, cleared when done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import warnings
+
+from tqdm import tqdm
+
+VERBOSE_ENV = "DEEPFAKE_MLFLOW_VERBOSE"
+_fd_lock = threading.RLock()
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "").lower() in ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def native_quiet():
+    """Silence what native code writes to stderr (fd 2) for the duration."""
+    if verbose():
+        yield
+        return
+    with _fd_lock:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test captures replace it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def setup(verbose_mode: bool = False) -> None:
+    """Console set-up for a command: plain INFO lines from this package, quiet libraries."""
+    if verbose_mode:
+        os.environ[VERBOSE_ENV] = "1"
+    loud = verbose()
+    package = logging.getLogger("deepfake_mlflow")
+    if not any(getattr(h, "_deepfake_console", False) for h in package.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._deepfake_console = True
+        package.addHandler(handler)
+        package.propagate = False
+    package.setLevel(logging.DEBUG if loud else logging.INFO)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.INFO if loud else logging.WARNING)
+    os.environ.setdefault("GLOG_minloglevel", "0" if loud else "2")
+    if not loud:
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module="deepfake_mlflow")
+
+
+def progress(iterable=None, enabled: bool = True, **options) -> tqdm:
+    """A progress bar on stderr when it is a terminal (none in logs and tests)."""
+    options.setdefault("leave", False)
+    options.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, disable=None if enabled else True, **options)
