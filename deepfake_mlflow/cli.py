@@ -28,6 +28,18 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def _or_empty(kind, name: str):
+    """An argparse type that leaves "" alone (config_from then keeps the default)."""
+    def parse(value: str):
+        if value == "":
+            return ""
+        try:
+            return kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected {kind.__name__}, got {value!r}")
+    return parse
+
+
 def _numbers(kind):
     def parse(value: str) -> tuple:
         try:
@@ -165,8 +177,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
         if f.name == "dataset":
             p.add_argument("dataset")
             continue
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
-                       default=f.default, help=helps.get(f.name, f"default {f.default}"))
+        # "" (an MLproject parameter left empty) falls through to the dataclass default
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
+                       type=_or_empty(type(f.default), f.name), default=f.default,
+                       help=helps.get(f.name, "") + f" (default {f.default!r})")
     p.add_argument("--resume", default="", help="run id of an interrupted training")
 
 

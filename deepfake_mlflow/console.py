@@ -59,6 +59,18 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
+def silence_native_stderr_for_good() -> None:
+    """For a worker process whose native libraries log from their own threads at moments
+    no window can catch: fd 2 goes to /dev/null for the process's lifetime (not verbose).
+    Errors still reach the parent, pickled with the task's result."""
+    if verbose():
+        return
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+
+
 def setup(verbose_mode: bool = False) -> None:
     """Console set-up for a command: plain INFO lines from this package, quiet libraries."""
     if verbose_mode:

@@ -87,8 +87,8 @@ def test_bf16_on_the_cpu_trains_and_scores(faces_ff, tmp_path):
     losses = metric_history(result["run_id"], "train_loss")
     assert len(losses) == 4 and all(np.isfinite(losses))
     crops = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
-    exact = Scorer(result["weights"], "efficientnet_b4", 64, device="cpu").score(crops)
-    fast = Scorer(result["weights"], "efficientnet_b4", 64, device="cpu",
+    exact = Scorer(result["weights"], "test_efficientnet", 64, device="cpu").score(crops)
+    fast = Scorer(result["weights"], "test_efficientnet", 64, device="cpu",
                   precision="bf16").score(crops)
     assert fast.dtype == np.float32 and np.allclose(fast, exact, atol=0.1)
 

@@ -40,7 +40,8 @@ def study(faces_ff, faces_celebdf, tmp_path_factory):
     try:
         def tiny(dataset, faces, **extra):
             return run_train(TrainConfig(
-                dataset=dataset, faces=str(faces), pretrained="none", size=64, batch_size=4,
+                dataset=dataset, faces=str(faces), model="test_efficientnet", pretrained="none",
+                size=64, batch_size=4,
                 max_iters=2, val_interval=2, val_size=8, patience=100, workers=0, **extra))
         trained = {"ff": tiny("ff", faces_ff), "ff_fast": tiny("ff", faces_ff, lr=3e-3),
                    "celebdf": tiny("celebdf", faces_celebdf)}

@@ -46,3 +46,23 @@ def test_mlproject_entry_points_call_cli_subcommands():
         assert words[3] in subcommands and name in (words[3], words[4]), name
         for param in entry.get("parameters", {}):
             assert "{" + param + "}" in command, f"{name}: parameter {param} unused"
+
+
+def test_train_defaults_agree_across_mlproject_cli_and_config():
+    """TrainConfig (fed by config.py) holds the train defaults; MLproject and the command
+    line repeat them, and this test keeps the three equal."""
+    import dataclasses
+
+    from deepfake_mlflow.train import TrainConfig
+
+    entry = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]["train"]
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    cli = {a.dest: a.default for a in train._actions}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "dataset":
+            continue
+        assert cli[field.name] == field.default, field.name
+        given = entry["parameters"][field.name]["default"]
+        parsed = type(field.default)(given) if given != "" else given
+        assert parsed == field.default, (field.name, given, field.default)

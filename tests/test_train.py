@@ -1,4 +1,6 @@
-"""Short real trainings (EfficientNetB4 at 64 px, a few iterations) in a real MLflow store."""
+"""Short real trainings in a real MLflow store: timm's tiny test_efficientnet where the
+architecture does not matter (plumbing), the real EfficientNetB4 where it does (the
+triplet loss on its 1792 pooled features)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from deepfake_mlflow.train.loop import BEST, CHECKPOINT
 
 def tiny(faces_ff, **overrides) -> TrainConfig:
     return dataclasses.replace(
-        TrainConfig(dataset="ff", faces=str(faces_ff), pretrained="none", size=64,
+        TrainConfig(dataset="ff", faces=str(faces_ff), model="test_efficientnet",
+                    pretrained="none", size=64,
                     batch_size=4, triplets=2, max_iters=4, val_interval=2, val_size=8,
                     patience=100, workers=0, seed=0), **overrides)
 
@@ -57,7 +60,7 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
 
 
 def test_triplet_is_a_parent_with_bce_triplet_finetune_children(faces_ff):
-    result = run_train(tiny(faces_ff, loss="triplet"))
+    result = run_train(tiny(faces_ff, loss="triplet", model="efficientnet_b4"))
     parent = mlflow.get_run(result["run_id"])
     assert parent.data.tags["loss"] == "triplet"
     children = mlflow.search_runs(search_all_experiments=True, output_format="list",
@@ -105,7 +108,11 @@ def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_missing_faces_index_and_bad_loss_are_clear(tmp_path):
+def test_missing_faces_index_and_bad_loss_are_clear(tmp_path, faces_ff, capsys):
     from deepfake_mlflow.cli import main
     assert main(["train", "ff", "--faces", str(tmp_path / "nope.parquet")]) == 2
-    assert main(["train", "ff", "--loss", "hinge"]) == 2
+    assert f"no faces index at {tmp_path / 'nope.parquet'}" in capsys.readouterr().err
+    # with a faces index that exists, so that only the loss can be refused
+    assert main(["train", "ff", "--faces", str(faces_ff), "--loss", "hinge"]) == 2
+    assert capsys.readouterr().err == ("deepfake-mlflow train: error: loss 'hinge': expected "
+                                       "bce or triplet\n")

@@ -29,6 +29,11 @@ def _init_worker(settings: ExtractSettings, faces_root: str) -> None:
         _worker["error"] = f"{type(err).__name__}: {err}"
 
 
+def _init_pool_worker(settings: ExtractSettings, faces_root: str) -> None:
+    console.silence_native_stderr_for_good()  # LiteRT logs from its own threads, any time
+    _init_worker(settings, faces_root)
+
+
 def _extract_one(task: tuple[str, str]) -> dict:
     if "error" in _worker:
         raise RuntimeError(f"the face detector did not start in a worker: {_worker['error']}")
@@ -52,7 +57,7 @@ def run_tasks(tasks, settings: ExtractSettings, faces_root: Path, workers: int):
         return
     blazeface.BlazeFace(settings.detector, settings.min_confidence).close()  # fail fast, here
     ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
-    with ctx.Pool(workers, initializer=_init_worker,
+    with ctx.Pool(workers, initializer=_init_pool_worker,
                   initargs=(settings, str(faces_root))) as pool:
         yield from pool.imap_unordered(_extract_one, tasks, chunksize=1)
 

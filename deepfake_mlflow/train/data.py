@@ -144,6 +144,10 @@ class BalancedBatches(_Drawing):
         return self._with_seeds(self._draw(self.real, self.half, g)
                                 + self._draw(self.fake, self.half, g), g)
 
+    @staticmethod
+    def validation(labels: torch.Tensor, faces: int, seed: int) -> list[tuple[int, int]]:
+        return validation_items(labels, faces, seed)
+
 
 class TripletBatches(_Drawing):
     """Batches of triplets flattened as [a, p, n, a, p, n, ...]: half (fake, fake, real),
@@ -162,6 +166,10 @@ class TripletBatches(_Drawing):
             same, other = (self.fake, self.real) if k % 2 == 0 else (self.real, self.fake)
             items += self._draw(same, 2, g) + self._draw(other, 1, g)
         return self._with_seeds(items, g)
+
+    @staticmethod
+    def validation(labels: torch.Tensor, faces: int, seed: int) -> list[tuple[int, int]]:
+        return validation_triplets(labels, max(2, faces // 3), seed)
 
 
 def validation_items(labels: torch.Tensor, size: int, seed: int) -> list[tuple[int, int]]:

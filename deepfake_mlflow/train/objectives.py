@@ -21,7 +21,6 @@ from ..model import DeepfakeDetector
 
 class BCE:
     name = "bce"
-    batches = "balanced"
 
     def prepare(self, model: DeepfakeDetector) -> list[nn.Parameter]:
         for p in model.parameters():
@@ -43,7 +42,6 @@ class BCE:
 
 class Triplet(BCE):
     name = "triplet"
-    batches = "triplet"
 
     def __init__(self, margin: float = config.TRIPLET_MARGIN):
         self.margin = margin
@@ -68,7 +66,6 @@ class Triplet(BCE):
 
 class Finetune(BCE):
     name = "finetune"
-    batches = "balanced"
 
     def prepare(self, model: DeepfakeDetector) -> list[nn.Parameter]:
         for p in model.parameters():
@@ -80,5 +77,3 @@ class Finetune(BCE):
     def train_mode(self, model: nn.Module) -> None:
         model.eval()  # the classifier (a Linear layer) behaves the same in both modes
 
-
-OBJECTIVES = {"bce": BCE, "triplet": Triplet, "finetune": Finetune}

@@ -33,10 +33,9 @@ from ..model import create, load_weights
 from ..model_refs import RUN_ID
 from ..faces.extract import ExtractSettings
 from ..pyfunc import log_video_detector
-from .data import (BalancedBatches, FaceCrops, TripletBatches, training_faces,
-                   validation_items, validation_triplets)
+from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
 from .loop import BEST, LoopSettings, fit
-from .objectives import OBJECTIVES
+from .objectives import BCE, Finetune, Triplet
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,32 @@ class Runtime:
                 "precision": self.precision.name, "world_size": str(self.world.size)}
 
 
-def _phase_settings(cfg: TrainConfig, phase: str) -> tuple[int, float, int]:
-    return {"bce": (cfg.batch_size, cfg.lr, cfg.patience),
-            "triplet": (cfg.triplets, cfg.triplet_lr, cfg.triplet_patience),
-            "finetune": (cfg.batch_size, cfg.finetune_lr, cfg.finetune_patience)}[phase]
+@dataclass(frozen=True)
+class Phase:
+    """One step of the protocol: what it optimises, how it draws batches, which TrainConfig
+    fields set its batch, learning rate and patience, and whether its run logs a model."""
+    name: str
+    objective: type
+    sampler: type  # BalancedBatches or TripletBatches (its `group`: faces per item)
+    batch_field: str
+    lr_field: str
+    patience_field: str
+    logs_model: bool
+
+    def settings(self, cfg: TrainConfig) -> tuple[int, float, int]:
+        return (getattr(cfg, self.batch_field), getattr(cfg, self.lr_field),
+                getattr(cfg, self.patience_field))
+
+
+PHASES = {phase.name: phase for phase in (
+    Phase("bce", BCE, BalancedBatches, "batch_size", "lr", "patience", logs_model=True),
+    # the triplet step's network has no trained classifier yet: only finetune's is served
+    Phase("triplet", Triplet, TripletBatches, "triplets", "triplet_lr", "triplet_patience",
+          logs_model=False),
+    Phase("finetune", Finetune, BalancedBatches, "batch_size", "finetune_lr",
+          "finetune_patience", logs_model=True),
+)}
+LOSSES = {"bce": ("bce",), "triplet": ("bce", "triplet", "finetune")}  # the phases of each
 
 
 def resolve_weights(init: str) -> Path:
@@ -145,12 +166,11 @@ def _main_run(runtime: Runtime, stage: str, **options):
     return contextlib.nullcontext()
 
 
-def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, index: Path,
-           faces_root: Path, init_weights: Path | None, log_model: bool,
-           run_id: str | None = None) -> dict:
+def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame, index: Path,
+           faces_root: Path, init_weights: Path | None, run_id: str | None = None) -> dict:
     """Train one phase as one run; returns its result (best weights, loss, run id)."""
-    batch, lr, patience = _phase_settings(cfg, phase)
-    objective = OBJECTIVES[phase]()
+    batch, lr, patience = phase.settings(cfg)
+    objective = phase.objective()
     names = augment.parse(cfg.augment)
     pipeline = augment.build(names, seed=cfg.seed)
     train_rows = training_faces(faces, "train", cfg.train_videos, cfg.seed)
@@ -160,14 +180,9 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, 
                              "the val split")
     train = FaceCrops(train_rows, faces_root, cfg.size, augment=pipeline)
     val = FaceCrops(val_rows, faces_root, cfg.size, augment=None)  # never augmented
-    if objective.batches == "triplet":
-        batches = TripletBatches(train.labels, batch, cfg.seed)
-        val_items = validation_triplets(val.labels, max(2, cfg.val_size // 3), cfg.seed)
-        val_batch = 3 * batch
-    else:
-        batches = BalancedBatches(train.labels, batch, cfg.seed)
-        val_items = validation_items(val.labels, cfg.val_size, cfg.seed)
-        val_batch = batch
+    batches = phase.sampler(train.labels, batch, cfg.seed)
+    val_items = phase.sampler.validation(val.labels, cfg.val_size, cfg.seed)
+    val_batch = batch * phase.sampler.group
     torch.manual_seed(cfg.seed)
     if init_weights is not None:
         model = load_weights(create(cfg.model, "none"), init_weights)
@@ -175,18 +190,18 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, 
     else:
         model = create(cfg.model, cfg.pretrained)
         started_from = cfg.pretrained
-    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase,
+    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase.name,
             "augment": tracking.augment_tag(names), "model": cfg.model}
-    if cfg.loss == "bce":
+    if len(LOSSES[cfg.loss]) == 1:  # the run itself holds the variant's final model
         tags[tracking.FINAL_TAG] = "true"
     main = runtime.world.main
-    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{phase}-{tags['augment']}",
+    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{phase.name}-{tags['augment']}",
                    tags=tags, run_id=run_id, system_metrics=True) as run:
         run_id = runtime.world.share(run.info.run_id if main else None)
         folder = index.parent / "runs" / run_id  # beside the faces it learnt from
         if main:
             mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
-            tracking.log_params({**asdict(cfg), "phase": phase, "phase_batch_size": batch,
+            tracking.log_params({**asdict(cfg), "phase": phase.name, "phase_batch_size": batch,
                                  "phase_lr": lr, "phase_patience": patience,
                                  "started_from": started_from, "checkpoint_dir": str(folder),
                                  "train_faces": len(train_rows), "val_faces": len(val_rows),
@@ -197,7 +212,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, 
             mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
                                 runtime.workers, runtime.device, runtime.precision,
-                                runtime.world, label=f"{cfg.dataset} {phase}")
+                                runtime.world, label=f"{cfg.dataset} {phase.name}")
         result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
                      folder, lambda m, step: mlflow.log_metrics(m, step=step, synchronous=False))
         outcome = {"run_id": run_id, "weights": result.best_weights,
@@ -208,10 +223,10 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: str, faces: pd.DataFrame, 
                             "best_iteration": result.best_iteration,
                             "iterations": result.iterations, "train_seconds": result.seconds,
                             "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
-                            "images_per_s": result.iterations * (3 * batch if phase == "triplet"
-                                                                 else batch) / result.seconds})
+                            "images_per_s": result.iterations * batch * phase.sampler.group
+                            / result.seconds})
         mlflow.set_tag("stopped_by", result.stopped_by)
-        if log_model:
+        if phase.logs_model:
             log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
                                ExtractSettings.of_faces(index.parent))
         return outcome
@@ -239,8 +254,8 @@ def _finished_phases(parent_id: str) -> dict[str, dict]:
 def run_train(cfg: TrainConfig, resume: str = "") -> dict:
     """Train by the protocol; returns the final phase's result. resume: a run id to
     continue (a bce run, or a triplet parent whose unfinished phases are picked up)."""
-    if cfg.loss not in ("bce", "triplet"):
-        raise UserInputError(f"loss {cfg.loss!r}: expected bce or triplet")
+    if cfg.loss not in LOSSES:
+        raise UserInputError(f"loss {cfg.loss!r}: expected {' or '.join(LOSSES)}")
     augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
@@ -260,28 +275,29 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
     main, world = runtime.world.main, runtime.world
     tracking.configure()
     init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
-    if cfg.loss == "bce":
-        return _phase(cfg, runtime, "bce", faces, index, faces_root, init, log_model=True,
-                      run_id=resume or None)
+    if len(LOSSES[cfg.loss]) == 1:  # one phase, one run
+        return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
+                      init, run_id=resume or None)
 
-    tags = {"dataset": cfg.dataset, "loss": "triplet", "model": cfg.model,
+    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "model": cfg.model,
             "augment": tracking.augment_tag(augment.parse(cfg.augment)),
             tracking.FINAL_TAG: "true"}
-    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-triplet-{tags['augment']}",
+    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{cfg.loss}-{tags['augment']}",
                    tags=tags, run_id=resume or None) as parent:
         if main:
             mlflow.set_tags(runtime.tags())
             tracking.log_params({**asdict(cfg), **runtime.params()})
         done = world.share(_finished_phases(parent.info.run_id) if resume and main else {})
-        phases = (["bce"] if init is None else []) + ["triplet", "finetune"]
+        # a given starting model replaces the first (bce) phase
+        phases = LOSSES[cfg.loss][1:] if init is not None else LOSSES[cfg.loss]
         result = None
-        for phase in phases:
-            found = done.get(phase, {})
+        for name in phases:
+            found = done.get(name, {})
             if "weights" in found:
                 result = found
             else:
-                result = _phase(cfg, runtime, phase, faces, index, faces_root, init,
-                                log_model=phase != "triplet", run_id=found.get("resume"))
+                result = _phase(cfg, runtime, PHASES[name], faces, index, faces_root, init,
+                                run_id=found.get("resume"))
             init = result["weights"]
         if not main:
             return result
