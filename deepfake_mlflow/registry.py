@@ -13,6 +13,9 @@ and the alias are written only when they differ.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import math
 
 import mlflow
@@ -94,7 +97,9 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
         name, model_id, changed = registered_name(dataset), _model_id(run), []
         version = _find_version(client, name, model_id)
         if version is None:  # creates the registered model too, the first time
-            version = mlflow.register_model(f"models:/{model_id}", name)
+            # MLflow prints two lines per registration straight to stderr; the caller reports
+            with contextlib.redirect_stderr(io.StringIO()):
+                version = mlflow.register_model(f"models:/{model_id}", name)
             changed.append(f"version {version.version}")
         registered = client.get_registered_model(name)
         if not registered.description:

@@ -157,3 +157,16 @@ def test_torchrun_with_two_gloo_processes_equals_one_process(faces_ff, tmp_path)
         a, b = metric_history(ddp.info.run_id, key), metric_history(one.info.run_id, key)
         assert len(a) == len(b) == (6 if key == "train_loss" else 2)
         assert np.allclose(a, b, rtol=1e-4, atol=1e-5), (key, a, b)
+
+
+def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(faces_ff,
+                                                                           monkeypatch, capsys):
+    """torchrun's environment, set by hand: the check runs before any process group."""
+    for key, value in {"RANK": "0", "WORLD_SIZE": "3", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["train", "ff", "--faces", str(faces_ff), "--device", "cpu"]) == 2
+    assert "batch_size=32 does not split evenly over 3 processes" in capsys.readouterr().err
+    # bce never draws triplets: triplets=10 over 4 processes does not matter
+    from deepfake_mlflow.train.run import Runtime, TrainConfig
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert Runtime.of(TrainConfig(dataset="ff", device="cpu")).world.size == 4

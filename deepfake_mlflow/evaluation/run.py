@@ -231,4 +231,5 @@ def format_table(table: pd.DataFrame) -> str:
                 .round(3).to_string(index=False))
     return "\n".join(f"frame-level AUC, {matrix.title(loss, augment)}:\n"
                      f"{grid.round(3).to_string()}"
-                     for (loss, augment), grid in matrix.pivots(table).items())
+                     for (loss, augment), grid in sorted(  # Tables I, II, III, IV
+                         matrix.pivots(table).items(), key=lambda kv: matrix.title(*kv[0])))

@@ -80,10 +80,10 @@ class Runtime:
         world = distributed.from_environment()
         device = distributed.rank_device(world, accel.resolve_device(cfg.device))
         precision = accel.resolve_precision(cfg.precision, device)
-        for name, per_step in (("batch_size", cfg.batch_size), ("triplets", cfg.triplets)):
-            if per_step % world.size:
-                raise UserInputError(f"{name}={per_step} does not split evenly over "
-                                     f"{world.size} processes: the global batch is shared")
+        for field in {PHASES[name].batch_field for name in LOSSES.get(cfg.loss, ())}:
+            if getattr(cfg, field) % world.size:
+                raise UserInputError(f"{field}={getattr(cfg, field)} does not split evenly "
+                                     f"over {world.size} processes: the global batch is shared")
         return cls(device, precision, world, accel.loader_workers(cfg.workers, world.size))
 
     def params(self) -> dict:
