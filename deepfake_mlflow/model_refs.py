@@ -59,11 +59,10 @@ def resolve(reference: str) -> ModelRef:
         match = RUN_ID.fullmatch(reference)
         if match:
             run = mlflow.get_run(match.group(1))
-            outputs = run.outputs.model_outputs if run.outputs else []
-            if not outputs:
+            model_id = tracking.logged_model_id(run)
+            if model_id is None:
                 raise UserInputError(f"run {run.info.run_id} logged no model (a triplet "
                                      "phase run? its parent run holds the model)")
-            model_id = outputs[-1].model_id
             return ModelRef(reference, f"models:/{model_id}", model_id, run.info.run_id)
         match = REGISTERED.fullmatch(reference)
         if match and not match.group(1).startswith("m-"):

@@ -35,17 +35,13 @@ def champion_uri(dataset: str) -> str:
     return f"models:/{registered_name(dataset)}@{config.CHAMPION_ALIAS}"
 
 
-def _model_id(run: Run) -> str | None:
-    outputs = run.outputs.model_outputs if run.outputs else []
-    return outputs[-1].model_id if outputs else None
-
-
 def candidates(datasets: list[str] | None = None) -> list[Run]:
     """Finished final training runs with a validation loss and a logged model."""
     runs = tracking.final_training_runs("attributes.status = 'FINISHED'")
     return [r for r in runs
             if (not datasets or r.data.tags.get("dataset") in datasets)
-            and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan)) and _model_id(r)]
+            and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan))
+            and tracking.logged_model_id(r)]
 
 
 def best_runs(datasets: list[str] | None = None) -> dict[str, Run]:
@@ -94,7 +90,7 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
                              " in the tracking store: train first")
     results = []
     for dataset, run in sorted(chosen.items()):
-        name, model_id, changed = registered_name(dataset), _model_id(run), []
+        name, model_id, changed = registered_name(dataset), tracking.logged_model_id(run), []
         version = _find_version(client, name, model_id)
         if version is None:  # creates the registered model too, the first time
             # MLflow prints two lines per registration straight to stderr; the caller reports

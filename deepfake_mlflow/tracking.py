@@ -133,6 +133,12 @@ def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str):
     return dataset
 
 
+def logged_model_id(run: mlflow.entities.Run) -> str | None:
+    """The id of the last model a run logged (MLflow 3 logged models), or None."""
+    outputs = run.outputs.model_outputs if run.outputs else []
+    return outputs[-1].model_id if outputs else None
+
+
 def final_training_runs(filter_string: str = "") -> list[mlflow.entities.Run]:
     """Runs holding a variant's final model, newest first, in every experiment: a training
     run inside a study (the demo, an ablation) lives in the study's experiment."""

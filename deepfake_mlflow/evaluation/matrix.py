@@ -31,8 +31,7 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
     tags, metrics = run.data.tags, run.data.metrics
     tests = sorted(k.split("/", 1)[1] for k in metrics
                    if k.startswith("auc_frame/") and k.count("/") == 1)
-    model_id = run.outputs.model_outputs[-1].model_id if run.outputs and \
-        run.outputs.model_outputs else ""
+    model_id = tracking.logged_model_id(run) or ""
     return [{"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
              "augment": tags.get("augment", "?"), "test_set": t,
              "auc_frame": metrics[f"auc_frame/{t}"],

@@ -138,10 +138,10 @@ def resolve_weights(init: str) -> Path:
         folder = run.data.params.get("checkpoint_dir")
         if folder and (Path(folder) / BEST).is_file():
             return Path(folder) / BEST
-        outputs = run.outputs.model_outputs if run.outputs else []
-        if not outputs:
+        model_id = tracking.logged_model_id(run)
+        if model_id is None:
             raise UserInputError(f"init {init}: the run has neither local weights nor a model")
-        init = f"models:/{outputs[-1].model_id}"
+        init = f"models:/{model_id}"
     if init.startswith("models:/"):
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init))
         found = sorted(local.rglob("*.safetensors"))
