@@ -16,6 +16,7 @@ from torch import nn
 
 from . import config
 from .errors import UserInputError
+from .paths import atomic_target
 
 
 class DeepfakeDetector(nn.Module):
@@ -71,10 +72,9 @@ def create(name: str = config.MODEL_NAME, pretrained: str = "none") -> DeepfakeD
 def save_weights(model: nn.Module, path: str | Path) -> Path:
     """Weights only, as safetensors (no pickle), written atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                  str(tmp))
     return path
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, config
+from .. import __version__, config, paths
 from ..errors import UserInputError
 from ..faces.detector import BlazeFace
 from . import video
@@ -229,7 +229,6 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
                   for s in sources],
         "videos": records,
     }
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, default=list))
-    tmp.replace(manifest_path)  # written last: its presence means the corpus is complete
+    with paths.atomic_target(manifest_path) as tmp:  # last: its presence means complete
+        tmp.write_text(json.dumps(manifest, indent=1, default=list))
     return manifest_path

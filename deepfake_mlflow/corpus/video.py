@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from .. import config
+from ..paths import atomic_target
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = config.DEMO_FPS,
@@ -20,9 +21,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = confi
     video under the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part" + path.suffix)
-    with av.open(str(tmp), mode="w") as container:
+    with atomic_target(path) as tmp, av.open(str(tmp), mode="w") as container:
         stream = container.add_stream(config.VIDEO_CODEC, rate=Fraction(fps))
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
@@ -33,7 +32,6 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = confi
                                                               format="rgb24"))
             container.mux(packet)
         container.mux(stream.encode())
-    tmp.replace(path)
     return path
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import config
+from ..paths import atomic_target
 
 COLUMNS = ["key", "path", "label", "split", "dataset", "subset", "method", "source", "group",
            "status", "reason", "frames", "fps", "width", "height"]
@@ -81,10 +82,8 @@ def validate(frame: pd.DataFrame) -> None:
 def save(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write the index as Parquet atomically (a killed write leaves the old file intact)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        frame.to_parquet(tmp, index=False)
     return path
 
 

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from .. import accel, config, console
 from ..distributed import SINGLE, World
 from ..model import DeepfakeDetector, save_weights
+from ..paths import atomic_target
 from ..preprocess import MEMORY_FORMAT, to_model_input
 from .data import FaceCrops, shard
 from .schedule import Plateau
@@ -113,9 +114,8 @@ def validation_loss(model: torch.nn.Module, objective, sample: ValidationSample,
 
 def save_checkpoint(path: Path, **state) -> None:
     """Plain tensors and numbers only: loads with torch.load(weights_only=True)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # a kill leaves the previous checkpoint whole
+    with atomic_target(path) as tmp:  # a kill leaves the previous checkpoint whole
+        torch.save(state, tmp)
 
 
 def _cpu_state(state: dict) -> dict:
