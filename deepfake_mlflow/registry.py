@@ -19,6 +19,7 @@ import io
 import math
 
 import mlflow
+import pandas as pd
 from mlflow.entities import Run
 
 from . import config, tracking
@@ -88,35 +89,43 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
     if missing or not chosen:
         raise UserInputError(f"no finished training run with a model for {missing or 'any dataset'}"
                              " in the tracking store: train first")
-    results = []
-    for dataset, run in sorted(chosen.items()):
-        name, model_id, changed = registered_name(dataset), tracking.logged_model_id(run), []
-        version = _find_version(client, name, model_id)
-        if version is None:  # creates the registered model too, the first time
-            # MLflow prints two lines per registration straight to stderr; the caller reports
-            with contextlib.redirect_stderr(io.StringIO()):
-                version = mlflow.register_model(f"models:/{model_id}", name)
-            changed.append(f"version {version.version}")
-        registered = client.get_registered_model(name)
-        if not registered.description:
-            client.update_registered_model(name, description=(
-                f"EfficientNetB4 deepfake detector trained on {dataset}. The alias "
-                f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
-                "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
-                "column of file paths; output: p_fake per video."))
-            changed.append("description")
-        for key, value in version_tags(run).items():
-            if version.tags.get(key) != value:
-                client.set_model_version_tag(name, version.version, key, value)
-                changed.append(f"tag {key}")
-        current = registered.aliases.get(config.CHAMPION_ALIAS)
-        if str(current) != str(version.version):
-            client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)
-            changed.append(f"alias {config.CHAMPION_ALIAS}")
-        results.append({"dataset": dataset, "name": name, "version": int(version.version),
-                        "train_run_id": run.info.run_id, "val_loss": run.data.metrics[VAL_LOSS],
-                        "uri": champion_uri(dataset), "changed": changed})
+    with tracking.stage_run("registry", run_name="promote",
+                            params={"datasets": ",".join(datasets or []) or "all"}):
+        results = [_promote_one(client, dataset, run) for dataset, run in sorted(chosen.items())]
+        tracking.log_dataframe(pd.DataFrame(results).assign(
+            changed=lambda t: t["changed"].map(", ".join)), "champions.csv")
+        mlflow.log_metric("champions", len(results))
     return results
+
+
+def _promote_one(client: mlflow.MlflowClient, dataset: str, run: Run) -> dict:
+    """Register one training run's model if needed and point the champion alias at it."""
+    name, model_id, changed = registered_name(dataset), tracking.logged_model_id(run), []
+    version = _find_version(client, name, model_id)
+    if version is None:  # creates the registered model too, the first time
+        # MLflow prints two lines per registration to stderr; champions.csv says it
+        with contextlib.redirect_stderr(io.StringIO()):
+            version = mlflow.register_model(f"models:/{model_id}", name)
+        changed.append(f"version {version.version}")
+    registered = client.get_registered_model(name)
+    if not registered.description:
+        client.update_registered_model(name, description=(
+            f"EfficientNetB4 deepfake detector trained on {dataset}. The alias "
+            f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
+            "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
+            "column of file paths; output: p_fake per video."))
+        changed.append("description")
+    for key, value in version_tags(run).items():
+        if version.tags.get(key) != value:
+            client.set_model_version_tag(name, version.version, key, value)
+            changed.append(f"tag {key}")
+    current = registered.aliases.get(config.CHAMPION_ALIAS)
+    if str(current) != str(version.version):
+        client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)
+        changed.append(f"alias {config.CHAMPION_ALIAS}")
+    return {"dataset": dataset, "name": name, "version": int(version.version),
+            "train_run_id": run.info.run_id, "val_loss": run.data.metrics[VAL_LOSS],
+            "uri": champion_uri(dataset), "changed": changed}
 
 
 def champions() -> list[dict]:

@@ -32,8 +32,13 @@ def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, t
     trained = [("train", d) for d in ("celebdf", "ff") for _ in range(4)]
     # the matrix evaluation (a parent of one run per model), one robustness run per champion
     evaluated = [("evaluate", ""), ("evaluate", "celebdf"), ("evaluate", "ff")]
-    assert stages == sorted([("corpus", "")] + [(s, d) for s in ("index", "extract")
-                                                for d in datasets] + trained + evaluated)
+    assert stages == sorted([("corpus", ""), ("registry", "")]
+                            + [(s, d) for s in ("index", "extract") for d in datasets]
+                            + trained + evaluated)
+    promoted = next(r for r in children if r.data.tags["stage"] == "registry")
+    assert promoted.info.run_name == "promote" and promoted.data.metrics["champions"] == 2
+    assert "champions.csv" in {a.path for a in
+                               mlflow.MlflowClient().list_artifacts(promoted.info.run_id)}
     grid = sorted((r.data.tags["loss"], r.data.tags["augment"]) for r in children
                   if r.data.tags["stage"] == "train" and r.data.tags["dataset"] == "ff")
     assert grid == [("bce", "bc+hf+hsv+jpeg"), ("bce", "none"),
