@@ -7,7 +7,9 @@ predict: the same code `mlflow models serve` runs. Results stream, one per video
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -26,9 +28,25 @@ def load(model: str, device: str = config.DEVICE):
     accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
-        return mlflow.pyfunc.load_model(ref.uri, model_config={"device": device})
+        # through the environment, as `mlflow models serve` does: models logged before the
+        # model_config key existed accept it too
+        with _environment(config.DEVICE_ENV, device):
+            return mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str):
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 def predict_videos(model: str, videos: list[str | Path],

@@ -101,6 +101,9 @@ def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
             artifacts={"weights": str(weights), "config": str(settings),
                        "detector": str(detector_file)},
             signature=signature(), code_paths=[str(PACKAGE_DIR)],
+            # "" = not chosen: DEEPFAKE_MLFLOW_DEVICE, else CUDA when present; a loader may
+            # pass model_config={"device": ...} (MLflow accepts only keys logged here)
+            model_config={"device": ""},
             pip_requirements=[_requirement(r) for r in REQUIREMENTS])
 
 

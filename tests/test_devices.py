@@ -170,3 +170,20 @@ def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(faces_
     from deepfake_mlflow.train.run import Runtime, TrainConfig
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert Runtime.of(TrainConfig(dataset="ff", device="cpu")).world.size == 4
+
+
+def test_the_logged_model_device_comes_from_the_loader_or_the_environment(
+        faces_ff, no_cuda, monkeypatch):
+    from deepfake_mlflow.predict import load
+    trained = run_train(tiny(faces_ff))
+    uri = f"models:/{mlflow.get_run(trained['run_id']).outputs.model_outputs[0].model_id}"
+    model = mlflow.pyfunc.load_model(uri, model_config={"device": "cpu"})  # accepted, used
+    assert model.unwrap_python_model().scorer.device == torch.device("cpu")
+    model.unwrap_python_model().close()
+    monkeypatch.setenv("DEEPFAKE_MLFLOW_DEVICE", "cuda")  # as for `mlflow models serve`
+    with pytest.raises(Exception, match="CUDA is not available"):
+        mlflow.pyfunc.load_model(uri)
+    model = load(uri, device="cpu")  # predict --device wins over the environment
+    assert model.unwrap_python_model().scorer.device == torch.device("cpu")
+    model.unwrap_python_model().close()
+    assert os.environ["DEEPFAKE_MLFLOW_DEVICE"] == "cuda"  # and leaves it as it was
