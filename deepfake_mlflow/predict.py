@@ -28,9 +28,7 @@ def load(model: str, device: str = config.DEVICE):
     accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
-        # through the environment, as `mlflow models serve` does: models logged before the
-        # model_config key existed accept it too
-        with _environment(config.DEVICE_ENV, device):
+        with _environment(config.DEVICE_ENV, device):  # read by the model as it loads
             return mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None

@@ -1,9 +1,9 @@
 """The logged model: an MLflow pyfunc that scores videos end to end.
 
 Input: a DataFrame with a `video` column of file paths (as the serving host sees them).
-Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) overrides it for
-`mlflow models serve`, and `mlflow.pyfunc.load_model(uri, model_config={"device": ...})`
-for one process. Scores are computed in fp32 wherever they run.
+Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) set before loading
+overrides it (`mlflow models serve`, `mlflow.pyfunc.load_model`; `predict --device` sets
+it). Scores are computed in fp32 wherever they run.
 Output: one row per video: p_fake, the video logit, frames sampled, faces found, status
 and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
 settings the training faces were made with), the JPEG round trip the stored faces went
@@ -45,10 +45,9 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         from .scoring import Scorer
 
         settings = json.loads(Path(context.artifacts["config"]).read_text())
-        options = dict(context.model_config or {})
-        device = options.get("device") or accel.environment_device()
+        # not MLflow's model_config: its keys would be logged as params of the training run
         self.scorer = Scorer(context.artifacts["weights"], settings["model"], settings["size"],
-                             device=device)
+                             device=accel.environment_device())
         self.extract = replace(ExtractSettings(**settings["extract"]),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
@@ -101,9 +100,6 @@ def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
             artifacts={"weights": str(weights), "config": str(settings),
                        "detector": str(detector_file)},
             signature=signature(), code_paths=[str(PACKAGE_DIR)],
-            # "" = not chosen: DEEPFAKE_MLFLOW_DEVICE, else CUDA when present; a loader may
-            # pass model_config={"device": ...} (MLflow accepts only keys logged here)
-            model_config={"device": ""},
             pip_requirements=[_requirement(r) for r in REQUIREMENTS])
 
 

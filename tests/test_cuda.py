@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from deepfake_mlflow.evaluation import run_evaluate
+from deepfake_mlflow.predict import load
 from deepfake_mlflow.train import run_train
 from deepfake_mlflow.train.loop import CHECKPOINT
 
@@ -70,7 +71,7 @@ def test_the_logged_model_scores_a_video_on_cuda_as_on_the_cpu(faces_ff, corpus)
     videos = sorted(str(v) for v in (corpus / "ff").rglob("*.mp4"))[:3]
     scores = {}
     for device in ("cuda", "cpu"):
-        model = mlflow.pyfunc.load_model(uri, model_config={"device": device})
+        model = load(uri, device=device)
         assert model.unwrap_python_model().scorer.device.type == device
         scores[device] = model.predict(pd.DataFrame({"video": videos}))
         model.unwrap_python_model().close()

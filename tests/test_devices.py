@@ -176,8 +176,10 @@ def test_the_logged_model_device_comes_from_the_loader_or_the_environment(
         faces_ff, no_cuda, monkeypatch):
     from deepfake_mlflow.predict import load
     trained = run_train(tiny(faces_ff))
-    uri = f"models:/{mlflow.get_run(trained['run_id']).outputs.model_outputs[0].model_id}"
-    model = mlflow.pyfunc.load_model(uri, model_config={"device": "cpu"})  # accepted, used
+    run = mlflow.get_run(trained["run_id"])
+    assert run.data.params["device"] == "auto"  # the model's logging added no param
+    uri = f"models:/{run.outputs.model_outputs[0].model_id}"
+    model = mlflow.pyfunc.load_model(uri)  # auto: the CPU here
     assert model.unwrap_python_model().scorer.device == torch.device("cpu")
     model.unwrap_python_model().close()
     monkeypatch.setenv("DEEPFAKE_MLFLOW_DEVICE", "cuda")  # as for `mlflow models serve`
