@@ -15,7 +15,6 @@ nothing is pickled, and nothing is downloaded when the model loads.
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from dataclasses import asdict, replace
@@ -29,7 +28,7 @@ from mlflow.types import ColSpec, Schema
 
 from . import accel
 from .faces.extract import ExtractSettings
-from .scoring import MODEL_CONFIG
+from .scoring import ModelConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "pandas", "opencv-contrib-python",
@@ -42,13 +41,13 @@ OUTPUT_COLUMNS = (("video", "string"), ("p_fake", "double"), ("logit", "double")
 class VideoDetector(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from .faces.detector import BlazeFace
-        from .scoring import Scorer
+        from .scoring import ModelConfig, Scorer
 
-        settings = json.loads(Path(context.artifacts["config"]).read_text())
+        settings = ModelConfig.load(context.artifacts["config"])
         # not MLflow's model_config: its keys would be logged as params of the training run
-        self.scorer = Scorer(context.artifacts["weights"], settings["model"], settings["size"],
+        self.scorer = Scorer(context.artifacts["weights"], settings.model, settings.size,
                              device=accel.environment_device())
-        self.extract = replace(ExtractSettings(**settings["extract"]),
+        self.extract = replace(ExtractSettings(**settings.extract),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
         # a serving worker may call predict from several threads; one detector, one at a time
@@ -84,14 +83,9 @@ def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
     `folder` receives model_config.json, which names the weights file beside it."""
     from .faces.detector import model_path
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     detector_file = model_path(extract.detector)
-    settings = folder / MODEL_CONFIG
-    settings.write_text(json.dumps({"model": model_name, "size": size,
-                                    "weights": Path(weights).name,
-                                    "extract": {**extract.as_params(),
-                                                "detector": detector_file.name}}, indent=1))
+    settings = ModelConfig(model_name, size, Path(weights).name,
+                           {**extract.as_params(), "detector": detector_file.name}).save(folder)
     with warnings.catch_warnings():
         # an input example would name a video file that the loading host does not have
         warnings.filterwarnings("ignore", message=".*input example was not provided.*")

@@ -9,19 +9,39 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import accel, config
+from . import accel, config, paths
 from .faces.crop import jpeg_roundtrip
 from .faces.extract import ExtractSettings, face_crop
 from .faces.sampling import VideoReadError, read_sampled
 from .preprocess import MEMORY_FORMAT, to_model_input
 
 MODEL_CONFIG = "model_config.json"  # in every logged model, beside the weights it names
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """model_config.json: what a logged model needs besides its weights. Written once when
+    training logs a model; read by evaluate (Scorer.from_folder) and the logged model."""
+    model: str  # timm name
+    size: int  # face side the network was trained at
+    weights: str  # file name, beside model_config.json
+    extract: dict  # ExtractSettings.as_params() of the training faces (detector: file name)
+
+    def save(self, folder: str | Path) -> Path:
+        with paths.atomic_target(Path(folder) / MODEL_CONFIG) as tmp:
+            tmp.write_text(json.dumps(asdict(self), indent=1))
+        return Path(folder) / MODEL_CONFIG
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        data = json.loads(Path(path).read_text())
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def video_logit(frame_logits) -> float:
@@ -55,9 +75,8 @@ class Scorer:
     @classmethod
     def from_folder(cls, folder: str | Path, **options) -> "Scorer":
         """The model_config.json of a logged model's artifacts folder, and its weights."""
-        settings = json.loads((Path(folder) / MODEL_CONFIG).read_text())
-        return cls(Path(folder) / settings["weights"], settings["model"], settings["size"],
-                   **options)
+        settings = ModelConfig.load(Path(folder) / MODEL_CONFIG)
+        return cls(Path(folder) / settings.weights, settings.model, settings.size, **options)
 
     def score(self, crops: np.ndarray, features: bool = False):
         """Logits (N,), and with features=True also the pooled features (N, F)."""
