@@ -74,6 +74,7 @@ class Runtime:
     precision: accel.Precision
     world: distributed.World
     workers: int
+    hardware: dict  # accel.describe(device): device, device_name, device_memory_gb
 
     @classmethod
     def of(cls, cfg: TrainConfig) -> "Runtime":
@@ -84,18 +85,18 @@ class Runtime:
             if getattr(cfg, field) % world.size:
                 raise UserInputError(f"{field}={getattr(cfg, field)} does not split evenly "
                                      f"over {world.size} processes: the global batch is shared")
-        return cls(device, precision, world, accel.loader_workers(cfg.workers, world.size))
+        return cls(device, precision, world, accel.loader_workers(cfg.workers, world.size),
+                   accel.describe(device))
 
     def params(self) -> dict:
-        info = accel.describe(self.device)
-        return {"device_used": info["device"], "device_name": info["device_name"],
-                "device_memory_gb": info["device_memory_gb"],
+        return {"device_used": self.hardware["device"],
+                "device_name": self.hardware["device_name"],
+                "device_memory_gb": self.hardware["device_memory_gb"],
                 "precision_used": self.precision.name, "world_size": self.world.size,
                 "loader_workers": self.workers}
 
     def tags(self) -> dict:
-        info = accel.describe(self.device)
-        return {"device": info["device"], "device_name": info["device_name"],
+        return {"device": self.hardware["device"], "device_name": self.hardware["device_name"],
                 "precision": self.precision.name, "world_size": str(self.world.size)}
 
 
