@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from deepfake_mlflow import accel  # noqa: E402
 from deepfake_mlflow.faces.extract import ExtractSettings  # noqa: E402
 from deepfake_mlflow.model import create, save_weights  # noqa: E402
-from deepfake_mlflow.predict import predict_videos  # noqa: E402
+from deepfake_mlflow.stages import predict  # noqa: E402
 from deepfake_mlflow.pyfunc import log_video_detector  # noqa: E402
 from deepfake_mlflow.scoring import Scorer  # noqa: E402
 
@@ -94,7 +94,8 @@ def predict_figures(args, device: torch.device, weights: Path, work: Path) -> di
     with mlflow.start_run():
         info = log_video_detector(weights, "efficientnet_b4", 256, work, ExtractSettings())
     started = time.perf_counter()
-    rows = list(predict_videos(info.model_uri, [video] * args.runs, device=str(device)))
+    rows = list(predict.run(predict.PredictConfig(info.model_uri, (str(video),) * args.runs,
+                                                  device=str(device))))
     total = time.perf_counter() - started
     seconds = [r["seconds"] for r in rows]
     return dict(predict_video=f"{HD[0]}x{HD[1]}, {SECONDS} s at {FPS} fps",

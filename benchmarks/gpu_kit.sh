@@ -33,9 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_mlflow.corpus import build_corpus
-from deepfake_mlflow.extraction import run_extract
-from deepfake_mlflow.faces.extract import ExtractSettings
-from deepfake_mlflow.indexing import run_index
+from deepfake_mlflow.stages import extract, index
 
 kit = Path(sys.argv[1])
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{kit}/../.kit-mlflow.db"
@@ -43,9 +41,10 @@ work = kit / "build"
 build_corpus(work, size=6, seed=0)
 os.replace(work / "ff", kit / "corpus" / "ff")  # the CUDA tests' videos (PyAV writes none there)
 bench = kit / "bench_ff"  # 256-px faces for the training benchmark, half of them
-run_index("ff", kit / "corpus" / "ff", out=bench / "videos.parquet")
-run_extract("ff", kit / "corpus" / "ff", index=bench / "videos.parquet",
-            settings=ExtractSettings(frames=16, size=256), progress=False)
+index.run(index.IndexConfig("ff", str(kit / "corpus" / "ff"), out=str(bench / "videos.parquet")))
+extract.run(extract.ExtractConfig("ff", str(kit / "corpus" / "ff"),
+                                  index=str(bench / "videos.parquet"), frames=16, size=256,
+                                  progress=False))
 faces = pd.read_parquet(bench / "faces.parquet")
 dropped = faces[faces["face_path"] != ""].iloc[1::2]
 for path in dropped["face_path"]:

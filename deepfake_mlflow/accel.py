@@ -21,7 +21,7 @@ from . import config
 from .errors import UserInputError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = config.PRECISIONS
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -66,9 +66,16 @@ FACE_MARGIN = 0.3  # the square side is (1 + margin) x the longer side of BlazeF
 FACE_JPEG_QUALITY = 95
 DETECTOR_MODEL = "full"  # chosen by measured recall (README, benchmarks/detector_recall.py)
 DETECTOR_MIN_CONFIDENCE = 0.65  # full model: 0.5 fires on 32% of a no-face clip, 0.65 on none
+MIN_FACE_SIZE = 16  # smallest crop side accepted (pixels)
+MAX_FACE_MARGIN = 3.0  # a larger margin makes crops mostly background
+# a video with faces in fewer of its sampled frames is marked few_faces and never scored:
+# a stray detection in a faceless clip is not a face video
+MIN_FACE_RATIO = 0.25
 
 # --- Training (Sections III-IV of the paper) ----------------------------------------------
 MODEL_NAME = "efficientnet_b4"
+MIN_INPUT_SIZE = 32  # EfficientNet downsamples 32x: smaller inputs vanish
+MAX_ITERS = 1_000_000  # a bound for CPU runs; the protocol stops on MIN_LR
 FEATURES_B4 = 1792  # pooled features of EfficientNetB4, the triplet loss's space
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -85,6 +92,7 @@ SELECTED_AUGMENTATIONS = ("HF", "BC", "HSV", "JPEG")  # the paper's choice (Sect
 # --- Devices and feeding (deepfake_mlflow.accel) ------------------------------------------
 DEVICE = "auto"  # auto | cpu | cuda | cuda:N; auto takes CUDA when present
 DEVICE_ENV = "DEEPFAKE_MLFLOW_DEVICE"  # the logged model's device when served
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 TRAIN_PRECISION = "auto"  # bf16 on GPUs that compute it natively, fp32 elsewhere
 # Scores stay fp32 by default: a video's score must not depend on the machine that scores it
 SCORE_PRECISION = "fp32"

@@ -20,6 +20,7 @@ from .faces.crop import jpeg_roundtrip
 from .faces.extract import ExtractSettings, face_crop
 from .faces.sampling import VideoReadError, read_sampled
 from .preprocess import MEMORY_FORMAT, to_model_input
+from .vocabulary import VideoStatus
 
 MODEL_CONFIG = "model_config.json"  # in every logged model, beside the weights it names
 
@@ -107,7 +108,7 @@ class VideoScore:
     logit: float
     frames_sampled: int
     faces_found: int
-    status: str  # the extract step's statuses: ok, no_face, too_short, truncated, unreadable, error
+    status: str  # a vocabulary.VideoStatus, as the extract step records it
     message: str = ""
 
     @property
@@ -125,7 +126,7 @@ def score_video(path: str | Path, detector, scorer: Scorer,
     except VideoReadError as err:
         return VideoScore(str(path), math.nan, math.nan, 0, 0, err.status, err.reason)
     except Exception as err:  # a damaged container can fail anywhere inside the decoder
-        return VideoScore(str(path), math.nan, math.nan, 0, 0, "error",
+        return VideoScore(str(path), math.nan, math.nan, 0, 0, VideoStatus.ERROR,
                           f"{type(err).__name__}: {err}")
     crops = []
     for index in sampled.indices:
@@ -133,12 +134,16 @@ def score_video(path: str | Path, detector, scorer: Scorer,
         if crop is not None:
             crops.append(jpeg_roundtrip(crop, settings.quality, scorer.size))
     if not crops:
-        return VideoScore(str(path), math.nan, math.nan, len(sampled.indices), 0, "no_face",
-                          f"no face in {len(sampled.indices)} frames")
+        return VideoScore(str(path), math.nan, math.nan, len(sampled.indices), 0,
+                          VideoStatus.NO_FACE, f"no face in {len(sampled.indices)} frames")
+    if len(crops) < config.MIN_FACE_RATIO * len(sampled.indices):
+        return VideoScore(str(path), math.nan, math.nan, len(sampled.indices), len(crops),
+                          VideoStatus.FEW_FACES, f"a face in {len(crops)} of "
+                          f"{len(sampled.indices)} frames: too few to score")
     logit = video_logit(scorer.score(np.stack(crops)))
-    status, message = "ok", ""
+    status, message = VideoStatus.OK, ""
     if sampled.truncated or not sampled.complete:
-        status = "truncated"
+        status = VideoStatus.TRUNCATED
         message = (f"{sampled.decodable} of the {sampled.total} declared frames decode; "
                    "scored the frames that do")
     return VideoScore(str(path), float(sigmoid(logit)), logit, len(sampled.indices),

@@ -68,16 +68,15 @@ def corpus(tmp_path_factory) -> Path:
 def _extracted(corpus: Path, work: Path, dataset: str) -> Path:
     """Index and extract one corpus dataset (8 frames per video, 64 px faces) in a store of
     its own, away from the tests' stores; returns the faces index path."""
-    from deepfake_mlflow.extraction import run_extract
-    from deepfake_mlflow.faces.extract import ExtractSettings
-    from deepfake_mlflow.indexing import run_index
+    from deepfake_mlflow.stages import extract, index
 
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
     try:
-        run_index(dataset, corpus / dataset, out=work / dataset / "videos.parquet")
-        run_extract(dataset, corpus / dataset, index=work / dataset / "videos.parquet",
-                    settings=ExtractSettings(frames=8, size=64), workers=2, progress=False)
+        videos = str(work / dataset / "videos.parquet")
+        index.run(index.IndexConfig(dataset, str(corpus / dataset), out=videos))
+        extract.run(extract.ExtractConfig(dataset, str(corpus / dataset), index=videos,
+                                          frames=8, size=64, workers=2, progress=False))
     finally:
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_URI")

@@ -86,14 +86,15 @@ def test_mlflow_run_index_entry_point(tmp_path, place):
     done = subprocess.run(
         [str(Path(sys.executable).parent / "mlflow"), "run", str(ROOT), "-e", "index",
          "-P", "dataset=folder", "-P", f"root={tmp_path / 'data'}",
-         "-P", f"out={tmp_path / 'videos.parquet'}", "--env-manager", "local",
+         # options MLproject does not declare pass through as --name value
+         "-P", f"out={tmp_path / 'videos.parquet'}", "-P", "seed=3", "--env-manager", "local",
          "--experiment-name", "deepfake-index"],
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     runs = mlflow.search_runs(experiment_names=["deepfake-index"], output_format="list")
     assert len(runs) == 1  # the run `mlflow run` made is the one the step filled
-    assert runs[0].data.params["dataset"] == "folder"
+    assert runs[0].data.params["dataset"] == "folder" and runs[0].data.params["seed"] == "3"
     assert runs[0].data.params["root"] == str(tmp_path / "data")  # MLproject params + ours
     assert runs[0].info.status == "FINISHED"
     assert (tmp_path / "videos.parquet").is_file()

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from deepfake_mlflow.evaluation import run_evaluate
-from deepfake_mlflow.predict import load
-from deepfake_mlflow.train import run_train
+from deepfake_mlflow.stages import evaluate
+from deepfake_mlflow.stages.predict import load
+from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.loop import CHECKPOINT
 
 from test_train import metric_history, tiny
@@ -42,10 +42,10 @@ def test_fp16_trains_with_a_gradient_scaler(faces_ff):
 
 def test_a_cpu_checkpoint_resumes_on_cuda_and_back(faces_ff):
     part = run_train(tiny(faces_ff, max_iters=4, device="cpu"))
-    run_train(tiny(faces_ff, max_iters=6, device="cuda", precision="fp32"),
-              resume=part["run_id"])
+    run_train(tiny(faces_ff, max_iters=6, device="cuda", precision="fp32",
+                   resume=part["run_id"]))
     assert mlflow.get_run(part["run_id"]).data.tags["device"] == "cuda:0"
-    run_train(tiny(faces_ff, max_iters=8, device="cpu"), resume=part["run_id"])
+    run_train(tiny(faces_ff, max_iters=8, device="cpu", resume=part["run_id"]))
     state = torch.load(faces_ff.parent / "runs" / part["run_id"] / CHECKPOINT,
                        weights_only=True)
     assert state["iteration"] == 8
@@ -55,10 +55,9 @@ def test_a_cpu_checkpoint_resumes_on_cuda_and_back(faces_ff):
 
 def test_evaluate_on_cuda_equals_the_cpu(faces_ff):
     trained = run_train(tiny(faces_ff))
-    on_gpu = run_evaluate(trained["run_id"], {"ff": faces_ff}, robustness="none", mds="none",
-                          device="cuda")
-    on_cpu = run_evaluate(trained["run_id"], {"ff": faces_ff}, robustness="none", mds="none",
-                          device="cpu")
+    on_gpu, on_cpu = (evaluate.run(evaluate.EvaluateConfig(
+        trained["run_id"], {"ff": faces_ff}, robustness="none", mds="none", device=device))
+        for device in ("cuda", "cpu"))
     assert np.allclose(on_gpu["auc_frame"], on_cpu["auc_frame"], atol=1e-3)
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
                               filter_string="tags.stage = 'evaluate'")

@@ -7,7 +7,8 @@ import shutil
 import mlflow
 import pandas as pd
 
-from deepfake_mlflow.demo import run_demo
+from deepfake_mlflow.stages.demo import DemoConfig
+from deepfake_mlflow.stages.demo import run as run_demo
 from deepfake_mlflow.tracking import configure
 
 from conftest import CORPUS_SIZE
@@ -16,9 +17,10 @@ from conftest import CORPUS_SIZE
 def test_demo_is_one_parent_run_with_corpus_index_and_extract_children(corpus, tmp_path):
     shutil.copytree(corpus, tmp_path / "demo" / "corpus")  # a finished corpus is reused
     # the whole grid on two datasets, two iterations a phase: the shape, not the learning
-    results = run_demo(tmp_path / "demo", size=CORPUS_SIZE, seed=0,
-                       train_datasets=("ff", "celebdf"),
-                       train_scale={"max_iters": 2, "val_interval": 1, "workers": 0})
+    results = run_demo(DemoConfig(str(tmp_path / "demo"), size=CORPUS_SIZE, seed=0,
+                                  train_datasets=("ff", "celebdf"),
+                                  train_scale={"max_iters": 2, "val_interval": 1,
+                                               "workers": 0}))
     assert set(results) == {"ff", "dfd", "dfdc", "celebdf", "champions", "matrix",
                             "example_video", "seconds"}
     assert len(results["matrix"]) == 8 * 4  # 8 models x 4 test sets, for the summary

@@ -19,7 +19,7 @@ from deepfake_mlflow.cli import main
 from deepfake_mlflow.errors import UserInputError
 from deepfake_mlflow.scoring import Scorer
 from deepfake_mlflow.model import create, save_weights
-from deepfake_mlflow.train import run_train
+from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.data import BalancedBatches, TripletBatches, shard
 from deepfake_mlflow.train.loop import CHECKPOINT
 
@@ -95,7 +95,7 @@ def test_bf16_on_the_cpu_trains_and_scores(faces_ff, tmp_path):
 
 def test_a_checkpoint_resumes_under_another_precision(faces_ff):
     part = run_train(tiny(faces_ff, max_iters=4))  # fp32
-    resumed = run_train(tiny(faces_ff, max_iters=6, precision="bf16"), resume=part["run_id"])
+    resumed = run_train(tiny(faces_ff, max_iters=6, precision="bf16", resume=part["run_id"]))
     assert resumed["run_id"] == part["run_id"]
     run = mlflow.get_run(part["run_id"])
     assert run.data.tags["precision"] == "bf16"  # where it runs now
@@ -167,14 +167,15 @@ def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(faces_
     assert main(["train", "ff", "--faces", str(faces_ff), "--device", "cpu"]) == 2
     assert "batch_size=32 does not split evenly over 3 processes" in capsys.readouterr().err
     # bce never draws triplets: triplets=10 over 4 processes does not matter
-    from deepfake_mlflow.train.run import Runtime, TrainConfig
+    from deepfake_mlflow.stages.train import TrainConfig
+    from deepfake_mlflow.train.phases import Runtime
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert Runtime.of(TrainConfig(dataset="ff", device="cpu")).world.size == 4
 
 
 def test_the_logged_model_device_comes_from_the_loader_or_the_environment(
         faces_ff, no_cuda, monkeypatch):
-    from deepfake_mlflow.predict import load
+    from deepfake_mlflow.stages.predict import load
     trained = run_train(tiny(faces_ff))
     run = mlflow.get_run(trained["run_id"])
     assert run.data.params["device"] == "auto"  # the model's logging added no param

@@ -24,10 +24,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from deepfake_mlflow import cli, config, registry
-from deepfake_mlflow.evaluation import matrix, run_evaluate
+from deepfake_mlflow.evaluation import matrix
 from deepfake_mlflow.evaluation.degrade import sweep
-from deepfake_mlflow.predict import predict_videos
-from deepfake_mlflow.train import TrainConfig, run_train
+from deepfake_mlflow.stages import evaluate, predict, promote
+from deepfake_mlflow.stages.train import TrainConfig
+from deepfake_mlflow.stages.train import run as run_train
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +47,10 @@ def study(faces_ff, faces_celebdf, tmp_path_factory):
         trained = {"ff": tiny("ff", faces_ff), "ff_fast": tiny("ff", faces_ff, lr=3e-3),
                    "celebdf": tiny("celebdf", faces_celebdf)}
         tests = {"ff": faces_ff, "celebdf": faces_celebdf}
-        table = run_evaluate([trained[k]["run_id"] for k in ("ff", "celebdf")], tests,
-                             robustness="in-domain", mds="all", mds_pairs=2)
-        champions = registry.promote()
+        table = evaluate.run(evaluate.EvaluateConfig(
+            tuple(trained[k]["run_id"] for k in ("ff", "celebdf")), tests,
+            robustness="in-domain", mds="all", mds_pairs=2))
+        champions = promote.run(promote.PromoteConfig())
         yield {"work": work, "trained": trained, "table": table, "tests": tests,
                "champions": {c["dataset"]: c for c in champions}}
     finally:
@@ -156,7 +158,7 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
                                                             rel=1e-5)
     if best.info.run_id == store["trained"]["ff"]["run_id"]:  # the evaluated one
         assert "auc_frame/celebdf" in version.tags
-    again = registry.promote()
+    again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
     assert len(client.search_model_versions("name = 'deepfake-effnetb4-ff'")) == 1
     assert {c["name"] for c in registry.champions()} == {"deepfake-effnetb4-ff",
@@ -177,7 +179,7 @@ def test_predict_scores_a_video_file_as_evaluate_scored_its_faces(store, corpus)
     extract + evaluate path, so the video logit is the same number."""
     train_id = store["trained"]["ff"]["run_id"]
     key, video = corpus_video(corpus, store["tests"]["ff"], "test", config.FAKE)
-    (result,) = predict_videos(train_id, [video])  # a run id is a model reference too
+    (result,) = predict.run(predict.PredictConfig(train_id, (str(video),)))  # a run id is a model reference too
     assert result["status"] == "ok" and result["faces_found"] == result["frames_sampled"] == 8
     evaluation = evaluation_runs(train_id)[0]
     scored = pd.read_csv(mlflow.artifacts.download_artifacts(

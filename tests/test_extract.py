@@ -20,11 +20,12 @@ import pytest
 
 from deepfake_mlflow import assets, config, tracking
 from deepfake_mlflow.corpus.video import write_video
-from deepfake_mlflow.extraction import run_extract, shard_of
 from deepfake_mlflow.faces.detector import BlazeFace
-from deepfake_mlflow.faces.extract import ExtractSettings
+from deepfake_mlflow.faces.index import shard_of
 from deepfake_mlflow.faces.sampling import READERS, VideoReadError, sample_indices
-from deepfake_mlflow.indexing import run_index
+from deepfake_mlflow.stages import extract, index
+from deepfake_mlflow.stages.extract import ExtractConfig
+from deepfake_mlflow.stages.index import IndexConfig
 
 BITS, CELL = 10, 16  # frame index as 10 black/white cells of 16x16 pixels
 
@@ -96,8 +97,8 @@ def _real_frames(n):
 
 def test_bad_videos_are_recorded_with_status_and_reason_and_the_run_finishes(tmp_path, place):
     make_bad_inputs(tmp_path / "data", place)
-    faces = run_extract("folder", tmp_path / "data", out=tmp_path / "out", workers=2,
-                        progress=False)
+    faces = extract.run(ExtractConfig("folder", str(tmp_path / "data"), out=str(tmp_path / "out"),
+                                      workers=2, progress=False))
     status = faces.groupby("key")[["video_status", "video_reason"]].first()
     assert status.loc["folder/real/zero", "video_status"] == "unreadable"
     assert "0 bytes" in status.loc["folder/real/zero", "video_reason"]
@@ -124,9 +125,10 @@ def test_bad_videos_are_recorded_with_status_and_reason_and_the_run_finishes(tmp
 
 
 def test_crops_are_square_and_contain_the_face(corpus, tmp_path):
-    run_index("ff", corpus / "ff", out=tmp_path / "ff" / "videos.parquet")
-    faces = run_extract("ff", corpus / "ff", index=tmp_path / "ff" / "videos.parquet",
-                        settings=ExtractSettings(frames=8), workers=2, progress=False)
+    videos = str(tmp_path / "ff" / "videos.parquet")
+    index.run(IndexConfig("ff", str(corpus / "ff"), out=videos))
+    faces = extract.run(ExtractConfig("ff", str(corpus / "ff"), index=videos, frames=8,
+                                      workers=2, progress=False))
     crops = faces[faces["face_path"] != ""]
     assert len(crops) == 8 * faces["key"].nunique()
     found = 0
@@ -158,7 +160,8 @@ def _folder_of_talking_heads(root: Path, n: int) -> None:
 def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     _folder_of_talking_heads(tmp_path / "data", 6)
     for out in ("a", "b"):
-        run_index("folder", tmp_path / "data", out=tmp_path / out / "videos.parquet")
+        index.run(IndexConfig("folder", str(tmp_path / "data"),
+                              out=str(tmp_path / out / "videos.parquet")))
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
     killed = subprocess.Popen(_extract_cmd(tmp_path / "data", tmp_path / "a"), env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -187,13 +190,16 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
 def test_shards_cover_every_video_once(tmp_path, place):
     for i in range(7):
         place(tmp_path / "data", f"real/r{i}.mp4", f"fake/f{i}.mp4")
-    videos = run_index("folder", tmp_path / "data", out=tmp_path / "videos.parquet").frame
+    videos = index.run(IndexConfig("folder", str(tmp_path / "data"),
+                                   out=str(tmp_path / "videos.parquet"))).frame
     parts = [shard_of(videos, f"{k}/3")["key"] for k in (1, 2, 3)]
     union = pd.concat(parts)
     assert union.is_unique and set(union) == set(videos["key"])
     for k in (1, 2):
-        run_extract("folder", tmp_path / "data", index=tmp_path / "videos.parquet",
-                    out=tmp_path / "out", shard=f"{k}/2", workers=1, progress=False)
+        extract.run(ExtractConfig("folder", str(tmp_path / "data"),
+                                  index=str(tmp_path / "videos.parquet"),
+                                  out=str(tmp_path / "out"), shard=f"{k}/2", workers=1,
+                                  progress=False))
     a = pd.read_parquet(tmp_path / "out" / "faces-1-of-2.parquet")
     b = pd.read_parquet(tmp_path / "out" / "faces-2-of-2.parquet")
     assert set(a["key"]).isdisjoint(b["key"]) and set(a["key"]) | set(b["key"]) == set(videos["key"])

@@ -17,13 +17,10 @@ import pandas as pd
 import pytest
 
 from deepfake_mlflow.corpus.video import read_frames, write_video
-from deepfake_mlflow.evaluation import run_evaluate
-from deepfake_mlflow.extraction import run_extract
 from deepfake_mlflow.faces.crop import square_box
 from deepfake_mlflow.faces.detector import BlazeFace
-from deepfake_mlflow.faces.extract import ExtractSettings
-from deepfake_mlflow.indexing import run_index
-from deepfake_mlflow.train import TrainConfig, run_train
+from deepfake_mlflow.stages import evaluate, extract, index, train
+from deepfake_mlflow.stages.train import TrainConfig
 
 PIXEL = 8  # a pixelated face is drawn from blocks of PIXEL x PIXEL source pixels
 SPLITS = {"train": 0.6, "val": 0.15, "test": 0.25}
@@ -65,8 +62,8 @@ def write_pixelation_dataset(corpus, root) -> tuple:
     n_train, n_val = int(SPLITS["train"] * len(clips)), max(2, int(SPLITS["val"] * len(clips)))
     rows = []
     with BlazeFace("full") as detector:
-        for rank, index in enumerate(order):
-            frames = read_frames(clips[index])
+        for rank, clip in enumerate(order):
+            frames = read_frames(clips[clip])
             boxes = boxes_of(frames, detector)
             if boxes is None:
                 continue
@@ -92,9 +89,10 @@ def pixelation_faces(corpus, tmp_path_factory):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/prep.db"
     try:
-        run_index("folder", root, out=work / "videos.parquet", split_csv=str(split_csv))
-        run_extract("folder", root, index=work / "videos.parquet",
-                    settings=ExtractSettings(frames=8, size=64), workers=2, progress=False)
+        videos = str(work / "videos.parquet")
+        index.run(index.IndexConfig("folder", str(root), out=videos, split_csv=str(split_csv)))
+        extract.run(extract.ExtractConfig("folder", str(root), index=videos, frames=8, size=64,
+                                          workers=2, progress=False))
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI")
         if saved is not None:
@@ -112,7 +110,8 @@ def small_training(faces, **overrides) -> TrainConfig:
 
 
 def in_domain_auc(run_id: str, faces) -> float:
-    table = run_evaluate(run_id, {"folder": faces}, robustness="none", mds="none")
+    table = evaluate.run(evaluate.EvaluateConfig(run_id, {"folder": faces}, robustness="none",
+                                                 mds="none"))
     return float(table["auc_frame"].iloc[0])
 
 
@@ -122,7 +121,7 @@ def test_the_pipeline_learns_and_a_label_swap_inverts_it(pixelation_faces, tmp_p
     assert set(faces["split"]) == {"train", "val", "test"}
     assert (faces["face_path"] != "").mean() > 0.75  # most pixelated faces are still found
 
-    learned = run_train(small_training(pixelation_faces))
+    learned = train.run(small_training(pixelation_faces))
     assert in_domain_auc(learned["run_id"], pixelation_faces) >= 0.95
 
     swapped = tmp_path / "swapped" / "faces.parquet"  # same faces, labels reversed
@@ -131,6 +130,6 @@ def test_the_pipeline_learns_and_a_label_swap_inverts_it(pixelation_faces, tmp_p
     (swapped.parent / "faces").symlink_to(pixelation_faces.parent / "faces")
     (swapped.parent / "extract_settings.json").symlink_to(
         pixelation_faces.parent / "extract_settings.json")
-    inverted = run_train(small_training(swapped))
+    inverted = train.run(small_training(swapped))
     # scored against the true labels, the swapped model ranks every face the wrong way
     assert in_domain_auc(inverted["run_id"], pixelation_faces) <= 0.05

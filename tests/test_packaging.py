@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
 
+from deepfake_mlflow import stages
 from deepfake_mlflow.cli import build_parser
+from deepfake_mlflow.stages import options
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,35 +37,52 @@ def test_constraints_pin_every_dependency():
     assert {_name(r) for r in project["dependencies"]} <= pinned
 
 
-def test_mlproject_entry_points_call_cli_subcommands():
+def test_every_stage_is_an_mlproject_entry_point_with_its_required_parameters_only():
+    """MLproject declares what a stage cannot run without and nothing else: every default
+    lives in the stage's config dataclass, and other options pass through -P."""
     spec = yaml.safe_load((ROOT / "MLproject").read_text())
     assert spec["conda_env"] == "conda.yaml"
-    subcommands = set(build_parser()._subparsers._group_actions[0].choices)
+    assert list(spec["entry_points"]) == list(stages.STAGES)
+    renamed = {("predict", "videos"): "--video-list"}  # the comma-list form of the videos
     for name, entry in spec["entry_points"].items():
-        command = entry["command"]
-        assert command.startswith("python -m deepfake_mlflow.cli "), name
-        words = command.split()
-        # the entry point names its subcommand, or the action of one (registry promote)
-        assert words[3] in subcommands and name in (words[3], words[4]), name
-        for param in entry.get("parameters", {}):
-            assert "{" + param + "}" in command, f"{name}: parameter {param} unused"
+        config = stages.get(name).CONFIG
+        required = [f.name for f in dataclasses.fields(config)
+                    if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING]
+        declared = entry.get("parameters", {})
+        assert [p for p in declared if (name, p) not in renamed] == required, name
+        assert all("default" not in p for p in declared.values()), name
+        words = entry["command"].split()
+        assert words[:4] == ["python", "-m", "deepfake_mlflow.cli", name], name
+        expected = []
+        for param in declared:
+            flag = renamed.get((name, param))
+            expected += [flag, "{" + param + "}"] if flag else ["{" + param + "}"]
+        assert words[4:] == expected, name
 
 
-def test_train_defaults_agree_across_mlproject_cli_and_config():
-    """TrainConfig (fed by config.py) holds the train defaults; MLproject and the command
-    line repeat them, and this test keeps the three equal."""
-    import dataclasses
-
-    from deepfake_mlflow.train import TrainConfig
-
-    entry = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]["train"]
+def test_cli_options_are_the_config_fields_with_their_defaults():
     parser = build_parser()
-    train = parser._subparsers._group_actions[0].choices["train"]
-    cli = {a.dest: a.default for a in train._actions}
-    for field in dataclasses.fields(TrainConfig):
-        if field.name == "dataset":
-            continue
-        assert cli[field.name] == field.default, field.name
-        given = entry["parameters"][field.name]["default"]
-        parsed = type(field.default)(given) if given != "" else given
-        assert parsed == field.default, (field.name, given, field.default)
+    commands = parser._subparsers._group_actions[0].choices
+    for name in stages.STAGES:
+        config = stages.get(name).CONFIG
+        actions = {a.dest: a for a in commands[name]._actions}
+        for field in options.cli_fields(config):
+            assert field.name in actions, (name, field.name)
+            if field.default is not dataclasses.MISSING and not field.metadata.get("nargs"):
+                assert actions[field.name].default == field.default, (name, field.name)
+                # `mlflow run -P batch_size=16` passes --batch_size 16
+                assert "--" + field.name in actions[field.name].option_strings
+
+
+def test_train_defaults_are_the_protocol_numbers_of_config():
+    from deepfake_mlflow import config
+    from deepfake_mlflow.stages.train import TrainConfig
+
+    cfg = TrainConfig("ff")
+    assert (cfg.batch_size, cfg.lr, cfg.patience) == tuple(config.BCE.values())
+    assert (cfg.triplets, cfg.triplet_lr, cfg.triplet_patience) == tuple(config.TRIPLET.values())
+    assert (cfg.batch_size, cfg.finetune_lr, cfg.finetune_patience) == tuple(
+        config.FINETUNE.values())
+    assert (cfg.size, cfg.min_lr, cfg.val_interval, cfg.val_size) == (
+        config.FACE_SIZE, config.MIN_LR, config.VAL_INTERVAL, config.VAL_SIZE)

@@ -8,9 +8,12 @@ import dataclasses
 
 import mlflow
 import pandas as pd
+import pytest
 import torch
 
-from deepfake_mlflow.train import TrainConfig, run_train
+from deepfake_mlflow.errors import UserInputError
+from deepfake_mlflow.stages.train import TrainConfig
+from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.loop import BEST, CHECKPOINT
 
 
@@ -97,7 +100,7 @@ def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff)
     full = run_train(tiny(faces_ff, max_iters=6, augment="HF"))
     # the same training stopped at iteration 4 (a checkpoint), then resumed to 6
     part = run_train(tiny(faces_ff, max_iters=4, augment="HF"))
-    resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF"), resume=part["run_id"])
+    resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF", resume=part["run_id"]))
     assert resumed["run_id"] == part["run_id"]  # the same MLflow run continues
     mlflow.flush_async_logging()
     assert metric_history(part["run_id"], "train_loss") == metric_history(full["run_id"], "train_loss")
@@ -113,6 +116,12 @@ def test_missing_faces_index_and_bad_loss_are_clear(tmp_path, faces_ff, capsys):
     assert main(["train", "ff", "--faces", str(tmp_path / "nope.parquet")]) == 2
     assert f"no faces index at {tmp_path / 'nope.parquet'}" in capsys.readouterr().err
     # with a faces index that exists, so that only the loss can be refused
-    assert main(["train", "ff", "--faces", str(faces_ff), "--loss", "hinge"]) == 2
-    assert capsys.readouterr().err == ("deepfake-mlflow train: error: loss 'hinge': expected "
-                                       "bce or triplet\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "ff", "--faces", str(faces_ff), "--loss", "hinge"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "deepfake-mlflow train: error: argument --loss: invalid choice: 'hinge' "
+        "(choose from 'bce', 'triplet')")
+    # from Python (and so from any caller) the config refuses it the same way
+    with pytest.raises(UserInputError, match=r"^--loss 'hinge': expected one of bce, triplet$"):
+        TrainConfig("ff", loss="hinge")

@@ -76,10 +76,13 @@ def test_validation_sample_is_balanced_fixed_and_unaugmented():
 def test_data_limited_subsampling_takes_n_videos_per_class():
     faces = pd.DataFrame({"key": [f"v{i}" for i in range(20) for _ in range(3)],
                           "label": [i % 2 for i in range(20) for _ in range(3)],
-                          "split": "train", "face_path": "x.jpg"})
+                          "split": "train", "face_path": "x.jpg", "video_status": "ok"})
     limited = training_faces(faces, "train", train_videos=4, seed=0)
     assert limited.groupby("label")["key"].nunique().to_dict() == {0: 4, 1: 4}
     assert limited.equals(training_faces(faces, "train", train_videos=4, seed=0))
+    # a video with faces in too few frames is never trained on
+    faces.loc[faces["key"] == "v0", "video_status"] = "few_faces"
+    assert "v0" not in set(training_faces(faces, "train")["key"])
 
 
 def test_efficientnet_b4_features_are_1792_values():

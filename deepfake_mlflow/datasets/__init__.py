@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserInputError
+from ..vocabulary import VideoStatus
 from . import celebdf, dfd, dfdc, ff, folder, probe, schema
 from .common import IndexResult
 
@@ -66,7 +67,7 @@ def build_index(name: str, root: str | Path, seed: int, probe_videos: bool = Fal
         result.frame = probe.probe_index(result.frame, root, workers or os.cpu_count() or 1)
     counts = result.frame["status"].value_counts()
     for status, n in counts.items():
-        if status != schema.STATUS_OK:
+        if status != VideoStatus.OK:
             result.notes.append(f"{n} videos {status}")
     return result
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import LayoutError, MalformedFileError
+from ..vocabulary import VideoStatus
 from . import schema, splits
 from .common import IndexResult, list_videos
 
@@ -80,7 +81,7 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED) -> IndexResult:
             subset = rel.split("/", 1)[0]
             r = schema.row(NAME, subset, rel, label,
                            "Celeb-synthesis" if label else config.ORIGINAL_METHOD, TEST_GROUP)
-            r.update(status=schema.STATUS_MISSING, reason=f"listed in {test_list.name}, not on disk")
+            r.update(status=VideoStatus.MISSING, reason=f"listed in {test_list.name}, not on disk")
             rows.append(r)
 
     rest = [r["group"] for r in rows if r["group"] != TEST_GROUP]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import LayoutError, MalformedFileError
+from ..vocabulary import VideoStatus
 from . import schema
 from .common import IndexResult
 
@@ -84,7 +85,7 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED) -> IndexResult:
                            config.ORIGINAL_METHOD if label == config.REAL else NAME,
                            f"part:{number}", split, source=entry.get("original") or "")
             if not (folder / name).is_file():
-                r.update(status=schema.STATUS_MISSING, reason="listed in metadata.json, not on disk")
+                r.update(status=VideoStatus.MISSING, reason="listed in metadata.json, not on disk")
             if label == config.REAL:
                 originals[name] = r["key"]
             rows.append(r)

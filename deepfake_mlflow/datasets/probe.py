@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import schema
+from ..vocabulary import VideoStatus
 
 
 def probe_video(path: str | Path) -> dict:
@@ -21,10 +21,10 @@ def probe_video(path: str | Path) -> dict:
     path = Path(path)
     try:
         if path.stat().st_size == 0:
-            return {"status": schema.STATUS_UNREADABLE, "reason": "empty file (0 bytes)"}
+            return {"status": VideoStatus.UNREADABLE, "reason": "empty file (0 bytes)"}
         with av.open(str(path)) as container:
             if not container.streams.video:
-                return {"status": schema.STATUS_UNREADABLE, "reason": "no video stream"}
+                return {"status": VideoStatus.UNREADABLE, "reason": "no video stream"}
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0)
             frames = stream.frames
@@ -33,17 +33,17 @@ def probe_video(path: str | Path) -> dict:
             if not frames and container.duration:
                 frames = int(round(container.duration / av.time_base * fps))
             if not frames:
-                return {"status": schema.STATUS_UNREADABLE, "reason": "no frames"}
+                return {"status": VideoStatus.UNREADABLE, "reason": "no frames"}
             return {"frames": int(frames), "fps": fps, "width": stream.codec_context.width,
                     "height": stream.codec_context.height}
     except (av.error.FFmpegError, OSError) as err:
-        return {"status": schema.STATUS_UNREADABLE, "reason": f"cannot decode: {err}"}
+        return {"status": VideoStatus.UNREADABLE, "reason": f"cannot decode: {err}"}
 
 
 def probe_index(frame: pd.DataFrame, root: str | Path, workers: int = 4) -> pd.DataFrame:
     """Fill the probe columns of every `ok` row; unreadable videos change status."""
     root = Path(root)
-    todo = frame.index[frame["status"] == schema.STATUS_OK]
+    todo = frame.index[frame["status"] == VideoStatus.OK]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # PyAV releases the GIL
         facts = list(pool.map(probe_video, [root / p for p in frame.loc[todo, "path"]]))
     frame = frame.copy()

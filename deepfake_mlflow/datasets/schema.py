@@ -25,12 +25,13 @@ from pathlib import Path
 import pandas as pd
 
 from .. import config
+from ..errors import MalformedFileError, UserInputError
 from ..paths import atomic_target
+from ..vocabulary import VideoStatus
 
 COLUMNS = ["key", "path", "label", "split", "dataset", "subset", "method", "source", "group",
            "status", "reason", "frames", "fps", "width", "height"]
 PROBE_COLUMNS = ["frames", "fps", "width", "height"]
-STATUS_OK, STATUS_MISSING, STATUS_UNREADABLE = "ok", "missing", "unreadable"
 
 
 def video_key(dataset: str, subset: str, path: str | Path) -> str:
@@ -43,7 +44,7 @@ def row(dataset: str, subset: str, path: str | Path, label: int, method: str,
     rel = Path(path).as_posix()
     return {"key": video_key(dataset, subset, rel), "path": rel, "label": int(label),
             "split": split, "dataset": dataset, "subset": subset, "method": method,
-            "source": source, "group": group, "status": STATUS_OK, "reason": ""}
+            "source": source, "group": group, "status": VideoStatus.OK, "reason": ""}
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -87,9 +88,31 @@ def save(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def read_table(path: str | Path, columns: list[str], what: str) -> pd.DataFrame:
+    """A Parquet table the project wrote (a video or faces index, a test set), or one line
+    naming the file and what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: no {what} there")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise MalformedFileError(path, f"not a readable Parquet {what} "
+                                       f"({type(err).__name__}): delete it and re-run the "
+                                       "step that writes it") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MalformedFileError(path, f"not a {what}: lacks the columns {missing}")
+    return frame
+
+
 def load(path: str | Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
-    validate(frame)
+    """The video index at `path`, checked."""
+    frame = read_table(path, COLUMNS, "video index")
+    try:
+        validate(frame)
+    except ValueError as err:
+        raise MalformedFileError(path, f"not a valid video index: {err}") from None
     return frame
 
 

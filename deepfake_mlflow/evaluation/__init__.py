@@ -1,5 +1,2 @@
-"""Evaluation: metrics, test-set scoring, the cross-dataset matrix, MDS, robustness."""
-
-from .run import run_evaluate
-
-__all__ = ["run_evaluate"]
+"""Evaluation internals: metrics, test-set scoring, one model's evaluation run, the
+cross-dataset matrix, MDS, robustness. The stage is deepfake_mlflow.stages.evaluate."""

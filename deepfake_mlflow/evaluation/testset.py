@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .. import config, console
+from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.crop import read_crop, stored_side
+from ..faces.index import FACE_COLUMNS
 from ..scoring import Scorer
+from ..vocabulary import SCORABLE
 
 CHUNK = 256  # faces read and scored at a time
 PREDICTION_COLUMNS = ["key", "frame", "face_path", "label", "subset", "method"]
@@ -26,7 +29,7 @@ class TestSet:
     name: str
     index: Path  # the faces index (faces.parquet)
     faces: pd.DataFrame  # rows of the split with a face crop
-    unscored_videos: int  # videos of the split without any face (no_face, unreadable...)
+    unscored_videos: int  # videos of the split not scored (no_face, few_faces, ...)
 
     @property
     def faces_root(self) -> Path:
@@ -38,9 +41,10 @@ def load_test_set(name: str, index: str | Path, split: str = config.EVAL_SPLIT) 
     if not index.is_file():
         raise UserInputError(f"test set {name}: no faces index at {index}; run `deepfake-mlflow "
                              f"extract {name} ROOT` first, or name the file with {name}=PATH")
-    frame = pd.read_parquet(index)
+    frame = read_table(index, FACE_COLUMNS, "faces index")
     rows = frame[frame["split"] == split]
-    with_face = rows[rows["face_path"] != ""].reset_index(drop=True)
+    with_face = rows[(rows["face_path"] != "")
+                     & rows["video_status"].isin(SCORABLE)].reset_index(drop=True)
     if with_face.empty or with_face["label"].nunique() < 2:
         raise UserInputError(f"{index}: the {split} split needs faces of real and fake videos "
                              f"(found {with_face['key'].nunique()} videos with faces)")

@@ -22,13 +22,13 @@ import cv2
 import numpy as np
 
 from .. import config
+from ..vocabulary import VideoStatus
 from .crop import crop_face
 from .sampling import DEFAULT_READER, VideoReadError, read_sampled
 
 RECORD = "record.json"
 SETTINGS_FILE = "extract_settings.json"  # beside faces.parquet: how its faces were made
 PARTIAL_SUFFIX = ".partial"
-STATUSES = ("ok", "no_face", "too_short", "truncated", "unreadable", "missing", "error")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)  # a killed earlier attempt
     partial.mkdir(parents=True)
-    record = {"key": key, "status": "ok", "reason": "", "frames_total": 0, "fps": 0.0,
+    record = {"key": key, "status": VideoStatus.OK, "reason": "", "frames_total": 0, "fps": 0.0,
               "rows": []}
     try:
         sampled = read_sampled(path, settings.frames, settings.reader, threads)
@@ -111,15 +111,21 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
         record["rows"] = _frame_rows(key, sampled, detector, settings, partial)
         found = sum(1 for r in record["rows"] if r["face_path"])
         if sampled.truncated or not sampled.complete:
-            record.update(status="truncated", reason=(
+            record.update(status=VideoStatus.TRUNCATED, reason=(
                 f"{sampled.decodable} of the {sampled.total} declared frames decode; "
                 f"sampled over those"))
         elif found == 0:
-            record.update(status="no_face", reason=f"no face in {len(sampled.indices)} frames")
+            record.update(status=VideoStatus.NO_FACE,
+                          reason=f"no face in {len(sampled.indices)} frames")
+        elif found < config.MIN_FACE_RATIO * len(sampled.indices):
+            # a stray detection in a faceless clip must not be scored as a face video
+            record.update(status=VideoStatus.FEW_FACES, reason=(
+                f"a face in {found} of {len(sampled.indices)} frames (fewer than "
+                f"{config.MIN_FACE_RATIO:.0%})"))
     except VideoReadError as err:
         record.update(status=err.status, reason=err.reason)
     except Exception as err:  # one bad file must not stop the others; the reason is kept
-        record.update(status="error", reason=f"{type(err).__name__}: {err}")
+        record.update(status=VideoStatus.ERROR, reason=f"{type(err).__name__}: {err}")
     (partial / RECORD).write_text(json.dumps(record))
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)  # atomic: the video is either finished or absent

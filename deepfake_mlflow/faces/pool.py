@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .. import console
+from ..vocabulary import VideoStatus
 from . import detector as blazeface
 from .extract import ExtractSettings, extract_video, is_finished
 
@@ -69,7 +70,7 @@ def extract_faces(videos, root: str | Path, faces_root: str | Path,
     and timings. Finished videos (from an interrupted run) are skipped."""
     root, faces_root = Path(root), Path(faces_root)
     workers = workers or os.cpu_count() or 1
-    usable = videos[videos["status"] == "ok"]
+    usable = videos[videos["status"] == VideoStatus.OK]
     todo = [(str(root / p), k) for p, k in zip(usable["path"], usable["key"])
             if not is_finished(faces_root, k)]
     started = time.perf_counter()

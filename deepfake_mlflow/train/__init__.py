@@ -1,6 +1,3 @@
-"""Training: balanced sampling, the shared loop (plateau, stop, best by validation), the
-bce / triplet / finetune objectives, and the tracked train step."""
-
-from .run import TrainConfig, config_from, run_train
-
-__all__ = ["TrainConfig", "config_from", "run_train"]
+"""Training internals: balanced and triplet sampling (data), the shared loop (plateau,
+stop, best by validation), the bce / triplet / finetune objectives, and the phases of the
+protocol as runs. The stage itself (config and run) is deepfake_mlflow.stages.train."""

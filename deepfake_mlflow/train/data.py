@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .. import config
+from ..vocabulary import SCORABLE
 from ..faces.crop import read_crop, stored_side
 
 VALIDATION_DRAW = 2**31  # the "iteration" the fixed validation sample is drawn at
@@ -30,7 +31,8 @@ def training_faces(faces: pd.DataFrame, split: str, train_videos: int = 0,
                    seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
     """The faces of one split (videos that yielded faces), optionally limited to a seeded
     subsample of `train_videos` videos per class (the paper's data-limited Fig. 1)."""
-    rows = faces[(faces["split"] == split) & (faces["face_path"] != "")]
+    rows = faces[(faces["split"] == split) & (faces["face_path"] != "")
+                 & faces["video_status"].isin(SCORABLE)]
     if train_videos:
         keep = []
         for label in (config.REAL, config.FAKE):

@@ -1,4 +1,5 @@
-"""`deepfake-mlflow predict MODEL VIDEO...`: score videos with a tracked model.
+"""The `predict` stage: score videos with a tracked model (`deepfake-mlflow predict MODEL
+VIDEO...`).
 
 The model is loaded once through MLflow (mlflow.pyfunc.load_model, any URI it accepts,
 models:/<name>@champion included) and each video goes through the logged model's own
@@ -11,20 +12,39 @@ import contextlib
 import math
 import os
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator
 
-import mlflow
-import pandas as pd
+from .. import config
+from ..errors import UserInputError
+from .options import option
 
-from . import accel, config, tracking
-from .errors import UserInputError
-from .model_refs import resolve
+HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    model: str = option(help="models:/NAME@ALIAS, a run id, a URI or a model folder")
+    videos: tuple = option((), nargs="*", help="video files")
+    video_list: str = option("", help="comma list of videos (MLproject's form)")
+    device: str = option(config.DEVICE, help="auto (CUDA when present), cpu, cuda or cuda:N")
+
+    def all_videos(self) -> list[str]:
+        return [str(v) for v in self.videos] + [v for v in self.video_list.split(",")
+                                                if v.strip()]
+
+
+CONFIG = PredictConfig
 
 
 def load(model: str, device: str = config.DEVICE):
     """The pyfunc of any model reference evaluate accepts (run id, URI, local folder), on
     `device` (auto: CUDA when present)."""
+    import mlflow
+
+    from .. import accel
+    from ..model_refs import resolve
+
     accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
@@ -47,18 +67,22 @@ def _environment(name: str, value: str):
             os.environ[name] = saved
 
 
-def predict_videos(model: str, videos: list[str | Path],
-                   device: str = config.DEVICE) -> Iterator[dict]:
+def run(cfg: PredictConfig) -> Iterator[dict]:
     """One result per video, in order: video, p_fake (None when it could not be scored),
     logit, frames_sampled, faces_found, status, message, seconds."""
+    import pandas as pd
+
+    from .. import tracking
+
+    videos = cfg.all_videos()
     if not videos:
         raise UserInputError("no video given")
     tracking.configure()
-    pyfunc = load(model, device)
+    pyfunc = load(cfg.model, cfg.device)
     try:
         for video in videos:
             started = time.perf_counter()
-            row = pyfunc.predict(pd.DataFrame({"video": [str(video)]})).iloc[0].to_dict()
+            row = pyfunc.predict(pd.DataFrame({"video": [video]})).iloc[0].to_dict()
             for key in ("p_fake", "logit"):  # JSON has no NaN: a video not scored gets null
                 row[key] = None if row[key] is None or math.isnan(row[key]) else float(row[key])
             for key in ("frames_sampled", "faces_found"):

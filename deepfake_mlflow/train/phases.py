@@ -1,8 +1,4 @@
-"""The `train` step: faces index -> trained detector, every variant an MLflow run.
-
-loss=bce      one run: the BCE baseline.
-loss=triplet  a parent run with one child run per phase: bce (only when no `init` is
-              given), triplet, finetune. The parent carries the final model.
+"""The phases of the protocol as data, and how a TrainConfig becomes MLflow runs.
 
 Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
 system metrics, the faces index as input, the augmentation pipeline as JSON, the device
@@ -20,51 +16,29 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import torch
 
-from .. import accel, augment, config, distributed, paths, tracking
+from .. import accel, augment, distributed, paths, tracking
 from ..errors import UserInputError
 from ..model import create, load_weights
 from ..model_refs import RUN_ID
+from ..datasets.schema import read_table
 from ..faces.extract import ExtractSettings
+from ..faces.index import FACE_COLUMNS
 from ..pyfunc import log_video_detector
+from ..vocabulary import Loss, PhaseName
 from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
 from .loop import BEST, LoopSettings, fit
 from .objectives import BCE, Finetune, Triplet
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    dataset: str
-    faces: str = ""  # faces index (default workspace/<dataset>/faces.parquet)
-    loss: str = "bce"  # bce | triplet
-    augment: str = "NONE"
-    model: str = config.MODEL_NAME
-    pretrained: str = "imagenet"  # imagenet | a weights file | none
-    size: int = config.FACE_SIZE
-    batch_size: int = config.BCE["batch_size"]  # bce and finetune: faces per batch
-    triplets: int = config.TRIPLET["batch_size"]  # triplet: triplets per batch
-    lr: float = config.BCE["lr"]
-    triplet_lr: float = config.TRIPLET["lr"]
-    finetune_lr: float = config.FINETUNE["lr"]
-    patience: int = config.BCE["patience"]
-    triplet_patience: int = config.TRIPLET["patience"]
-    finetune_patience: int = config.FINETUNE["patience"]
-    min_lr: float = config.MIN_LR
-    val_interval: int = config.VAL_INTERVAL
-    val_size: int = config.VAL_SIZE
-    max_iters: int = 1_000_000  # a bound for CPU runs; the protocol stops on min_lr
-    train_videos: int = 0  # >0: data-limited training, videos per class
-    seed: int = config.DEFAULT_SEED
-    init: str = ""  # run id, runs:/ or models:/ URI, or weights file to start from
-    workers: int = config.LOADER_WORKERS  # data-loading processes per training process
-    device: str = config.DEVICE  # auto | cpu | cuda | cuda:N
-    precision: str = config.TRAIN_PRECISION  # auto | fp32 | bf16 | fp16
+if TYPE_CHECKING:  # the config lives with its stage; only its fields are read here
+    from ..stages.train import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -118,14 +92,16 @@ class Phase:
 
 
 PHASES = {phase.name: phase for phase in (
-    Phase("bce", BCE, BalancedBatches, "batch_size", "lr", "patience", logs_model=True),
+    Phase(PhaseName.BCE, BCE, BalancedBatches, "batch_size", "lr", "patience",
+          logs_model=True),
     # the triplet step's network has no trained classifier yet: only finetune's is served
-    Phase("triplet", Triplet, TripletBatches, "triplets", "triplet_lr", "triplet_patience",
-          logs_model=False),
-    Phase("finetune", Finetune, BalancedBatches, "batch_size", "finetune_lr",
+    Phase(PhaseName.TRIPLET, Triplet, TripletBatches, "triplets", "triplet_lr",
+          "triplet_patience", logs_model=False),
+    Phase(PhaseName.FINETUNE, Finetune, BalancedBatches, "batch_size", "finetune_lr",
           "finetune_patience", logs_model=True),
 )}
-LOSSES = {"bce": ("bce",), "triplet": ("bce", "triplet", "finetune")}  # the phases of each
+LOSSES = {Loss.BCE: (PhaseName.BCE,),  # the phases of each loss, in order
+          Loss.TRIPLET: (PhaseName.BCE, PhaseName.TRIPLET, PhaseName.FINETUNE)}
 
 
 def resolve_weights(init: str) -> Path:
@@ -153,11 +129,11 @@ def resolve_weights(init: str) -> Path:
 
 
 def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
-    index = Path(cfg.faces) if cfg.faces else paths.workspace() / cfg.dataset / "faces.parquet"
+    index = Path(cfg.faces) if cfg.faces else paths.faces_index_path(cfg.dataset)
     if not index.is_file():
         raise UserInputError(f"no faces index at {index}: run `deepfake-mlflow extract "
                              f"{cfg.dataset} ROOT` first, or pass faces=PATH")
-    return pd.read_parquet(index), index, index.parent / "faces"
+    return read_table(index, FACE_COLUMNS, "faces index"), index, index.parent / "faces"
 
 
 def _main_run(runtime: Runtime, stage: str, **options):
@@ -202,7 +178,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         folder = index.parent / "runs" / run_id  # beside the faces it learnt from
         if main:
             mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
-            tracking.log_params({**asdict(cfg), "phase": phase.name, "phase_batch_size": batch,
+            tracking.log_params({**cfg.params(), "phase": phase.name, "phase_batch_size": batch,
                                  "phase_lr": lr, "phase_patience": patience,
                                  "started_from": started_from, "checkpoint_dir": str(folder),
                                  "train_faces": len(train_rows), "val_faces": len(val_rows),
@@ -252,11 +228,8 @@ def _finished_phases(parent_id: str) -> dict[str, dict]:
     return done
 
 
-def run_train(cfg: TrainConfig, resume: str = "") -> dict:
-    """Train by the protocol; returns the final phase's result. resume: a run id to
-    continue (a bce run, or a triplet parent whose unfinished phases are picked up)."""
-    if cfg.loss not in LOSSES:
-        raise UserInputError(f"loss {cfg.loss!r}: expected {' or '.join(LOSSES)}")
+def train(cfg: TrainConfig) -> dict:
+    """Train by the protocol (the train stage's work); returns the final phase's result."""
     augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
@@ -266,7 +239,7 @@ def run_train(cfg: TrainConfig, resume: str = "") -> dict:
     accel.configure_backends(runtime.device, runtime.precision)
     distributed.start(runtime.world, runtime.device)
     try:
-        return _train(cfg, runtime, faces, index, faces_root, resume)
+        return _train(cfg, runtime, faces, index, faces_root, cfg.resume)
     finally:
         distributed.stop()
 
@@ -287,7 +260,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
                    tags=tags, run_id=resume or None) as parent:
         if main:
             mlflow.set_tags(runtime.tags())
-            tracking.log_params({**asdict(cfg), **runtime.params()})
+            tracking.log_params({**cfg.params(), **runtime.params()})
         done = world.share(_finished_phases(parent.info.run_id) if resume and main else {})
         # a given starting model replaces the first (bce) phase
         phases = LOSSES[cfg.loss][1:] if init is not None else LOSSES[cfg.loss]
@@ -306,10 +279,3 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         log_video_detector(result["weights"], cfg.model, cfg.size, result["weights"].parent,
                            ExtractSettings.of_faces(index.parent))
         return {**result, "run_id": parent.info.run_id}
-
-
-def config_from(**values) -> TrainConfig:
-    """A TrainConfig from CLI/MLproject values, ignoring the ones left empty."""
-    base = TrainConfig(dataset=values.pop("dataset"))
-    return replace(base, **{k: v for k, v in values.items() if v not in (None, "")})
-

@@ -1,4 +1,4 @@
-"""The `evaluate` step: trained models x test sets -> metrics, figures, predictions.
+"""One model evaluated on every test set as one MLflow run (the evaluate stage's unit).
 
 One evaluation run per model, in the `deepfake-evaluate` experiment. Per test set it logs
 <metric>_<level>/<test set> (auc, ap, eer, log_loss, balanced_accuracy; level frame or
@@ -22,11 +22,11 @@ from mlflow.entities import Metric
 
 from .. import accel, config, paths, tracking
 from ..errors import UserInputError
-from ..model_refs import ModelRef, artifacts_folder, resolve
+from ..model_refs import ModelRef, artifacts_folder
 from ..scoring import Scorer, sigmoid
 from . import degrade, matrix, plots, projection
 from .metrics import frame_and_video_metrics, video_scores
-from .testset import TestSet, degraded_column, load_test_set, score_test_set
+from .testset import TestSet, degraded_column, score_test_set
 
 COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video")
 
@@ -192,36 +192,6 @@ def _copy_to_training_run(run_id: str, summary: list[dict]) -> None:
 def _log_figure(figure, artifact_file: str) -> None:
     mlflow.log_figure(figure, artifact_file)
     plt.close(figure)
-
-
-def run_evaluate(models: str | list[str], datasets, robustness: str = "in-domain",
-                 mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
-                 seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
-                 jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
-                 scales=config.ROBUSTNESS_SCALES, device: str = config.DEVICE,
-                 precision: str = config.SCORE_PRECISION) -> pd.DataFrame:
-    """Evaluate one or several models (comma list) on the test sets; returns the long
-    cross-dataset table. Several models: one parent run, the matrix logged on it."""
-    accel.resolve_precision(precision, accel.resolve_device(device))  # fail before any work
-    names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
-    refs = [resolve(m) for m in names if m]  # every name checked before any work
-    if not refs:
-        raise UserInputError("no model given: expected a run id, a models:/ URI or a folder")
-    tests = {name: load_test_set(name, index, split)
-             for name, index in parse_test_sets(datasets).items()}
-    options = dict(robustness=robustness, mds=mds, mds_pairs=mds_pairs, seed=seed, split=split,
-                   jpeg_qualities=tuple(jpeg_qualities), scales=tuple(scales), device=device,
-                   precision=precision)
-    if len(refs) == 1:
-        table = pd.DataFrame(evaluate_model(refs[0], tests, **options), columns=matrix.COLUMNS)
-    else:
-        params = {"models": ",".join(names), "test_sets": ",".join(tests), **options}
-        with tracking.stage_run("evaluate", run_name=f"matrix-{len(refs)}-models",
-                                params=params):
-            rows = [row for ref in refs for row in evaluate_model(ref, tests, **options)]
-            table = pd.DataFrame(rows, columns=matrix.COLUMNS)
-            matrix.log_matrix(table)
-    return table
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -1,0 +1,134 @@
+"""The `extract` stage: a video index -> face crops + faces.parquet + one MLflow run.
+
+Videos are spread over worker processes (one BlazeFace each); results stream back one
+video at a time, so memory stays flat however many videos there are. `--shard k/n` makes
+this machine's share of the videos (faces.index.shard_of).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..datasets import DATASETS
+from .options import at_least, option, require
+
+log = logging.getLogger(__name__)
+
+HELP = "BlazeFace faces of every video (one MLflow run)"
+READERS = ("opencv", "pyav")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    dataset: str = option(choices=tuple(DATASETS), help="dataset layout")
+    root: str = option(help="the dataset's root folder (the one given to index)")
+    index: str = option("", help="video index (default workspace/<dataset>/videos.parquet; "
+                                 "built first if missing)")
+    out: str = option("", help="folder for faces/ and faces.parquet (default: the index's "
+                               "folder)")
+    frames: int = option(config.FRAMES_PER_VIDEO, help="frames sampled per video, evenly spaced")
+    size: int = option(config.FACE_SIZE, help="side of the square face crops, in pixels")
+    margin: float = option(config.FACE_MARGIN, help="crop side = (1 + margin) x the face box's "
+                                                    "longer side")
+    quality: int = option(config.FACE_JPEG_QUALITY, help="JPEG quality of the crops")
+    detector: str = option(config.DETECTOR_MODEL, help="BlazeFace model: full, short, or a "
+                                                       ".tflite path")
+    min_confidence: float = option(config.DETECTOR_MIN_CONFIDENCE,
+                                   help="lowest BlazeFace score taken as a face")
+    reader: str = option("opencv", choices=READERS, help="video decoder")
+    workers: int = option(0, help="processes (0: one per core)")
+    shard: str = option("1/1", help="k/n: this machine's share of the videos")
+    progress: bool = option(True, help="progress bar on a terminal")
+
+    def __post_init__(self):
+        from ..faces.index import parse_shard
+        at_least(self, 1, "frames")
+        at_least(self, config.MIN_FACE_SIZE, "size")
+        require(0 <= self.margin <= config.MAX_FACE_MARGIN, "margin",
+                f"a number from 0 to {config.MAX_FACE_MARGIN}", self.margin)
+        require(1 <= self.quality <= 100, "quality", "a JPEG quality from 1 to 100",
+                self.quality)
+        require(0 < self.min_confidence <= 1, "min_confidence", "a score in (0, 1]",
+                self.min_confidence)
+        at_least(self, 0, "workers")
+        parse_shard(self.shard)
+
+    def settings(self):
+        """How the faces are made (recorded beside faces.parquet, read by the logged model)."""
+        from ..faces.extract import ExtractSettings
+        return ExtractSettings(frames=self.frames, size=self.size, margin=self.margin,
+                               quality=self.quality, detector=self.detector,
+                               min_confidence=self.min_confidence, reader=self.reader)
+
+    def index_path(self) -> Path:
+        from .. import paths
+        return Path(self.index) if self.index else paths.index_path(self.dataset)
+
+    def out_folder(self) -> Path:
+        return Path(self.out) if self.out else self.index_path().parent
+
+
+CONFIG = ExtractConfig
+
+
+def run(cfg: ExtractConfig):
+    """The tracked extract step; returns the faces index (one row per sampled frame).
+    Builds the video index first if it does not exist yet."""
+    import mlflow
+
+    from .. import assets, tracking
+    from ..datasets import schema
+    from ..faces import detector as blazeface
+    from ..faces.extract import contact_sheet
+    from ..faces.index import faces_index, faces_index_path, shard_of
+    from ..faces.pool import extract_faces
+    from ..vocabulary import VideoStatus
+    from . import index as index_stage
+
+    root = Path(cfg.root).resolve()
+    index, out = cfg.index_path(), cfg.out_folder()
+    if not index.is_file():
+        index_stage.run(index_stage.IndexConfig(cfg.dataset, str(root), out=str(index)))
+    videos = shard_of(schema.load(index), cfg.shard)
+    settings = cfg.settings()
+    model_file = blazeface.model_path(settings.detector)
+    faces_root = out / "faces"
+    workers = cfg.workers or os.cpu_count() or 1
+    params = {"dataset": cfg.dataset, "root": str(root), "index": str(index.resolve()),
+              "out": str(out.resolve()), **settings.as_params(),
+              "detector_file": model_file.name,
+              "detector_sha256": assets.file_sha256(model_file),
+              "workers": workers, "shard": cfg.shard}
+    with tracking.stage_run("extract", run_name=f"extract-{cfg.dataset}",
+                            tags={"dataset": cfg.dataset}, params=params):
+        timing = extract_faces(videos, root, faces_root, settings, workers, cfg.progress)
+        faces = faces_index(videos, faces_root)
+        target = schema.save(faces, faces_index_path(out, cfg.shard))
+        settings.save(out)
+        per_video = faces.groupby("key")["video_status"].first()
+        sampled = faces[faces["frame"] >= 0]
+        metrics = {"videos": len(per_video), "videos_processed": timing["processed"],
+                   "videos_resumed": timing["resumed"], "seconds": timing["seconds"],
+                   "videos_per_s": timing["videos_per_s"], "frames_per_s": timing["frames_per_s"],
+                   "face_found_ratio": float((sampled["face_path"] != "").mean())
+                   if len(sampled) else 0.0}
+        counts = per_video.value_counts()
+        metrics.update({f"videos_{s}": int(counts.get(s, 0)) for s in VideoStatus})
+        mlflow.log_metrics(metrics)
+        if len(faces):
+            tracking.log_index_input(faces, source=str(target.resolve()),
+                                     name=f"{cfg.dataset}-faces", context="extract")
+        failures = (faces[faces["video_status"] != VideoStatus.OK].groupby("key").first()
+                    .reset_index()[["key", "video_status", "video_reason"]])
+        tracking.log_dataframe(failures, "failures.csv")
+        if (faces["face_path"] != "").any():
+            mlflow.log_image(contact_sheet(faces_root, faces), "contact_sheet.png")
+    log.info("%s: %d videos, %d extracted now, %d already done; face found in %.1f%% of "
+             "sampled frames; faces index %s", cfg.dataset, metrics["videos"],
+             metrics["videos_processed"], metrics["videos_resumed"],
+             100 * metrics["face_found_ratio"], target)
+    return faces
