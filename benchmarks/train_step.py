@@ -36,6 +36,7 @@ from deepfake_mlflow.model import create  # noqa: E402
 from deepfake_mlflow.preprocess import MEMORY_FORMAT, to_model_input  # noqa: E402
 from deepfake_mlflow.train.data import (BalancedBatches, FaceCrops, training_faces,  # noqa: E402
                                         validation_items)
+from deepfake_mlflow.journal import MetricJournal  # noqa: E402
 from deepfake_mlflow.train.loop import LoopSettings, _loader, fit  # noqa: E402
 from deepfake_mlflow.train.objectives import BCE  # noqa: E402
 
@@ -93,13 +94,17 @@ def project_loop(train: FaceCrops, val: FaceCrops, args, device, precision, worl
                  workers: int) -> dict:
     stamps: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        journal = None
         if world.main:
             mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-            mlflow.start_run()
+            run = mlflow.start_run()
 
-        def log(metrics, step):
-            mlflow.log_metrics(metrics, step=step, synchronous=False)
-            stamps[step] = time.perf_counter()
+            class TimedJournal(MetricJournal):  # the project's journal, each step timed
+                def log(self, metrics, step):
+                    super().log(metrics, step)
+                    stamps[step] = time.perf_counter()
+
+            journal = TimedJournal(Path(tmp) / "ck", run.info.run_id)
 
         torch.manual_seed(0)
         settings = LoopSettings(1e-4, 10**6, 1e-8, args.iters, args.iters, workers, device,
@@ -107,9 +112,9 @@ def project_loop(train: FaceCrops, val: FaceCrops, args, device, precision, worl
         result = fit(create(args.model, "none"), BCE(), train,
                      BalancedBatches(train.labels, args.batch, 0), val,
                      validation_items(val.labels, 2 * args.batch, 0), args.batch,
-                     settings, Path(tmp) / "ck", log)
+                     settings, Path(tmp) / "ck", journal)
         if world.main:
-            mlflow.flush_async_logging()
+            journal.close()
             mlflow.end_run()
     if not world.main:
         return {}

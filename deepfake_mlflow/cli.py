@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import sys
+import threading
 
 from . import stages
-from .errors import UserInputError
+from .errors import ReportedError
 from .stages import options
 
 
@@ -133,15 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from . import console
     console.setup(verbose_mode=getattr(args, "verbose", False))
+    # a scheduler's SIGTERM ends the work as Ctrl-C does: the open runs are marked KILLED
+    # (not left RUNNING), and an interrupted step resumes later
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
-    except UserInputError as err:
+    except ReportedError as err:
         print(f"deepfake-mlflow {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt as err:
+        print(f"deepfake-mlflow {args.command}: interrupted ({err or 'SIGINT'}); the work "
+              "done so far is kept and a re-run resumes it", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

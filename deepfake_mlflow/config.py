@@ -100,6 +100,9 @@ SCORE_BATCH = 32  # faces per forward pass when scoring
 LOADER_WORKERS = -1  # -1: this process's share of the cores, less one
 MAX_LOADER_WORKERS = 16
 LOADER_PREFETCH = 4  # batches each worker keeps ready
+# metric points go to a local journal first, then to the store at most every N seconds
+METRICS_SEND_EVERY_S = 5.0
+METRICS_RETRY_EVERY_S = 30.0  # while the store is unreachable
 LOSS_FETCH_EVERY = 10  # train_loss is read back from the device every N iterations, not every step
 
 # --- The demo's training: the real EfficientNetB4, scaled down to run on 2 CPU cores ------

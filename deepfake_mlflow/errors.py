@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 USAGE_EXIT_CODE = 2
+TRACKING_EXIT_CODE = 3
 
 
-class UserInputError(Exception):
+class ReportedError(Exception):
+    """An error the command line reports as one line with its exit code."""
+
+    exit_code = 1
+
+
+class UserInputError(ReportedError):
     """Bad input from the user (a path, a layout, a file); reported as one line, exit 2."""
 
     exit_code = USAGE_EXIT_CODE
+
+
+class TrackingUnavailable(ReportedError):
+    """The tracking store cannot be reached or written; what could not be logged is kept
+    locally and the message says where and how to send it. Exit 3."""
+
+    exit_code = TRACKING_EXIT_CODE
 
 
 class LayoutError(UserInputError):

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +22,18 @@ from typing import Iterable, Iterator
 import mlflow
 import pandas as pd
 
+from .errors import TrackingUnavailable, UserInputError
+
+log = logging.getLogger(__name__)
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 EXPERIMENT_PREFIX = "deepfake-"
 STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablation", "demo")
 FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
+HOST_TAG, PID_TAG = "host", "pid"  # where a run's process runs: dead runs are found by them
+REACH_TIMEOUT_S = 5
+_QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 def configure() -> str:
@@ -81,21 +90,136 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
               params: dict | None = None, run_id: str | None = None,
               system_metrics: bool = False) -> Iterator[mlflow.ActiveRun]:
     """One run of an entry point: a child run if a study run is active, else a top run.
-    With run_id, the run is reopened (a resumed training continues in the same run)."""
-    configure()
+    With run_id, the run is reopened (a resumed training continues in the same run).
+
+    The run ends FINISHED, FAILED, or KILLED (Ctrl-C, SIGTERM); a run whose process died
+    without ending it (kill -9, a lost machine) is ended KILLED by the next stage started
+    on the same host. A store that cannot be reached fails in seconds with one line."""
+    uri = configure()
+    check_reachable(uri)
     parent = mlflow.active_run()
-    tags = {"stage": stage, **{k: canonical(v) for k, v in (tags or {}).items()}}
+    tags = {"stage": stage, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+            **{k: canonical(v) for k, v in (tags or {}).items()}}
     common = {"run_id": run_id, "tags": tags, "log_system_metrics": system_metrics or None}
     if run_id is None:
         common["run_name"] = run_name
-    if parent is not None:
-        run = mlflow.start_run(nested=True, experiment_id=parent.info.experiment_id, **common)
-    else:
-        run = mlflow.start_run(experiment_id=experiment_id(stage), **common)
-    with run:
+    try:
+        experiment = parent.info.experiment_id if parent else experiment_id(stage)
+        end_dead_runs(experiment)
+        run = mlflow.start_run(nested=parent is not None, experiment_id=experiment, **common)
+    except mlflow.exceptions.RestException as err:  # the store answered: a real refusal
+        raise UserInputError(f"tracking store {uri}: {err.message.splitlines()[0]}") from None
+    except Exception as err:  # noqa: BLE001 - any driver's way of saying "unreachable"
+        raise TrackingUnavailable(f"tracking store {uri} cannot be used "
+                                  f"({first_line(err)})") from None
+    status = "FINISHED"
+    try:
         if params:
             log_params(params)
         yield run
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        _end_run(run.info.run_id, status, uri)
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else 'no message'}"
+
+
+def _end_run(run_id: str, status: str, uri: str) -> None:
+    try:
+        with quick_requests():
+            mlflow.end_run(status)
+    except Exception as err:  # noqa: BLE001
+        if status != "FINISHED":  # the error already on its way says more
+            log.warning("run %s could not be marked %s: %s", run_id, status, first_line(err))
+            return
+        raise TrackingUnavailable(
+            f"run {run_id} is done, but the tracking store {uri} could not record its end "
+            f"({first_line(err)}); its status stays RUNNING until a stage runs again on "
+            "this host") from None
+
+
+def check_reachable(uri: str) -> None:
+    """A tracking server that does not answer /health within seconds is reported at once,
+    not after MLflow's minutes of retries."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=REACH_TIMEOUT_S).raise_for_status()
+    except requests.RequestException as err:
+        raise TrackingUnavailable(f"tracking server {uri} does not answer ({first_line(err)}):"
+                                  " start it, or unset MLFLOW_TRACKING_URI to track into "
+                                  f"{DEFAULT_TRACKING_URI}") from None
+
+
+@contextmanager
+def quick_requests() -> Iterator[None]:
+    """MLflow calls that fail in seconds (no retries, a short timeout): for calls whose
+    failure is handled (the metric journal keeps what could not be sent)."""
+    saved = {k: os.environ.get(k) for k in _QUICK}
+    os.environ.update(_QUICK)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def end_dead_runs(experiment: str) -> list[str]:
+    """End KILLED the RUNNING runs of `experiment` started on this host by a process that
+    no longer exists, and fail their unfinished logged models; returns their ids."""
+    host = socket.gethostname()
+    found = mlflow.search_runs([experiment], output_format="list",
+                               filter_string=f"attributes.status = 'RUNNING' and "
+                                             f"tags.{HOST_TAG} = '{host}'")
+    client, ended = mlflow.MlflowClient(), []
+    for run in found:
+        pid = int(run.data.tags.get(PID_TAG, "0") or 0)
+        if not pid or pid == os.getpid() or _alive(pid):
+            continue
+        client.set_tag(run.info.run_id, "ended_by", f"process {pid} ended without closing "
+                                                    "the run (killed)")
+        client.set_terminated(run.info.run_id, "KILLED")
+        fail_pending_models(run.info.run_id)
+        ended.append(run.info.run_id)
+    if ended:
+        log.info("ended %d run(s) left RUNNING by dead processes: %s", len(ended),
+                 ", ".join(ended))
+    return ended
+
+
+def logged_models(run_id: str) -> list:
+    """Every logged model a run made, whatever its status."""
+    experiment = mlflow.get_run(run_id).info.experiment_id
+    return mlflow.search_logged_models(experiment_ids=[experiment], output_format="list",
+                                       filter_string=f"source_run_id = '{run_id}'")
+
+
+def fail_pending_models(run_id: str) -> None:
+    """A logged model left PENDING (its process died while logging it) is marked FAILED."""
+    from mlflow.entities import LoggedModelStatus
+    for model in logged_models(run_id):
+        if model.status == LoggedModelStatus.PENDING:
+            mlflow.MlflowClient().finalize_logged_model(model.model_id,
+                                                        LoggedModelStatus.FAILED)
 
 
 def param_value(value) -> str:

@@ -95,3 +95,33 @@ def faces_ff(corpus, tmp_path_factory) -> Path:
 def faces_celebdf(corpus, tmp_path_factory) -> Path:
     """The corpus's Celeb-DF faces, extracted once for the session."""
     return _extracted(corpus, tmp_path_factory.mktemp("faces_celebdf"), "celebdf")
+
+
+@pytest.fixture
+def interrupted(monkeypatch):
+    """interrupted(run, cfg, at): run `run(cfg)` and stop it like Ctrl-C right after the
+    checkpoint of iteration `at` is written (a real KeyboardInterrupt through the real
+    code); returns the id of the run it left KILLED."""
+    import mlflow
+
+    from deepfake_mlflow.train import loop
+
+    def _interrupted(run, cfg, at: int) -> str:
+        original = loop.save_checkpoint
+
+        def save_then_stop(path, **state):
+            original(path, **state)
+            if state["iteration"] >= at:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run(cfg)
+        finally:
+            monkeypatch.setattr(loop, "save_checkpoint", original)
+        (killed,) = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                       filter_string="attributes.status = 'KILLED'",
+                                       order_by=["attributes.start_time DESC"], max_results=1)
+        return killed.info.run_id
+    return _interrupted

@@ -93,8 +93,8 @@ def test_bf16_on_the_cpu_trains_and_scores(faces_ff, tmp_path):
     assert fast.dtype == np.float32 and np.allclose(fast, exact, atol=0.1)
 
 
-def test_a_checkpoint_resumes_under_another_precision(faces_ff):
-    part = run_train(tiny(faces_ff, max_iters=4))  # fp32
+def test_a_checkpoint_resumes_under_another_precision(faces_ff, interrupted):
+    part = {"run_id": interrupted(run_train, tiny(faces_ff, max_iters=6), at=4)}  # fp32
     resumed = run_train(tiny(faces_ff, max_iters=6, precision="bf16", resume=part["run_id"]))
     assert resumed["run_id"] == part["run_id"]
     run = mlflow.get_run(part["run_id"])

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from deepfake_mlflow import tracking
 from deepfake_mlflow.errors import UserInputError
 from deepfake_mlflow.stages.train import TrainConfig
 from deepfake_mlflow.stages.train import run as run_train
@@ -96,19 +97,26 @@ def test_two_runs_with_one_seed_give_identical_loss_curves(faces_ff):
     assert metric_history(a["run_id"], "val_loss") == metric_history(b["run_id"], "val_loss")
 
 
-def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff):
+def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff, interrupted):
     full = run_train(tiny(faces_ff, max_iters=6, augment="HF"))
-    # the same training stopped at iteration 4 (a checkpoint), then resumed to 6
-    part = run_train(tiny(faces_ff, max_iters=4, augment="HF"))
-    resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF", resume=part["run_id"]))
-    assert resumed["run_id"] == part["run_id"]  # the same MLflow run continues
-    mlflow.flush_async_logging()
-    assert metric_history(part["run_id"], "train_loss") == metric_history(full["run_id"], "train_loss")
-    assert metric_history(part["run_id"], "val_loss") == metric_history(full["run_id"], "val_loss")
+    # the same training stopped right after its checkpoint at iteration 4, then resumed
+    part = interrupted(run_train, tiny(faces_ff, max_iters=6, augment="HF"), at=4)
+    assert mlflow.get_run(part).info.status == "KILLED"  # not left RUNNING
+    resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF", resume=part))
+    assert resumed["run_id"] == part  # the same MLflow run continues
+    assert mlflow.get_run(part).info.status == "FINISHED"
+    # every point once, as in the uninterrupted run (the journal covers the checkpoint)
+    assert metric_history(part, "train_loss") == metric_history(full["run_id"], "train_loss")
+    assert metric_history(part, "val_loss") == metric_history(full["run_id"], "val_loss")
+    assert mlflow.get_run(part).data.metrics["best_val_loss"] == resumed["best_val_loss"]
     folder = faces_ff.parent / "runs"
     a = torch.load(folder / full["run_id"] / CHECKPOINT, weights_only=True)["model"]
-    b = torch.load(folder / part["run_id"] / CHECKPOINT, weights_only=True)["model"]
+    b = torch.load(folder / part / CHECKPOINT, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # a finished run is final: resuming it again is refused, and logs no second model
+    with pytest.raises(UserInputError, match="the run finished"):
+        run_train(tiny(faces_ff, max_iters=8, augment="HF", resume=part))
+    assert len(tracking.logged_models(part)) == 1
 
 
 def test_missing_faces_index_and_bad_loss_are_clear(tmp_path, faces_ff, capsys):

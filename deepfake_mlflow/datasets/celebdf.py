@@ -20,7 +20,7 @@ from .. import config
 from ..errors import LayoutError, MalformedFileError
 from ..vocabulary import VideoStatus
 from . import schema, splits
-from .common import IndexResult, list_videos
+from .common import IndexResult, list_videos, read_text
 
 NAME = "celebdf"
 LIST_LINE = re.compile(r"^\s*([01])\s+(\S+)\s*$")
@@ -31,7 +31,7 @@ TEST_GROUP = "test-list"
 def read_test_list(path: Path) -> dict[str, int]:
     """{relative path: label (0 real, 1 fake)} from List_of_testing_videos.txt."""
     listed = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         match = LIST_LINE.match(line)

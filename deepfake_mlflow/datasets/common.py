@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import config
+from ..errors import MalformedFileError
 
 
 @dataclass
@@ -17,6 +18,18 @@ class IndexResult:
     frame: pd.DataFrame
     split_rule: str  # how splits were decided, logged as a run param
     notes: list[str] = field(default_factory=list)
+
+
+def read_text(path: Path) -> str:
+    """A metadata or list file as text: UTF-8, with or without a byte-order mark (as
+    spreadsheet programs write CSVs); anything else is refused naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise MalformedFileError(path, f"not UTF-8 text (byte {err.start}: "
+                                       f"{err.object[err.start:err.start + 1]!r})") from None
+    except OSError as err:
+        raise MalformedFileError(path, f"cannot be read ({err.strerror})") from None
 
 
 def list_videos(folder: Path) -> list[Path]:

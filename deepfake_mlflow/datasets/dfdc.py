@@ -20,7 +20,7 @@ from .. import config
 from ..errors import LayoutError, MalformedFileError
 from ..vocabulary import VideoStatus
 from . import schema
-from .common import IndexResult
+from .common import IndexResult, read_text
 
 NAME = "dfdc"
 PART_DIR = re.compile(r"^dfdc_train_part_(\d+)$")
@@ -37,7 +37,7 @@ def split_of_part(part: int) -> str:
 
 def read_metadata(path: Path) -> dict[str, dict]:
     try:
-        entries = json.loads(path.read_text())
+        entries = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise MalformedFileError(path, f"not valid JSON ({err.msg})", err.lineno) from None
     if not isinstance(entries, dict):

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import config
 from ..errors import LayoutError, MalformedFileError
 from . import schema, splits
-from .common import IndexResult, UnionFind, list_videos
+from .common import IndexResult, UnionFind, list_videos, read_text
 
 NAME = "ff"
 FAKE_NAME = re.compile(r"^(\d+)_(\d+)$")
@@ -41,7 +41,7 @@ def read_official_splits(folder: str | Path) -> dict[str, str]:
             raise LayoutError("FF++ official split", folder,
                               [f"{s}.json" for s in config.SPLITS])
         try:
-            pairs = json.loads(path.read_text())
+            pairs = json.loads(read_text(path))
         except json.JSONDecodeError as err:
             raise MalformedFileError(path, f"not valid JSON ({err.msg})", err.lineno) from None
         if not isinstance(pairs, list):

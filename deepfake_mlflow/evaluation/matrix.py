@@ -13,12 +13,13 @@ import mlflow
 import pandas as pd
 
 from .. import config, tracking
+from ..vocabulary import Loss
 
 COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
            "train_run_id", "model_id"]
 SELECTED = tracking.augment_tag(config.SELECTED_AUGMENTATIONS)
-PAPER_TABLES = {("bce", "none"): "Table I", ("triplet", "none"): "Table II",
-                ("bce", SELECTED): "Table III", ("triplet", SELECTED): "Table IV"}
+PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
+                (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
 
 
 def title(loss: str, augment: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config, console
+from .. import config, console, paths
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.crop import read_crop, stored_side
@@ -33,7 +33,7 @@ class TestSet:
 
     @property
     def faces_root(self) -> Path:
-        return self.index.parent / "faces"
+        return paths.faces_root(self.index)
 
 
 def load_test_set(name: str, index: str | Path, split: str = config.EVAL_SPLIT) -> TestSet:

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from .. import config
+from ..errors import MalformedFileError
+from ..paths import atomic_target
 from ..vocabulary import VideoStatus
 from .crop import crop_face
 from .sampling import DEFAULT_READER, VideoReadError, read_sampled
@@ -46,27 +48,45 @@ class ExtractSettings:
 
     def save(self, folder: Path) -> Path:
         target = Path(folder) / SETTINGS_FILE
-        target.write_text(json.dumps(self.as_params(), indent=1))
+        with atomic_target(target) as tmp:
+            tmp.write_text(json.dumps(self.as_params(), indent=1))
         return target
+
+    def differences(self, other: "ExtractSettings") -> list[str]:
+        """'size 64 -> 128' for each setting that differs."""
+        mine, theirs = self.as_params(), other.as_params()
+        return [f"{k} {mine[k]} -> {theirs[k]}" for k in mine if mine[k] != theirs[k]]
 
     @classmethod
     def of_faces(cls, folder: Path) -> "ExtractSettings":
         """The settings a faces folder was extracted with (defaults when unrecorded): a
         trained model scores new videos the way its training faces were made."""
         source = Path(folder) / SETTINGS_FILE
-        return cls(**json.loads(source.read_text())) if source.is_file() else cls()
+        if not source.is_file():
+            return cls()
+        try:
+            return cls(**json.loads(source.read_text()))
+        except (ValueError, TypeError) as err:
+            raise MalformedFileError(source, f"not the extract settings this version "
+                                             f"writes ({type(err).__name__}: {err})") from None
 
 
 def video_folder(faces_root: Path, key: str) -> Path:
     return Path(faces_root) / key
 
 
+def read_record(faces_root: Path, key: str) -> dict | None:
+    """The record of a finished video, or None when there is none or it cannot be read
+    (truncated by a full disk, edited by hand): such a video counts as not done."""
+    try:
+        record = json.loads((video_folder(faces_root, key) / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
 def is_finished(faces_root: Path, key: str) -> bool:
-    return (video_folder(faces_root, key) / RECORD).is_file()
-
-
-def read_record(faces_root: Path, key: str) -> dict:
-    return json.loads((video_folder(faces_root, key) / RECORD).read_text())
+    return read_record(faces_root, key) is not None
 
 
 def face_crop(frame, detector, settings: ExtractSettings):

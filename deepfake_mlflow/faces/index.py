@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserInputError
+from ..paths import shard_faces_index
 from ..vocabulary import VideoStatus
-from .extract import is_finished, read_record, record_rows
+from .extract import read_record, record_rows
 
 FACE_COLUMNS = ["key", "frame", "timestamp", "x", "y", "w", "h", "score", "face_path",
                 "video_status", "video_reason", "label", "split", "dataset", "subset",
@@ -37,8 +38,7 @@ def shard_of(videos: pd.DataFrame, shard: str) -> pd.DataFrame:
 
 
 def faces_index_path(out: Path, shard: str) -> Path:
-    k, n = parse_shard(shard)
-    return Path(out) / ("faces.parquet" if n == 1 else f"faces-{k}-of-{n}.parquet")
+    return shard_faces_index(out, *parse_shard(shard))
 
 
 def faces_index(videos: pd.DataFrame, faces_root: str | Path) -> pd.DataFrame:
@@ -48,8 +48,8 @@ def faces_index(videos: pd.DataFrame, faces_root: str | Path) -> pd.DataFrame:
     for key, status, reason in zip(videos["key"], videos["status"], videos["reason"]):
         if status != VideoStatus.OK:  # missing or unreadable already at indexing
             rows += record_rows({"key": key, "status": status, "reason": reason, "rows": []})
-        elif is_finished(faces_root, key):
-            rows += record_rows(read_record(Path(faces_root), key))
+        elif (record := read_record(Path(faces_root), key)) is not None:
+            rows += record_rows(record)
     frame = pd.DataFrame(rows, columns=FACE_COLUMNS[:11]).join(meta, on="key")
     frame["frame"] = frame["frame"].astype("int64")
     frame["label"] = frame["label"].astype("int8")

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import config
+from .. import config, paths
 from ..corpus import WRITERS
 from . import corpus, evaluate, extract, index, promote, train
+from ..vocabulary import Loss
 from .options import option
 
 log = logging.getLogger(__name__)
@@ -57,19 +58,20 @@ def train_grid(dataset: str, workspace: Path, seed: int, scale: dict) -> dict:
     """BCE and triplet x NONE and SELECTED, at the demo's scale (config.DEMO_TRAIN)."""
     runs = {}
     for aug in config.DEMO_AUGMENTATIONS:
-        base = train.TrainConfig(dataset=dataset, faces=str(workspace / "faces.parquet"),
+        base = train.TrainConfig(dataset=dataset,
+                                 faces=str(paths.faces_index_path(dataset, workspace)),
                                  augment=aug, seed=seed, **scale)
         with stage(f"train {dataset}, bce, {aug.lower()}"):
             bce = train.run(base)
         with stage(f"train {dataset}, triplet, {aug.lower()}"):
-            triplet = train.run(replace(base, loss="triplet", init=bce["run_id"]))
-        runs[aug] = {"bce": bce["run_id"], "triplet": triplet["run_id"]}
+            triplet = train.run(replace(base, loss=Loss.TRIPLET, init=bce["run_id"]))
+        runs[aug] = {Loss.BCE: bce["run_id"], Loss.TRIPLET: triplet["run_id"]}
     return runs
 
 
 def evaluate_and_promote(trained: dict, workspace: Path, seed: int) -> list[dict]:
     """The matrix of every trained variant, then the champions and their robustness."""
-    tests = {d: workspace / d / "faces.parquet" for d in DATASETS}
+    tests = {d: paths.faces_index_path(d, workspace) for d in DATASETS}
     models = tuple(run for grid in trained.values() for losses in grid.values()
                    for run in losses.values())
     with stage(f"evaluate {len(models)} models on {len(tests)} test sets"):
@@ -101,7 +103,7 @@ def run(cfg: DemoConfig) -> dict:
         with stage(f"corpus: {len(DATASETS)} datasets of {cfg.size} real videos"):
             corpus.run(corpus.CorpusConfig(str(out / "corpus"), cfg.size, cfg.seed))
         for dataset in DATASETS:
-            videos = out / "workspace" / dataset / "videos.parquet"
+            videos = paths.index_path(dataset, out / "workspace")
             root = str(out / "corpus" / dataset)
             with stage(f"index and extract {dataset}"):
                 result = index.run(index.IndexConfig(dataset, root, out=str(videos),
@@ -109,7 +111,8 @@ def run(cfg: DemoConfig) -> dict:
                 extract.run(extract.ExtractConfig(dataset, root, index=str(videos)))
             results[dataset] = {"index": result}
             if dataset in cfg.train_datasets:
-                results[dataset]["train"] = train_grid(dataset, videos.parent, cfg.seed, scale)
+                results[dataset]["train"] = train_grid(dataset, out / "workspace", cfg.seed,
+                                                       scale)
         trained = {d: r["train"] for d, r in results.items() if "train" in r}
         table, champions = (evaluate_and_promote(trained, out / "workspace", cfg.seed)
                             if trained else (None, []))

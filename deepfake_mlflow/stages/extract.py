@@ -78,37 +78,85 @@ CONFIG = ExtractConfig
 def run(cfg: ExtractConfig):
     """The tracked extract step; returns the faces index (one row per sampled frame).
     Builds the video index first if it does not exist yet."""
-    import mlflow
-
-    from .. import assets, tracking
+    from .. import assets, paths
     from ..datasets import schema
     from ..faces import detector as blazeface
-    from ..faces.extract import contact_sheet
-    from ..faces.index import faces_index, faces_index_path, shard_of
-    from ..faces.pool import extract_faces
-    from ..vocabulary import VideoStatus
+    from ..faces.index import faces_index_path, shard_of
     from . import index as index_stage
 
     root = Path(cfg.root).resolve()
     index, out = cfg.index_path(), cfg.out_folder()
-    if not index.is_file():
-        index_stage.run(index_stage.IndexConfig(cfg.dataset, str(root), out=str(index)))
-    videos = shard_of(schema.load(index), cfg.shard)
-    settings = cfg.settings()
-    model_file = blazeface.model_path(settings.detector)
-    faces_root = out / "faces"
-    workers = cfg.workers or os.cpu_count() or 1
-    params = {"dataset": cfg.dataset, "root": str(root), "index": str(index.resolve()),
-              "out": str(out.resolve()), **settings.as_params(),
-              "detector_file": model_file.name,
-              "detector_sha256": assets.file_sha256(model_file),
-              "workers": workers, "shard": cfg.shard}
+    target = faces_index_path(out, cfg.shard)
+    # one writer per faces index: a second extract of the same shard is refused at once
+    with paths.exclusive(target.with_suffix(".lock"), f"{target}"):
+        if not index.is_file():
+            index_stage.run(index_stage.IndexConfig(cfg.dataset, str(root), out=str(index)))
+        videos = schema.load(index)
+        _check_root(videos, index, root)
+        videos = shard_of(videos, cfg.shard)
+        settings = cfg.settings()
+        model_file = blazeface.model_path(settings.detector)
+        faces_root = paths.faces_root(out / paths.FACES_INDEX)
+        _check_settings(out, faces_root, settings)
+        settings.save(out)  # before any face: a killed run's faces are described too
+        params = {"dataset": cfg.dataset, "root": str(root), "index": str(index.resolve()),
+                  "out": str(out.resolve()), **settings.as_params(),
+                  "detector_file": model_file.name,
+                  "detector_sha256": assets.file_sha256(model_file),
+                  "workers": cfg.workers or os.cpu_count() or 1, "shard": cfg.shard}
+        return _extract(cfg, videos, root, faces_root, target, settings, params)
+
+
+def _check_root(videos, index: Path, root: Path) -> None:
+    """Refuse to extract ROOT's videos through an index made from another root."""
+    from ..errors import UserInputError
+    from ..vocabulary import VideoStatus
+
+    indexed = videos.attrs.get("root")
+    if indexed is None:  # an index written before roots were recorded: look on disk
+        listed = videos.loc[videos["status"] == VideoStatus.OK, "path"]
+        absent = sum(not (root / p).is_file() for p in listed)
+        if not listed.empty and absent > len(listed) // 2:
+            raise UserInputError(f"{index}: {absent} of its {len(listed)} videos are not "
+                                 f"under {root}: it indexes another root; pass --index and "
+                                 "--out for a workspace of this root's own")
+    elif Path(indexed) != root:
+        raise UserInputError(f"{index} indexes {indexed}, not {root}: pass --index and --out "
+                             "for a workspace of this root's own, or re-index into a new file")
+
+
+def _check_settings(out: Path, faces_root: Path, settings) -> None:
+    """Refuse to add faces made one way to faces made another way."""
+    from ..errors import UserInputError
+    from ..faces.extract import SETTINGS_FILE, ExtractSettings
+
+    if not (out / SETTINGS_FILE).is_file() or not faces_root.is_dir():
+        return
+    before = ExtractSettings.of_faces(out)
+    changed = before.differences(settings)
+    if changed and any(faces_root.iterdir()):
+        raise UserInputError(f"{faces_root} holds faces extracted with other settings ("
+                             + ", ".join(changed) + "): pass --out for a folder of their own, "
+                             f"or delete {faces_root} to extract anew")
+
+
+def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: Path,
+             settings, params: dict):
+    import mlflow
+
+    from .. import tracking
+    from ..datasets import schema
+    from ..faces.extract import contact_sheet
+    from ..faces.index import faces_index
+    from ..faces.pool import extract_faces
+    from ..vocabulary import VideoStatus
+
+    workers = params["workers"]
     with tracking.stage_run("extract", run_name=f"extract-{cfg.dataset}",
                             tags={"dataset": cfg.dataset}, params=params):
         timing = extract_faces(videos, root, faces_root, settings, workers, cfg.progress)
         faces = faces_index(videos, faces_root)
-        target = schema.save(faces, faces_index_path(out, cfg.shard))
-        settings.save(out)
+        schema.save(faces, target)
         per_video = faces.groupby("key")["video_status"].first()
         sampled = faces[faces["frame"] >= 0]
         metrics = {"videos": len(per_video), "videos_processed": timing["processed"],

@@ -56,6 +56,7 @@ def run(cfg: IndexConfig):
     result = datasets.build_index(cfg.dataset, root, cfg.seed, probe_videos=cfg.probe,
                                   workers=cfg.workers or None, **cfg.dataset_options())
     frame = result.frame
+    frame.attrs["root"] = str(root)  # kept in the Parquet file: extract checks it
     schema.save(frame, out)
     params = {"dataset": cfg.dataset, "root": str(root), "split_rule": result.split_rule,
               "seed": cfg.seed, "probe": cfg.probe, "index_path": str(out.resolve()),

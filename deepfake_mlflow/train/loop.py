@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -26,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from .. import accel, config, console
 from ..distributed import SINGLE, World
+from ..journal import MetricJournal
 from ..model import DeepfakeDetector, save_weights
 from ..paths import atomic_target
 from ..preprocess import MEMORY_FORMAT, to_model_input
@@ -134,7 +134,9 @@ def _prepare_model(model: DeepfakeDetector, settings: LoopSettings) -> DeepfakeD
 
 def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: FaceCrops,
         val_items: list, val_batch: int, settings: LoopSettings, folder: Path,
-        log: Callable[[dict, int], None]) -> LoopResult:
+        journal: MetricJournal | None) -> LoopResult:
+    """Train until the plateau rule stops or max_iters; metric points go to `journal`
+    (rank 0; None elsewhere), which a checkpoint covers."""
     device, precision, world = settings.device, settings.precision, settings.world
     folder.mkdir(parents=True, exist_ok=True)
     model = _prepare_model(model, settings)
@@ -154,6 +156,8 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         iteration = int(state["iteration"])
+    if journal is not None:  # points after the checkpoint are made again from here
+        journal.rewind(int(state.get("journal_points", 0)) if iteration else 0)
     net = model
     if world.distributed:  # after prepare(): DDP syncs the parameters that require grad
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
@@ -175,9 +179,9 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         losses = (world.sum(torch.stack(pending)) / world.size).tolist()
         pending.clear()
         t0 = time.perf_counter()
-        if world.main:
+        if journal is not None:
             for offset, value in enumerate(losses):
-                log({"train_loss": value}, last - len(losses) + 1 + offset)
+                journal.log({"train_loss": value}, last - len(losses) + 1 + offset)
         logging += time.perf_counter() - t0
 
     while iteration < settings.max_iters and not plateau.done:
@@ -205,17 +209,23 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         for group in optimizer.param_groups:
             group["lr"] = plateau.lr
         if world.main:
+            t0 = time.perf_counter()
+            if journal is not None:
+                journal.log({"val_loss": val_loss, "lr": plateau.lr,
+                             "best_val_loss": plateau.best}, iteration)
+            logging += time.perf_counter() - t0
             if improved:
                 save_weights(model, folder / BEST)
             state = dict(model=_cpu_state(model.state_dict()), optimizer=optimizer.state_dict(),
                          plateau=plateau.state_dict(), torch_rng=torch.get_rng_state(),
-                         iteration=iteration, scaler=scaler.state_dict())
+                         iteration=iteration, scaler=scaler.state_dict(),
+                         journal_points=journal.count if journal is not None else 0)
             if device.type == "cuda":
                 state["cuda_rng"] = torch.cuda.get_rng_state(device)
             save_checkpoint(folder / CHECKPOINT, **state)
             t0 = time.perf_counter()
-            log({"val_loss": val_loss, "lr": plateau.lr, "best_val_loss": plateau.best},
-                iteration)
+            if journal is not None:  # the points the checkpoint covers may go to the store
+                journal.checkpointed(journal.count)
             logging += time.perf_counter() - t0
         bar.set_postfix(val_loss=f"{val_loss:.4f}", lr=f"{plateau.lr:.0e}", refresh=False)
     bar.close()

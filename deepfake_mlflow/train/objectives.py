@@ -17,10 +17,11 @@ from torch import nn
 
 from .. import config
 from ..model import DeepfakeDetector
+from ..vocabulary import PhaseName
 
 
 class BCE:
-    name = "bce"
+    name = PhaseName.BCE
 
     def prepare(self, model: DeepfakeDetector) -> list[nn.Parameter]:
         for p in model.parameters():
@@ -41,7 +42,7 @@ class BCE:
 
 
 class Triplet(BCE):
-    name = "triplet"
+    name = PhaseName.TRIPLET
 
     def __init__(self, margin: float = config.TRIPLET_MARGIN):
         self.margin = margin
@@ -65,7 +66,7 @@ class Triplet(BCE):
 
 
 class Finetune(BCE):
-    name = "finetune"
+    name = PhaseName.FINETUNE
 
     def prepare(self, model: DeepfakeDetector) -> list[nn.Parameter]:
         for p in model.parameters():

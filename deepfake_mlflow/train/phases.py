@@ -31,6 +31,7 @@ from ..model_refs import RUN_ID
 from ..datasets.schema import read_table
 from ..faces.extract import ExtractSettings
 from ..faces.index import FACE_COLUMNS
+from ..journal import MetricJournal
 from ..pyfunc import log_video_detector
 from ..vocabulary import Loss, PhaseName
 from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
@@ -133,7 +134,7 @@ def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
     if not index.is_file():
         raise UserInputError(f"no faces index at {index}: run `deepfake-mlflow extract "
                              f"{cfg.dataset} ROOT` first, or pass faces=PATH")
-    return read_table(index, FACE_COLUMNS, "faces index"), index, index.parent / "faces"
+    return read_table(index, FACE_COLUMNS, "faces index"), index, paths.faces_root(index)
 
 
 def _main_run(runtime: Runtime, stage: str, **options):
@@ -175,7 +176,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
     with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{phase.name}-{tags['augment']}",
                    tags=tags, run_id=run_id, system_metrics=True) as run:
         run_id = runtime.world.share(run.info.run_id if main else None)
-        folder = index.parent / "runs" / run_id  # beside the faces it learnt from
+        folder = paths.checkpoint_dir(index, run_id)
         if main:
             mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
             tracking.log_params({**cfg.params(), "phase": phase.name, "phase_batch_size": batch,
@@ -190,23 +191,36 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
                                 runtime.workers, runtime.device, runtime.precision,
                                 runtime.world, label=f"{cfg.dataset} {phase.name}")
+        # metric points reach a local journal first: an outage of the store loses none
+        journal = MetricJournal(folder, run_id) if main else None
+        if journal is not None:
+            journal.send()  # what an earlier, interrupted try could not send
         result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
-                     folder, lambda m, step: mlflow.log_metrics(m, step=step, synchronous=False))
+                     folder, journal)
         outcome = {"run_id": run_id, "weights": result.best_weights,
                    "best_val_loss": result.best_val_loss}
         if not main:
             return outcome
-        mlflow.log_metrics({"best_val_loss": result.best_val_loss,
-                            "best_iteration": result.best_iteration,
-                            "iterations": result.iterations, "train_seconds": result.seconds,
-                            "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
-                            "images_per_s": result.iterations * batch * phase.sampler.group
-                            / result.seconds})
+        # logged at the last step, so the run's latest best_val_loss is the final one
+        journal.log({"best_val_loss": result.best_val_loss,
+                     "best_iteration": result.best_iteration,
+                     "iterations": result.iterations, "train_seconds": result.seconds,
+                     "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
+                     "images_per_s": result.iterations * batch * phase.sampler.group
+                     / max(result.seconds, 1e-9)}, step=result.iterations)
+        journal.close()  # everything sent, or TrackingUnavailable saying how to send it
         mlflow.set_tag("stopped_by", result.stopped_by)
-        if phase.logs_model:
+        if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
             log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
                                ExtractSettings.of_faces(index.parent))
         return outcome
+
+
+def _has_model(run_id: str) -> bool:
+    """Whether the run holds a READY logged model; PENDING ones (a kill while logging)
+    are marked FAILED on the way."""
+    tracking.fail_pending_models(run_id)
+    return any(m.status == "READY" for m in tracking.logged_models(run_id))
 
 
 def _children(parent_id: str) -> dict[str, mlflow.entities.Run]:
@@ -226,6 +240,44 @@ def _finished_phases(parent_id: str) -> dict[str, dict]:
         else:
             done[phase] = {"resume": child.info.run_id}
     return done
+
+
+# options that may change when a run is resumed: where it runs, not what it learns
+RESUME_MAY_CHANGE = ("device", "precision", "workers")
+
+
+def check_resumable(cfg: TrainConfig) -> None:
+    """--resume names an unfinished training run of this dataset, resumed with the options
+    it was started with (its params say what it is; they cannot change)."""
+    try:
+        run = mlflow.get_run(cfg.resume)
+    except mlflow.exceptions.MlflowException:
+        raise UserInputError(f"--resume {cfg.resume}: no such run in the tracking store "
+                             f"{mlflow.get_tracking_uri()}") from None
+    tags, params = run.data.tags, run.data.params
+    if tags.get("stage") != "train" or tags.get("phase") not in (None, *PHASES):
+        raise UserInputError(f"--resume {cfg.resume}: not a training run (stage "
+                             f"{tags.get('stage')!r}, phase {tags.get('phase')!r})")
+    if run.info.status == "FINISHED":
+        raise UserInputError(f"--resume {cfg.resume}: the run finished (stopped by "
+                             f"{tags.get('stopped_by', 'its end')}) and is final; to train on "
+                             f"from its model start a new run with --init {cfg.resume}")
+    changed = [f"{key} {params[key]} -> {value}" for key, value in cfg.params().items()
+               if key in params and key not in RESUME_MAY_CHANGE
+               and not _same_value(params[key], value)]
+    if changed:
+        raise UserInputError(f"--resume {cfg.resume}: the run was started with other options ("
+                             + ", ".join(changed) + "): resume with the run's own options")
+
+
+def _same_value(logged: str, value) -> bool:
+    text = tracking.param_value(value)
+    if logged == text:
+        return True
+    try:  # 1e-4 typed through `mlflow run` is 0.0001 here
+        return float(logged) == float(text)
+    except ValueError:
+        return False
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -248,6 +300,8 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
            faces_root: Path, resume: str) -> dict:
     main, world = runtime.world.main, runtime.world
     tracking.configure()
+    if resume and main:
+        check_resumable(cfg)
     init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
     if len(LOSSES[cfg.loss]) == 1:  # one phase, one run
         return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
@@ -276,6 +330,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         if not main:
             return result
         mlflow.log_metric("best_val_loss", result["best_val_loss"])
-        log_video_detector(result["weights"], cfg.model, cfg.size, result["weights"].parent,
-                           ExtractSettings.of_faces(index.parent))
+        if not _has_model(parent.info.run_id):
+            log_video_detector(result["weights"], cfg.model, cfg.size,
+                               result["weights"].parent, ExtractSettings.of_faces(index.parent))
         return {**result, "run_id": parent.info.run_id}
