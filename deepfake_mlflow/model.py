@@ -79,5 +79,18 @@ def save_weights(model: nn.Module, path: str | Path) -> Path:
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    model.load_state_dict(load_file(str(path)))
+    """Weights from a safetensors file; a missing, damaged or mismatched file is named."""
+    from .errors import MalformedFileError
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError:
+        raise MalformedFileError(path, "no weights file there") from None
+    except Exception as err:  # safetensors reports a damaged file with its own error types
+        raise MalformedFileError(path, f"not a readable safetensors file ({type(err).__name__}:"
+                                       f" {str(err).strip()[:120]})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise MalformedFileError(path, f"weights of another network "
+                                       f"({str(err).splitlines()[0][:160]})") from None
     return model

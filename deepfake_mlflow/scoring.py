@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from . import accel, config, paths
+from .errors import MalformedFileError
 from .faces.crop import jpeg_roundtrip
 from .faces.extract import ExtractSettings, face_crop
 from .faces.sampling import VideoReadError, read_sampled
@@ -41,8 +42,14 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":
-        data = json.loads(Path(path).read_text())
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(**{f.name: data[f.name] for f in fields(cls)})
+        except FileNotFoundError:
+            raise MalformedFileError(path, "missing: not a model this project logged") from None
+        except (ValueError, KeyError, TypeError) as err:
+            raise MalformedFileError(path, f"not a model config ({type(err).__name__}: "
+                                           f"{err}): the model folder is damaged") from None
 
 
 def video_logit(frame_logits) -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import config
 from ..errors import UserInputError
 from ..vocabulary import VideoStatus
 from . import celebdf, dfd, dfdc, ff, folder, probe, schema
@@ -63,6 +64,10 @@ def build_index(name: str, root: str | Path, seed: int, probe_videos: bool = Fal
         raise UserInputError(f"dataset {name} does not take {sorted(unknown)}; it takes "
                              f"{list(spec.options) or 'no options'}")
     result = spec.build(root, seed=seed, **given)
+    if result.frame.empty:
+        raise UserInputError(f"{root}: no videos found as a {name} dataset (expected "
+                             f"{spec.layout}, files ending in "
+                             f"{', '.join(config.VIDEO_EXTENSIONS)})")
     if probe_videos:
         result.frame = probe.probe_index(result.frame, root, workers or os.cpu_count() or 1)
     counts = result.frame["status"].value_counts()

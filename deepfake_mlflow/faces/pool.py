@@ -48,15 +48,19 @@ def _extract_one(task: tuple[str, str]) -> dict:
 
 def run_tasks(tasks, settings: ExtractSettings, faces_root: Path, workers: int):
     """Yield a small summary per finished video, in completion order."""
+    # the detector starts here first: a bad model fails at once, with its own message
+    blazeface.BlazeFace(settings.detector, settings.min_confidence).close()
     if workers <= 1:  # in-process: no pickling, and the same code as a worker
         _init_worker(settings, str(faces_root))
         try:
             for task in tasks:
                 yield _extract_one(task)
         finally:
-            _worker.pop("detector").close()
+            detector = _worker.pop("detector", None)
+            _worker.clear()  # nothing of this call is left for the next one
+            if detector is not None:
+                detector.close()
         return
-    blazeface.BlazeFace(settings.detector, settings.min_confidence).close()  # fail fast, here
     ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
     with ctx.Pool(workers, initializer=_init_pool_worker,
                   initargs=(settings, str(faces_root))) as pool:

@@ -67,12 +67,13 @@ def run(cfg: EvaluateConfig):
     from ..model_refs import resolve
 
     accel.resolve_precision(cfg.precision, accel.resolve_device(cfg.device))  # fail early
-    names = cfg.models()
-    refs = [resolve(m) for m in names]  # every name checked before any work
-    if not refs:
-        raise UserInputError("no model given: expected a run id, a models:/ URI or a folder")
+    # every test set and every model checked before any work
     tests = {name: load_test_set(name, index, cfg.split)
              for name, index in parse_test_sets(cfg.datasets).items()}
+    names = cfg.models()
+    refs = [resolve(m) for m in names]
+    if not refs:
+        raise UserInputError("no model given: expected a run id, a models:/ URI or a folder")
     options = dict(robustness=cfg.robustness, mds=cfg.mds, mds_pairs=cfg.mds_pairs,
                    seed=cfg.seed, split=cfg.split, jpeg_qualities=cfg.jpeg_qualities,
                    scales=cfg.scales, device=cfg.device, precision=cfg.precision)
