@@ -84,6 +84,8 @@ def setup(verbose_mode: bool = False) -> None:
         package.addHandler(handler)
         package.propagate = False
     package.setLevel(logging.DEBUG if loud else logging.INFO)
+    # MLflow sets its loggers' level when it is first imported, which may come later
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if loud else "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.INFO if loud else logging.WARNING)
     os.environ.setdefault("GLOG_minloglevel", "0" if loud else "2")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, config, paths
+from .. import __version__, config, console, paths
 from ..errors import UserInputError
 from ..faces.detector import BlazeFace
 from . import video
@@ -213,7 +213,8 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     # one process per dataset: each renders and encodes on its own core
     ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
     with ProcessPoolExecutor(max_workers=min(len(WRITERS), os.cpu_count() or 1),
-                             mp_context=ctx) as pool:
+                             mp_context=ctx,
+                             initializer=console.silence_native_stderr_for_good) as pool:
         jobs = [pool.submit(_write_dataset, out, int(seed), name, size, detector_model)
                 for name in WRITERS]
         results = [job.result() for job in jobs]
