@@ -76,7 +76,20 @@ def report_demo(result) -> int:
 
 
 # what the command line prints of each stage's result (library code only logs)
-REPORTS = {"index": report_index, "extract": lambda faces: 0, "train": report_train,
+def report_ablation(summary) -> int:
+    import pandas as pd
+    table = pd.DataFrame(summary["trials"])
+    if len(table):
+        shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
+        print(table[shown].round(4).to_string(index=False))
+    best = summary["best"]
+    if best is not None:
+        print(f"best: trial {best['trial']} ({best['augment']}), objective "
+              f"{best['objective']:.4f}, run {best['mlflow_run_id']}")
+    return 0
+
+
+REPORTS = {"index": report_index, "ablation": report_ablation, "extract": lambda faces: 0, "train": report_train,
            "evaluate": report_evaluate, "promote": report_promote,
            "predict": report_predict, "corpus": report_corpus, "demo": report_demo}
 

@@ -117,6 +117,11 @@ MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a 
 ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
 ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
 
+# --- Ablation (Optuna) ----------------------------------------------------------------------
+ABLATION_SEARCH_TRIALS = 12  # --mode search: trials per study
+ABLATION_HEARTBEAT_S = 60  # a trial silent for 3 heartbeats is failed and retried
+ABLATION_MAX_RETRY = 2
+
 # --- Registry -----------------------------------------------------------------------------
 REGISTERED_MODEL_PREFIX = "deepfake-effnetb4-"  # + training dataset
 CHAMPION_ALIAS = "champion"

@@ -12,6 +12,11 @@ class ReportedError(Exception):
     exit_code = 1
 
 
+class EndedEarly(Exception):
+    """Raised to stop a run on purpose before its end (an Optuna trial pruned on its
+    intermediate validation losses): the run ends KILLED, tagged ended_early=<reason>."""
+
+
 class UserInputError(ReportedError):
     """Bad input from the user (a path, a layout, a file); reported as one line, exit 2."""
 

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import mlflow
 import pandas as pd
 
-from .errors import TrackingUnavailable, UserInputError
+from .errors import EndedEarly, TrackingUnavailable, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,10 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
         if params:
             log_params(params)
         yield run
+    except EndedEarly as err:  # stopped on purpose (a pruned trial): KILLED, with the reason
+        status = "KILLED"
+        mlflow.set_tag("ended_early", str(err))
+        raise
     except KeyboardInterrupt:
         status = "KILLED"
         raise

@@ -16,7 +16,8 @@ import importlib
 from types import ModuleType
 
 # in the order of the study
-STAGES = ("corpus", "index", "extract", "train", "evaluate", "promote", "predict", "demo")
+STAGES = ("corpus", "index", "extract", "train", "evaluate", "ablation", "promote", "predict",
+          "demo")
 
 
 def get(name: str) -> ModuleType:

@@ -83,9 +83,9 @@ class TrainConfig:
 CONFIG = TrainConfig
 
 
-def run(cfg: TrainConfig) -> dict:
+def run(cfg: TrainConfig, on_validation=None) -> dict:
     """Train by the protocol; returns the final phase's result (run_id, weights,
     best_val_loss). cfg.resume continues a bce run, or a triplet parent whose unfinished
-    phases are picked up."""
+    phases are picked up. on_validation(val_loss, iteration): see train.phases.train."""
     from ..train.phases import train
-    return train(cfg)
+    return train(cfg, on_validation)

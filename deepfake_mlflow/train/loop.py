@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -49,6 +50,9 @@ class LoopSettings:
     precision: accel.Precision = field(default_factory=lambda: accel.Precision("fp32", "cpu"))
     world: World = SINGLE
     label: str = "train"  # the progress bar's name
+    # called with (val_loss, iteration) after each validation, on every rank; it may raise
+    # errors.EndedEarly to stop (an ablation's pruner does)
+    on_validation: Callable[[float, int], None] | None = None
 
 
 @dataclass
@@ -228,6 +232,8 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
                 journal.checkpointed(journal.count)
             logging += time.perf_counter() - t0
         bar.set_postfix(val_loss=f"{val_loss:.4f}", lr=f"{plateau.lr:.0e}", refresh=False)
+        if settings.on_validation is not None:
+            settings.on_validation(val_loss, iteration)
     bar.close()
     flush(iteration)
     stopped_by = "min_lr" if plateau.done else "max_iters"

@@ -145,7 +145,8 @@ def _main_run(runtime: Runtime, stage: str, **options):
 
 
 def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame, index: Path,
-           faces_root: Path, init_weights: Path | None, run_id: str | None = None) -> dict:
+           faces_root: Path, init_weights: Path | None, run_id: str | None = None,
+           on_validation=None) -> dict:
     """Train one phase as one run; returns its result (best weights, loss, run id)."""
     batch, lr, patience = phase.settings(cfg)
     objective = phase.objective()
@@ -190,7 +191,8 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
             mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
                                 runtime.workers, runtime.device, runtime.precision,
-                                runtime.world, label=f"{cfg.dataset} {phase.name}")
+                                runtime.world, label=f"{cfg.dataset} {phase.name}",
+                                on_validation=on_validation)
         # metric points reach a local journal first: an outage of the store loses none
         journal = MetricJournal(folder, run_id) if main else None
         if journal is not None:
@@ -280,8 +282,10 @@ def _same_value(logged: str, value) -> bool:
         return False
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train by the protocol (the train stage's work); returns the final phase's result."""
+def train(cfg: TrainConfig, on_validation=None) -> dict:
+    """Train by the protocol (the train stage's work); returns the final phase's result.
+    on_validation(val_loss, iteration) is called after each validation of the first phase
+    (an ablation's pruner)."""
     augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
@@ -291,13 +295,13 @@ def train(cfg: TrainConfig) -> dict:
     accel.configure_backends(runtime.device, runtime.precision)
     distributed.start(runtime.world, runtime.device)
     try:
-        return _train(cfg, runtime, faces, index, faces_root, cfg.resume)
+        return _train(cfg, runtime, faces, index, faces_root, cfg.resume, on_validation)
     finally:
         distributed.stop()
 
 
 def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
-           faces_root: Path, resume: str) -> dict:
+           faces_root: Path, resume: str, on_validation=None) -> dict:
     main, world = runtime.world.main, runtime.world
     tracking.configure()
     if resume and main:
@@ -305,7 +309,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
     init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
     if len(LOSSES[cfg.loss]) == 1:  # one phase, one run
         return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
-                      init, run_id=resume or None)
+                      init, run_id=resume or None, on_validation=on_validation)
 
     tags = {"dataset": cfg.dataset, "loss": cfg.loss, "model": cfg.model,
             "augment": tracking.augment_tag(augment.parse(cfg.augment)),
@@ -325,7 +329,8 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
                 result = found
             else:
                 result = _phase(cfg, runtime, PHASES[name], faces, index, faces_root, init,
-                                run_id=found.get("resume"))
+                                run_id=found.get("resume"),
+                                on_validation=on_validation if name == phases[0] else None)
             init = result["weights"]
         if not main:
             return result

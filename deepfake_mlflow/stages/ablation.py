@@ -1,0 +1,328 @@
+"""The `ablation` stage: an Optuna study over the augmentations of one training dataset.
+
+--mode grid    the paper's Fig. 3 set (NONE, each single augmentation, MIX), one trial
+               each, through Optuna's GridSampler.
+--mode search  on/off of each augmentation drawn by Optuna's sampler, trials pruned on
+               the validation losses the training loop computes (median rule).
+
+Each trial is a child run of the study's parent run (tags optuna_study, optuna_trial; the
+trial's user attribute mlflow_run_id names the run); its training and evaluations are
+runs beneath it. The objective reads validation splits only: the training set's
+validation loss (minimised), or with --objective cross-val-auc the mean frame AUC on the
+validation splits of other datasets (maximised). Test AUCs are measured and reported,
+never optimised. The study lives in an Optuna storage (SQLite beside the tracking store
+by default, any SQLAlchemy URL such as PostgreSQL to share it between workers): a re-run
+resumes it, a failed trial is recorded FAIL with its reason, and a trial left RUNNING by
+a killed worker is failed and retried through Optuna's heartbeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..errors import EndedEarly
+from ..vocabulary import Loss, choices
+from .options import at_least, one_of, option
+from .train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+HELP = "Optuna study over augmentations (grid: the paper's Fig. 3; search: sampled, pruned)"
+MODES = ("grid", "search")
+OBJECTIVES = ("val-loss", "cross-val-auc")
+# training options an ablation passes through; augment is the trial's, the rest the study's
+_SHARED = [f for f in dataclasses.fields(TrainConfig)
+           if f.name not in ("dataset", "augment", "loss", "init", "resume")]
+
+
+@dataclass(frozen=True)
+class _AblationOptions:
+    dataset: str = option(help="training dataset (its faces index in the workspace unless "
+                               "--faces)")
+    mode: str = option("grid", choices=MODES, help="grid: the Fig. 3 set; search: Optuna's "
+                                                   "sampler with pruning")
+    trials: int = option(config.ABLATION_SEARCH_TRIALS, help="search: trials in the study "
+                                                             "(grid: the grid's size)")
+    loss: str = option(Loss.BCE.value, choices=choices(Loss), help="loss of every trial")
+    objective: str = option(OBJECTIVES[0], choices=OBJECTIVES,
+                            help="val-loss (the training set's validation split), or "
+                                 "cross-val-auc (mean frame AUC on the validation splits of "
+                                 "--cross-datasets)")
+    cross_datasets: str = option("", help="cross-val-auc: comma list of other datasets "
+                                          "(NAME or NAME=faces.parquet; default: every other "
+                                          "dataset in the workspace)")
+    test_datasets: str = option("", help="test sets evaluated and reported per trial, never "
+                                         "optimised (default: every dataset in the "
+                                         "workspace; none for none)")
+    storage: str = option("", help="Optuna storage URL (default sqlite:///optuna.db beside "
+                                   "the tracking store; postgresql://... for many workers)")
+    study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>)")
+
+
+def _train_field(f: dataclasses.Field):
+    return (f.name, f.type, option(f.default, help=f.metadata.get("help", ""),
+                                   choices=f.metadata.get("choices")))
+
+
+def _check(self) -> None:
+    one_of(self, "mode", MODES)
+    one_of(self, "objective", OBJECTIVES)
+    at_least(self, 1, "trials")
+    self.train_config("NONE")  # the training options, checked by the train stage's rules
+
+
+def _train_config(self, augment: str) -> TrainConfig:
+    shared = {f.name: getattr(self, f.name) for f in _SHARED}
+    return TrainConfig(self.dataset, augment=augment, loss=self.loss, **shared)
+
+
+def _study_name(self) -> str:
+    return self.study or f"ablation-{self.dataset}-{self.mode}-{self.loss}"
+
+
+# the ablation's own options, then every training option of the train stage (one place of
+# their defaults: TrainConfig)
+AblationConfig = dataclasses.make_dataclass(
+    "AblationConfig",
+    [(f.name, f.type, option(f.default, help=f.metadata["help"], choices=f.metadata["choices"]))
+     if f.default is not dataclasses.MISSING else (f.name, f.type, option(help=f.metadata["help"]))
+     for f in dataclasses.fields(_AblationOptions)] + [_train_field(f) for f in _SHARED],
+    frozen=True,
+    namespace={"__post_init__": _check, "train_config": _train_config,
+               "study_name": _study_name})
+AblationConfig.__module__ = __name__
+CONFIG = AblationConfig
+
+
+def grid() -> list[str]:
+    """The paper's Fig. 3 set: no augmentation, each augmentation alone, all of them."""
+    from ..augment import AUGMENTATIONS
+    return ["NONE", *AUGMENTATIONS, "MIX"]
+
+
+def default_storage() -> str:
+    """sqlite:///optuna.db in the folder of the SQLite tracking store (or here)."""
+    from .. import tracking
+    uri = tracking.configure()
+    folder = Path(uri.removeprefix("sqlite:///")).resolve().parent \
+        if uri.startswith("sqlite:///") else Path.cwd()
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def _datasets(option_value: str, exclude: str = "") -> dict[str, Path]:
+    """NAME / NAME=PATH comma list -> faces indexes; empty: every dataset in the workspace."""
+    from .. import paths
+    from ..evaluation.model_run import parse_test_sets
+    if option_value.strip().lower() == "none":
+        return {}
+    if option_value.strip():
+        return {k: v for k, v in parse_test_sets(option_value).items() if k != exclude}
+    root = paths.workspace()
+    return {d.name: d / paths.FACES_INDEX for d in sorted(root.iterdir())
+            if (d / paths.FACES_INDEX).is_file() and d.name != exclude} if root.is_dir() else {}
+
+
+def run(cfg) -> dict:
+    """Run (or resume) the study; returns its summary: the trials table, the best trial."""
+    import mlflow
+    import optuna
+
+    from .. import tracking
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_url = cfg.storage or default_storage()
+    storage = optuna.storages.RDBStorage(
+        storage_url, heartbeat_interval=config.ABLATION_HEARTBEAT_S,
+        grace_period=3 * config.ABLATION_HEARTBEAT_S,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=config.ABLATION_MAX_RETRY))
+    maximise = cfg.objective == "cross-val-auc"
+    cross = _datasets(cfg.cross_datasets, exclude=cfg.dataset) if maximise else {}
+    if maximise and not cross:
+        from ..errors import UserInputError
+        raise UserInputError("--objective cross-val-auc needs other datasets' faces "
+                             "(--cross-datasets, or their faces indexes in the workspace)")
+    tests = _datasets(cfg.test_datasets)
+    if cfg.mode == "grid":
+        sampler = optuna.samplers.GridSampler({"augment": grid()}, seed=cfg.seed)
+        pruner = optuna.pruners.NopPruner()
+    else:
+        sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    study = optuna.create_study(storage=storage, study_name=cfg.study_name(), sampler=sampler,
+                                pruner=pruner, load_if_exists=True,
+                                direction="maximize" if maximise else "minimize")
+    params = {**{k: v for k, v in dataclasses.asdict(cfg).items()},
+              "storage": storage_url, "study": cfg.study_name(),
+              "cross_datasets": ",".join(cross), "test_datasets": ",".join(tests)}
+    with tracking.stage_run("ablation", run_name=cfg.study_name(),
+                            tags={"dataset": cfg.dataset, "loss": cfg.loss,
+                                  "optuna_study": cfg.study_name()}, params=params,
+                            run_id=_parent_run_id(study)) as parent:
+        # the study names its parent run: a re-run (or another worker) reopens it, so every
+        # trial of the study sits under one run
+        study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
+        objective = _Objective(cfg, cross, tests, parent.info.run_id)
+        remaining = _remaining(study, cfg)
+        if remaining:
+            # catch: a trial that raises is recorded FAIL with its reason; the study goes on
+            study.optimize(objective, n_trials=remaining, catch=(Exception,))
+        summary = _summarise(study, tests)
+        _log_summary(study, summary, maximise)
+        mlflow.log_metric("trials", len(summary["trials"]))
+    return summary
+
+
+def _parent_run_id(study) -> str | None:
+    import mlflow
+    run_id = study.user_attrs.get("mlflow_parent_run_id")
+    if run_id is None:
+        return None
+    try:
+        mlflow.get_run(run_id)
+    except mlflow.exceptions.MlflowException:  # a study kept, its tracking store not
+        return None
+    return run_id
+
+
+def _remaining(study, cfg) -> int:
+    """Trials still to run: a finished trial (complete, pruned or failed) is never redone;
+    a trial re-queued by the heartbeat (its worker died) is."""
+    from optuna.trial import TrialState
+    finished = [t for t in study.trials if t.state.is_finished()]
+    waiting = sum(t.state == TrialState.WAITING for t in study.trials)
+    if cfg.mode == "grid":
+        visited = {t.params.get("augment") for t in finished}
+        return len(set(grid()) - visited) + waiting
+    return max(0, cfg.trials - len(finished)) + waiting
+
+
+class Pruned(EndedEarly):
+    """A trial stopped by the pruner: its runs end KILLED; Optuna records PRUNED."""
+
+
+class _Objective:
+    """One trial: a child run holding the training, the objective on validation splits,
+    and the test sets' AUCs (reported only)."""
+
+    def __init__(self, cfg, cross: dict, tests: dict, parent_id: str):
+        self.cfg, self.cross, self.tests, self.parent_id = cfg, cross, tests, parent_id
+
+    def augment(self, trial) -> str:
+        if self.cfg.mode == "grid":
+            return trial.suggest_categorical("augment", grid())
+        from ..augment import AUGMENTATIONS
+        chosen = [name for name in AUGMENTATIONS
+                  if trial.suggest_categorical(name, [False, True])]
+        return ",".join(chosen) or "NONE"
+
+    def __call__(self, trial) -> float:
+        import mlflow
+        import optuna
+
+        from .. import augment, tracking
+        from . import evaluate, train
+
+        spec = self.augment(trial)
+        tag = tracking.augment_tag(augment.parse(spec))
+        try:
+            with tracking.stage_run("ablation", run_name=f"trial-{trial.number}-{tag}",
+                                    tags={"dataset": self.cfg.dataset, "loss": self.cfg.loss,
+                                          "augment": tag,
+                                          "optuna_study": self.cfg.study_name(),
+                                          "optuna_trial": str(trial.number)},
+                                    params={"augment": spec, "trial": trial.number}) as run:
+                trial.set_user_attr("mlflow_run_id", run.info.run_id)
+                trial.set_user_attr("augment", tag)
+                try:
+                    return self._trial(trial, spec, train, evaluate, mlflow)
+                except Pruned:  # the training and this run end KILLED, tagged ended_early
+                    mlflow.set_tag("optuna_state", "PRUNED")
+                    raise
+                except Exception as err:
+                    trial.set_user_attr("fail_reason", tracking.first_line(err))
+                    mlflow.set_tag("optuna_state", "FAIL")
+                    raise
+        except Pruned:
+            raise optuna.TrialPruned() from None
+
+    def _trial(self, trial, spec: str, train, evaluate, mlflow) -> float:
+        def report(val_loss: float, iteration: int) -> None:
+            trial.report(val_loss, iteration)
+            if trial.should_prune():
+                raise Pruned(f"pruned by the study's median rule at iteration {iteration}")
+
+        result = train.run(self.cfg.train_config(spec), on_validation=report)
+        metrics = {"best_val_loss": result["best_val_loss"]}
+        if self.cross:  # validation splits only: the objective never sees a test split
+            table = evaluate.run(evaluate.EvaluateConfig(
+                result["run_id"], self.cross, split="val", robustness="none", mds="none",
+                device=self.cfg.device))
+            metrics.update({f"val_auc_frame/{r.test_set}": r.auc_frame
+                            for r in table.itertuples()})
+            value = float(table["auc_frame"].mean())
+        else:
+            value = float(result["best_val_loss"])
+        metrics["objective"] = value
+        if self.tests:  # reported, never optimised
+            table = evaluate.run(evaluate.EvaluateConfig(
+                result["run_id"], self.tests, robustness="none", mds="none",
+                device=self.cfg.device))
+            for r in table.itertuples():
+                metrics[f"auc_frame/{r.test_set}"] = r.auc_frame
+                trial.set_user_attr(f"auc_frame/{r.test_set}", r.auc_frame)
+        trial.set_user_attr("train_run_id", result["run_id"])
+        mlflow.log_metrics(metrics)
+        mlflow.set_tag("optuna_state", "COMPLETE")
+        return value
+
+
+def _summarise(study, tests: dict) -> dict:
+    rows = []
+    for t in study.trials:
+        rows.append({"trial": t.number, "state": t.state.name,
+                     "augment": t.user_attrs.get("augment", ""),
+                     "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
+                     "fail_reason": t.user_attrs.get("fail_reason", ""),
+                     **{f"auc_frame/{name}": t.user_attrs.get(f"auc_frame/{name}")
+                        for name in tests}})
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    best = study.best_trial if complete else None
+    return {"trials": rows, "best": None if best is None else {
+        "trial": best.number, "augment": best.user_attrs.get("augment"), "objective": best.value,
+        "mlflow_run_id": best.user_attrs.get("mlflow_run_id")}}
+
+
+def _log_summary(study, summary: dict, maximise: bool) -> None:
+    import matplotlib.pyplot as plt
+    import mlflow
+    import pandas as pd
+
+    from .. import tracking
+
+    table = pd.DataFrame(summary["trials"])
+    if len(table):
+        table = table.sort_values("objective", ascending=not maximise, na_position="last")
+    tracking.log_dataframe(table, "trials.csv")
+    best = summary["best"]
+    if best is not None:
+        mlflow.log_metric("best_objective", best["objective"])
+        mlflow.set_tags({"best_augment": best["augment"], "best_trial": str(best["trial"]),
+                         "best_run_id": best["mlflow_run_id"]})
+    from optuna.visualization import matplotlib as views
+    for name, draw in (("history", views.plot_optimization_history),
+                       ("importances", views.plot_param_importances)):
+        try:
+            axes = draw(study)
+        except Exception as err:  # too few finished trials for the plot: said, not fatal
+            log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
+            continue
+        figure = axes.figure if hasattr(axes, "figure") else axes
+        figure.set_size_inches(8, 4.5)
+        figure.tight_layout()
+        mlflow.log_figure(figure, f"optuna_{name}.png")
+        plt.close(figure)

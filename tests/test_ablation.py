@@ -1,0 +1,119 @@
+"""The Optuna ablation: real (tiny) trainings, a real Optuna storage, runs read back from a
+real MLflow store."""
+
+from __future__ import annotations
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+
+from deepfake_mlflow.stages import ablation
+from deepfake_mlflow.stages.ablation import AblationConfig
+
+TINY = dict(model="test_efficientnet", pretrained="none", size=64, batch_size=4,
+            max_iters=2, val_interval=1, val_size=8, workers=0)
+
+
+def study_runs(parent_id: str) -> list:
+    return mlflow.search_runs(search_all_experiments=True, output_format="list",
+                              filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def parent_run(study: str):
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                filter_string=f"tags.stage = 'ablation' and "
+                                              f"tags.optuna_study = '{study}' and "
+                                              f"attributes.run_name = '{study}'")
+    return run
+
+
+def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_path):
+    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets=f"ff={faces_ff}", **TINY)
+    summary = ablation.run(cfg)
+    trials = pd.DataFrame(summary["trials"])
+    assert sorted(trials["augment"]) == sorted(
+        ["none", "hf", "bc", "hsv", "iso", "gaus", "ds", "jpeg",
+         "bc+ds+gaus+hf+hsv+iso+jpeg"])
+    assert (trials["state"] == "COMPLETE").all()
+    assert trials["auc_frame/ff"].between(0, 1).all()  # reported per trial
+    parent = parent_run(cfg.study_name())
+    children = study_runs(parent.info.run_id)
+    assert len(children) == 9
+    by_trial = {int(r.data.tags["optuna_trial"]): r for r in children}
+    for row in summary["trials"]:  # the trial and its run name each other
+        run = by_trial[row["trial"]]
+        assert run.info.run_id == row["mlflow_run_id"]
+        assert run.data.tags["augment"] == row["augment"]
+        assert run.data.metrics["objective"] == pytest.approx(row["objective"])
+        assert "auc_frame/ff" in run.data.metrics
+        assert len(study_runs(run.info.run_id)) == 2  # its training and its evaluation
+    assert parent.data.tags["best_augment"] == summary["best"]["augment"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
+    assert {"trials.csv", "optuna_history.png", "optuna_importances.png"} <= artifacts
+    assert (tmp_path / "optuna.db").is_file()  # beside the tracking store, mlflow.db
+
+    again = ablation.run(cfg)  # the study resumes: nothing is redone
+    assert len(again["trials"]) == 9
+    assert len(study_runs(parent_run(cfg.study_name()).info.run_id)) == 9
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(faces_ff, monkeypatch):
+    """Fault injection (a training that raises for one augmentation): the trial is FAIL with
+    its reason in Optuna and in its run; every other grid point still runs."""
+    from deepfake_mlflow.stages import train
+
+    real_run = train.run
+
+    def failing_for_jpeg(cfg, on_validation=None):
+        if cfg.augment == "JPEG":
+            raise RuntimeError("disk full while writing a checkpoint")
+        return real_run(cfg, on_validation)
+
+    monkeypatch.setattr(train, "run", failing_for_jpeg)
+    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="failing",
+                         **TINY)
+    summary = ablation.run(cfg)
+    states = {row["augment"]: row for row in summary["trials"]}
+    assert states["jpeg"]["state"] == "FAIL"
+    assert "disk full" in states["jpeg"]["fail_reason"]
+    assert sum(row["state"] == "COMPLETE" for row in summary["trials"]) == 8
+    failed = mlflow.get_run(states["jpeg"]["mlflow_run_id"])
+    assert failed.info.status == "FAILED" and failed.data.tags["optuna_state"] == "FAIL"
+
+
+def test_search_mode_prunes_on_validation_losses(faces_ff):
+    cfg = AblationConfig("ff", faces=str(faces_ff), mode="search", trials=6,
+                         test_datasets="none", **{**TINY, "max_iters": 6})
+    summary = ablation.run(cfg)
+    states = [row["state"] for row in summary["trials"]]
+    assert len(states) == 6 and "PRUNED" in states
+    pruned = next(r for r in summary["trials"] if r["state"] == "PRUNED")
+    run = mlflow.get_run(pruned["mlflow_run_id"])
+    assert run.info.status == "KILLED" and run.data.tags["optuna_state"] == "PRUNED"
+    assert "pruned" in run.data.tags["ended_early"]
+    study = optuna.load_study(study_name=cfg.study_name(), storage=ablation.default_storage())
+    assert sum(t.state.name == "PRUNED" for t in study.trials) == states.count("PRUNED")
+
+
+def test_the_objective_reads_validation_splits_only(faces_ff, faces_celebdf, tmp_path):
+    """Both faces indexes lose their test split: an objective that read one would fail."""
+    def without_test(faces, name):
+        frame = pd.read_parquet(faces)
+        target = faces.parent / f"{name}-no-test.parquet"  # beside its faces/ folder
+        frame[frame["split"] != "test"].to_parquet(target)
+        return target
+    ff = without_test(faces_ff, "ff")
+    celebdf = without_test(faces_celebdf, "celebdf")
+    try:
+        cfg = AblationConfig("ff", faces=str(ff), objective="cross-val-auc",
+                             cross_datasets=f"celebdf={celebdf}", test_datasets="none",
+                             study="cross", **TINY)
+        summary = ablation.run(cfg)
+    finally:
+        ff.unlink()
+        celebdf.unlink()
+    assert all(row["state"] == "COMPLETE" for row in summary["trials"])
+    assert all(0 <= row["objective"] <= 1 for row in summary["trials"])  # an AUC, maximised
+    run = mlflow.get_run(summary["best"]["mlflow_run_id"])
+    assert "val_auc_frame/celebdf" in run.data.metrics
