@@ -89,7 +89,23 @@ def report_ablation(summary) -> int:
     return 0
 
 
-REPORTS = {"index": report_index, "ablation": report_ablation, "extract": lambda faces: 0, "train": report_train,
+def report_reproduce(result) -> int:
+    from .evaluation.model_run import format_table
+    counts = result["counts"]
+    print(f"study: {counts['trained']} trainings run, {counts['reused']} reused; "
+          f"parent run {result['parent_run_id']}")
+    if result.get("matrix") is not None:
+        print(format_table(result["matrix"]))
+    limited = result.get("data_limited")
+    if limited is not None and len(limited):
+        print(limited[["train_videos", "loss", "auc_frame", "auc_video"]].round(3)
+              .to_string(index=False))
+    for failure in result["failed"]:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if result["failed"] else 0
+
+
+REPORTS = {"index": report_index, "ablation": report_ablation, "reproduce": report_reproduce, "extract": lambda faces: 0, "train": report_train,
            "evaluate": report_evaluate, "promote": report_promote,
            "predict": report_predict, "corpus": report_corpus, "demo": report_demo}
 

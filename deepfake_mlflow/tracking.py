@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 EXPERIMENT_PREFIX = "deepfake-"
-STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablation", "demo")
+STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablation", "reproduce",
+          "demo")
 FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
 HOST_TAG, PID_TAG = "host", "pid"  # where a run's process runs: dead runs are found by them
 REACH_TIMEOUT_S = 5
@@ -40,7 +41,10 @@ def configure() -> str:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded default; return the URI."""
     # one progress bar per downloaded model file drowns the output of a CLI step
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    # the default made absolute: MLflow keeps one store per URI string, so a relative path
+    # would keep pointing at the folder of the first call
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or \
+        "sqlite:///" + str(Path(DEFAULT_TRACKING_URI.removeprefix("sqlite:///")).resolve())
     mlflow.set_tracking_uri(uri)
     return uri
 

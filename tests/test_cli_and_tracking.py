@@ -30,7 +30,7 @@ def test_index_cli_writes_parquet_and_one_tracked_run(tmp_path, place, capsys):
     assert len(frame) == 20 and frame["frames"].notna().all()
 
     tracking.configure()
-    assert mlflow.get_tracking_uri() == "sqlite:///mlflow.db"
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"  # ./mlflow.db
     assert (tmp_path / "mlflow.db").is_file()
     exp = mlflow.get_experiment_by_name("deepfake-index")
     assert exp.artifact_location.endswith("mlartifacts/deepfake-index")

@@ -17,6 +17,8 @@ from ..vocabulary import Loss, choices
 from .options import at_least, one_of, option, positive, require
 
 HELP = "train a detector (bce or triplet); every variant a run"
+# where a training runs, not what it learns: may differ between a run and its resume
+RUNTIME_OPTIONS = ("device", "precision", "workers")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,18 @@ class TrainConfig:
         values = asdict(self)
         values.pop("resume")
         return values
+
+    def config_hash(self) -> str:
+        """What the run learns from and how, as a short hash (tag config_hash): the same
+        hash means the same training, whatever device, precision or loader it ran on. A
+        study finds a training it already ran by it."""
+        import hashlib
+        import json
+
+        from .. import __version__
+        what = {k: v for k, v in self.params().items() if k not in RUNTIME_OPTIONS}
+        text = json.dumps({**what, "version": __version__}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 CONFIG = TrainConfig

@@ -38,6 +38,8 @@ from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
 from .loop import BEST, LoopSettings, fit
 from .objectives import BCE, Finetune, Triplet
 
+from ..stages.train import RUNTIME_OPTIONS
+
 if TYPE_CHECKING:  # the config lives with its stage; only its fields are read here
     from ..stages.train import TrainConfig
 
@@ -170,7 +172,8 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         model = create(cfg.model, cfg.pretrained)
         started_from = cfg.pretrained
     tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase.name,
-            "augment": tracking.augment_tag(names), "model": cfg.model}
+            "augment": tracking.augment_tag(names), "model": cfg.model,
+            "config_hash": cfg.config_hash()}
     if len(LOSSES[cfg.loss]) == 1:  # the run itself holds the variant's final model
         tags[tracking.FINAL_TAG] = "true"
     main = runtime.world.main
@@ -244,8 +247,6 @@ def _finished_phases(parent_id: str) -> dict[str, dict]:
     return done
 
 
-# options that may change when a run is resumed: where it runs, not what it learns
-RESUME_MAY_CHANGE = ("device", "precision", "workers")
 
 
 def check_resumable(cfg: TrainConfig) -> None:
@@ -265,7 +266,7 @@ def check_resumable(cfg: TrainConfig) -> None:
                              f"{tags.get('stopped_by', 'its end')}) and is final; to train on "
                              f"from its model start a new run with --init {cfg.resume}")
     changed = [f"{key} {params[key]} -> {value}" for key, value in cfg.params().items()
-               if key in params and key not in RESUME_MAY_CHANGE
+               if key in params and key not in RUNTIME_OPTIONS
                and not _same_value(params[key], value)]
     if changed:
         raise UserInputError(f"--resume {cfg.resume}: the run was started with other options ("
@@ -313,7 +314,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
 
     tags = {"dataset": cfg.dataset, "loss": cfg.loss, "model": cfg.model,
             "augment": tracking.augment_tag(augment.parse(cfg.augment)),
-            tracking.FINAL_TAG: "true"}
+            "config_hash": cfg.config_hash(), tracking.FINAL_TAG: "true"}
     with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{cfg.loss}-{tags['augment']}",
                    tags=tags, run_id=resume or None) as parent:
         if main:

@@ -1,0 +1,298 @@
+"""The `reproduce` stage: the paper's whole study from one study file, as one parent run.
+
+A study file (deepfake_mlflow/studies/<name>.yaml, or any YAML file) names the training
+datasets, losses and augmentation sets of the grid (Tables I-IV), the test sets, the
+training options, the data-limited curves (Fig. 1), the ablation (Fig. 3), whether to
+promote champions and the champions' robustness sweeps. Every step is a child run of the
+study's parent run.
+
+Idempotent: a training whose finished run has the same config hash (tag config_hash: its
+options and the code version) is reused, not redone; an interrupted one is resumed; the
+ablation resumes its Optuna study; a re-run reopens the same parent run. A step that fails
+is reported and the others go on; the command exits 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..vocabulary import Loss
+from .options import option
+
+log = logging.getLogger(__name__)
+
+HELP = "the paper's whole study (grid, matrix, data-limited, ablation, champions) from one file"
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    study: str = option("demo", help="a study file: demo, paper (deepfake_mlflow/studies/), "
+                                     "or the path of a YAML file")
+
+    def __post_init__(self):
+        self.plan()  # a bad file is named before any work
+
+    def path(self) -> Path:
+        named = STUDIES / f"{self.study}.yaml"
+        return named if named.is_file() else Path(self.study)
+
+    def plan(self) -> "StudyPlan":
+        return StudyPlan.load(self.path())
+
+
+CONFIG = ReproduceConfig
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    name: str
+    train_datasets: tuple
+    test_datasets: tuple
+    losses: tuple = (Loss.BCE.value, Loss.TRIPLET.value)
+    augmentations: tuple = ("NONE", "SELECTED")
+    train: dict = field(default_factory=dict)  # TrainConfig options
+    evaluate: dict = field(default_factory=dict)  # EvaluateConfig options of the matrix
+    data_limited: dict | None = None  # dataset, videos_per_class, losses
+    ablation: dict | None = None  # AblationConfig options, dataset included
+    promote: bool = True
+    robustness: dict | None = None  # jpeg_qualities, scales of the champions' sweeps
+
+    @classmethod
+    def load(cls, path: Path) -> "StudyPlan":
+        import yaml
+
+        from ..errors import MalformedFileError, UserInputError
+        if not path.is_file():
+            raise UserInputError(f"--study {path}: neither a study of "
+                                 f"{', '.join(sorted(p.stem for p in STUDIES.glob('*.yaml')))}"
+                                 " nor a YAML file")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise MalformedFileError(path, f"not YAML ({str(err).splitlines()[0]})") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown or not isinstance(data, dict):
+            raise MalformedFileError(path, f"unknown keys {unknown}; a study has "
+                                           + ", ".join(sorted(known)))
+        for key in ("name", "train_datasets", "test_datasets"):
+            if key not in data:
+                raise MalformedFileError(path, f"missing key {key!r}")
+        lists = {k: tuple(data[k]) for k in ("train_datasets", "test_datasets", "losses",
+                                             "augmentations") if k in data}
+        plan = cls(**{**data, **lists})
+        plan.check(path)
+        return plan
+
+    def check(self, path: Path) -> None:
+        """Every step's options, checked by the stage that will take them."""
+        from ..errors import MalformedFileError, UserInputError
+        try:
+            for dataset in self.train_datasets:
+                for loss in self.losses:
+                    for aug in self.augmentations:
+                        self.train_config(dataset, loss, aug)
+            if self.data_limited:
+                self.limited_configs()
+            if self.ablation:
+                self.ablation_config()
+            if self.evaluate:
+                from .evaluate import EvaluateConfig
+                EvaluateConfig("m", "d", **_tuples(self.evaluate))
+        except (TypeError, UserInputError) as err:
+            raise MalformedFileError(path, str(err)) from None
+
+    def train_config(self, dataset: str, loss: str, augment: str, **extra):
+        from .train import TrainConfig
+        return TrainConfig(dataset, loss=loss, augment=augment, **{**self.train, **extra})
+
+    def limited_configs(self) -> list:
+        spec = self.data_limited
+        return [self.train_config(spec["dataset"], loss, "NONE", train_videos=int(n))
+                for n in spec["videos_per_class"] for loss in spec.get("losses", self.losses)]
+
+    def ablation_config(self):
+        from .ablation import AblationConfig
+        spec = _tuples(dict(self.ablation))
+        return AblationConfig(spec.pop("dataset"), **{**self.train, **spec})
+
+
+def run(cfg: ReproduceConfig) -> dict:
+    """Run (or resume) the study; returns the matrix, the data-limited table, the ablation's
+    summary, the champions, what was reused and what failed."""
+    import mlflow
+
+    from .. import tracking
+
+    plan = cfg.plan()
+    started = time.perf_counter()
+    study = _Study(plan)
+    with tracking.stage_run("reproduce", run_name=f"reproduce-{plan.name}",
+                            tags={"study": plan.name}, run_id=_parent_of(plan.name),
+                            params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
+        mlflow.log_artifact(str(cfg.path()))
+        study.grid()
+        study.matrix()
+        if plan.data_limited:
+            study.data_limited()
+        if plan.ablation:
+            study.ablation()
+        if plan.promote:
+            study.promote()
+        mlflow.log_metrics({"trainings_run": study.counts["trained"],
+                            "trainings_reused": study.counts["reused"],
+                            "steps_failed": len(study.failed),
+                            "seconds": time.perf_counter() - started})
+        mlflow.set_tag("failed_steps", "; ".join(study.failed) or "none")
+        result = {**study.results, "failed": study.failed, "counts": study.counts,
+                  "parent_run_id": parent.info.run_id}
+    return result
+
+
+def _parent_of(name: str) -> str | None:
+    """The study's parent run, when an earlier invocation made one: reopened."""
+    import mlflow
+
+    from .. import tracking
+    tracking.configure()
+    found = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                               filter_string=f"tags.stage = 'reproduce' and "
+                                             f"tags.study = '{name}'",
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
+
+
+class _Study:
+    """The steps of one plan, each run once: reused when already done, resumed when
+    interrupted, reported (not fatal) when it fails."""
+
+    def __init__(self, plan: StudyPlan):
+        self.plan = plan
+        self.results: dict = {}
+        self.failed: list[str] = []
+        self.counts = {"trained": 0, "reused": 0}
+        self.final_runs: list[str] = []
+
+    def step(self, what: str, work):
+        from .. import tracking
+        started = time.perf_counter()
+        try:
+            out = work()
+        except Exception as err:  # noqa: BLE001 - a failed step is reported, the study goes on
+            self.failed.append(f"{what}: {tracking.first_line(err)}")
+            log.warning("%-44s failed: %s", what, tracking.first_line(err))
+            return None
+        log.info("%-44s %6.0f s", what, time.perf_counter() - started)
+        return out
+
+    def trained(self, cfg) -> dict:
+        """The final run of this training: reused when finished, resumed when not."""
+        import mlflow
+
+        from . import train
+        found = mlflow.search_runs(
+            search_all_experiments=True, output_format="list",
+            filter_string=f"tags.config_hash = '{cfg.config_hash()}' and tags.final = 'true'",
+            order_by=["attributes.start_time DESC"])
+        done = [r for r in found if r.info.status == "FINISHED"]
+        if done:
+            self.counts["reused"] += 1
+            return {"run_id": done[0].info.run_id,
+                    "best_val_loss": done[0].data.metrics.get("best_val_loss")}
+        self.counts["trained"] += 1
+        unfinished = [r for r in found if r.info.status in ("KILLED", "FAILED", "RUNNING")]
+        if unfinished:
+            return train.run(replace(cfg, resume=unfinished[0].info.run_id))
+        return train.run(cfg)
+
+    def variant(self, dataset: str, loss: str, aug: str, **extra) -> str | None:
+        """One trained variant; a triplet starts from the BCE model of the same options."""
+        if loss == Loss.TRIPLET:
+            bce = self.trained(self.plan.train_config(dataset, Loss.BCE, aug, **extra))
+            cfg = self.plan.train_config(dataset, loss, aug, init=bce["run_id"], **extra)
+        else:
+            cfg = self.plan.train_config(dataset, loss, aug, **extra)
+        return self.trained(cfg)["run_id"]
+
+    def grid(self) -> None:
+        runs = {}
+        for dataset in self.plan.train_datasets:
+            for aug in self.plan.augmentations:
+                for loss in self.plan.losses:
+                    run_id = self.step(f"train {dataset}, {loss}, {aug.lower()}",
+                                       lambda: self.variant(dataset, loss, aug))
+                    if run_id:
+                        runs[(dataset, loss, aug)] = run_id
+        self.final_runs = list(runs.values())
+        self.results["grid"] = runs
+
+    def tests(self, names) -> dict:
+        from .. import paths
+        return {name: paths.faces_index_path(name) for name in names}
+
+    def matrix(self) -> None:
+        from . import evaluate
+        if not self.final_runs:
+            return
+        options = {"robustness": "none", **_tuples(self.plan.evaluate)}
+        self.results["matrix"] = self.step(
+            f"evaluate {len(self.final_runs)} models on {len(self.plan.test_datasets)} test sets",
+            lambda: evaluate.run(evaluate.EvaluateConfig(
+                tuple(self.final_runs), self.tests(self.plan.test_datasets), **options)))
+
+    def data_limited(self) -> None:
+        import pandas as pd
+
+        from . import evaluate
+        spec, rows = self.plan.data_limited, []
+        dataset = spec["dataset"]
+        for n in spec["videos_per_class"]:
+            for loss in spec.get("losses", self.plan.losses):
+                def point(n=n, loss=loss):
+                    run_id = self.variant(dataset, loss, "NONE", train_videos=int(n))
+                    table = evaluate.run(evaluate.EvaluateConfig(
+                        run_id, self.tests([dataset]), robustness="none", mds="none"))
+                    return {"train_videos": int(n), "loss": loss, "run_id": run_id,
+                            "auc_frame": float(table["auc_frame"].iloc[0]),
+                            "auc_video": float(table["auc_video"].iloc[0])}
+                row = self.step(f"data-limited {dataset}, {loss}, {n} videos per class", point)
+                if row:
+                    rows.append(row)
+        table = pd.DataFrame(rows)
+        self.results["data_limited"] = table
+        if len(table):
+            from .. import tracking
+            tracking.log_dataframe(table, "data_limited.csv")
+
+    def ablation(self) -> None:
+        from . import ablation
+        self.results["ablation"] = self.step(
+            f"ablation on {self.plan.ablation['dataset']}",
+            lambda: ablation.run(self.plan.ablation_config()))
+
+    def promote(self) -> None:
+        from . import evaluate, promote
+        trained = sorted({d for (d, _, _) in self.results.get("grid", {})})
+        if not trained:
+            return
+        champions = self.step("promote the champion of each dataset",
+                              lambda: promote.run(promote.PromoteConfig(tuple(trained))))
+        self.results["champions"] = champions or []
+        if not self.plan.robustness:
+            return
+        for champion in champions or []:
+            name = champion["dataset"]
+            self.step(f"robustness of the {name} champion",
+                      lambda c=champion: evaluate.run(evaluate.EvaluateConfig(
+                          c["uri"], self.tests([c["dataset"]]), robustness="all", mds="none",
+                          **_tuples(self.plan.robustness))))
+
+
+def _tuples(options: dict) -> dict:
+    """YAML lists as the tuples the frozen configs hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}

@@ -1,0 +1,97 @@
+"""reproduce: a tiny study file run for real, twice, and once interrupted and restarted."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+import pytest
+import yaml
+
+from deepfake_mlflow.cli import main
+from deepfake_mlflow.errors import MalformedFileError
+from deepfake_mlflow.stages import reproduce
+from deepfake_mlflow.stages.reproduce import ReproduceConfig
+
+TINY_STUDY = {
+    "name": "tiny",
+    "train_datasets": ["ff"],
+    "test_datasets": ["ff", "celebdf"],
+    "losses": ["bce", "triplet"],
+    "augmentations": ["NONE"],
+    "train": {"model": "test_efficientnet", "pretrained": "none", "size": 64, "batch_size": 4,
+              "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
+    "evaluate": {"mds": "none"},
+    "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce"]},
+    "promote": True,
+}
+
+
+@pytest.fixture
+def tiny_study(tmp_path, faces_ff, faces_celebdf):
+    for faces in (faces_ff, faces_celebdf):  # the workspace a study reads its faces from
+        shutil.copytree(faces.parent, tmp_path / "workspace" / faces.parent.name,
+                        ignore=shutil.ignore_patterns("runs", "*.lock"))
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_STUDY))
+    return path
+
+
+def final_runs() -> list:
+    return mlflow.search_runs(search_all_experiments=True, output_format="list",
+                              filter_string="tags.stage = 'train' and tags.final = 'true'")
+
+
+def test_a_study_runs_every_step_once_and_a_second_invocation_trains_nothing(tiny_study):
+    first = reproduce.run(ReproduceConfig(str(tiny_study)))
+    assert first["failed"] == []
+    # bce and triplet (from that bce) on ff, and the data-limited bce with 2 videos a class
+    assert first["counts"] == {"trained": 3, "reused": 1}
+    runs = final_runs()
+    assert len(runs) == 3 and len({r.data.tags["config_hash"] for r in runs}) == 3
+    assert len(first["matrix"]) == 2 * 2  # 2 models x 2 test sets
+    assert list(first["data_limited"]["train_videos"]) == [2]
+    assert [c["dataset"] for c in first["champions"]] == ["ff"]
+    parent = mlflow.get_run(first["parent_run_id"])
+    children = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                  filter_string=f"tags.mlflow.parentRunId = "
+                                                f"'{parent.info.run_id}'")
+    stages = sorted(r.data.tags["stage"] for r in children)
+    assert stages.count("train") == 3 and "evaluate" in stages and "registry" in stages
+
+    second = reproduce.run(ReproduceConfig(str(tiny_study)))
+    assert second["counts"]["trained"] == 0 and second["failed"] == []
+    assert len(final_runs()) == 3
+    assert second["parent_run_id"] == first["parent_run_id"]  # the same study run
+
+
+def test_an_interrupted_study_resumes_and_finishes_the_grid(tiny_study, monkeypatch):
+    from deepfake_mlflow.train import loop
+
+    original, stops = loop.save_checkpoint, []
+
+    def stop_once(path, **state):  # Ctrl-C after the first checkpoint of the study
+        original(path, **state)
+        if not stops:
+            stops.append(path)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", stop_once)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(ReproduceConfig(str(tiny_study)))
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    again = reproduce.run(ReproduceConfig(str(tiny_study)))
+    assert again["failed"] == []
+    runs = final_runs()
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.data.tags["config_hash"] for r in runs}) == 3  # the killed one resumed
+
+
+def test_a_bad_study_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**TINY_STUDY, "trian": {}}))
+    with pytest.raises(MalformedFileError, match="unknown keys"):
+        ReproduceConfig(str(bad))
+    bad.write_text(yaml.safe_dump({**TINY_STUDY, "train": {"batch_size": 3}}))
+    assert main(["reproduce", "--study", str(bad)]) == 2
+    assert "bad.yaml: --batch-size 3" in capsys.readouterr().err
