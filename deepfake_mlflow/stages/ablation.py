@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,11 +136,13 @@ def run(cfg) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = cfg.storage or default_storage()
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8: said once, here
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=config.ABLATION_MAX_RETRY)
     storage = optuna.storages.RDBStorage(
         storage_url, heartbeat_interval=config.ABLATION_HEARTBEAT_S,
-        grace_period=3 * config.ABLATION_HEARTBEAT_S,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=config.ABLATION_MAX_RETRY))
+        grace_period=3 * config.ABLATION_HEARTBEAT_S, heartbeat_stale_trial_callback=retry)
     maximise = cfg.objective == "cross-val-auc"
     cross = _datasets(cfg.cross_datasets, exclude=cfg.dataset) if maximise else {}
     if maximise and not cross:
@@ -313,11 +316,14 @@ def _log_summary(study, summary: dict, maximise: bool) -> None:
         mlflow.log_metric("best_objective", best["objective"])
         mlflow.set_tags({"best_augment": best["augment"], "best_trial": str(best["trial"]),
                          "best_run_id": best["mlflow_run_id"]})
+    import optuna
     from optuna.visualization import matplotlib as views
     for name, draw in (("history", views.plot_optimization_history),
                        ("importances", views.plot_param_importances)):
         try:
-            axes = draw(study)
+            with warnings.catch_warnings():  # Optuna's matplotlib views are "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                axes = draw(study)
         except Exception as err:  # too few finished trials for the plot: said, not fatal
             log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
             continue

@@ -185,9 +185,9 @@ class _Study:
             out = work()
         except Exception as err:  # noqa: BLE001 - a failed step is reported, the study goes on
             self.failed.append(f"{what}: {tracking.first_line(err)}")
-            log.warning("%-44s failed: %s", what, tracking.first_line(err))
+            log.warning("%-52s failed: %s", what, tracking.first_line(err))
             return None
-        log.info("%-44s %6.0f s", what, time.perf_counter() - started)
+        log.info("%-52s %6.0f s", what, time.perf_counter() - started)
         return out
 
     def trained(self, cfg) -> dict:
