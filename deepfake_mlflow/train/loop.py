@@ -148,7 +148,7 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
     optimizer = torch.optim.Adam(params, lr=settings.lr)
     scaler = precision.scaler()
     plateau = Plateau(settings.lr, settings.patience, min_lr=settings.min_lr)
-    iteration = 0
+    iteration = covered = 0  # covered: the journal's points the checkpoint accounts for
     if (folder / CHECKPOINT).is_file():  # resume where the last checkpoint left off
         state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
@@ -160,8 +160,9 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         iteration = int(state["iteration"])
+        covered = int(state.get("journal_points", 0))
     if journal is not None:  # points after the checkpoint are made again from here
-        journal.rewind(int(state.get("journal_points", 0)) if iteration else 0)
+        journal.rewind(covered)
     net = model
     if world.distributed:  # after prepare(): DDP syncs the parameters that require grad
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"

@@ -1,7 +1,7 @@
 """The phases of the protocol as data, and how a TrainConfig becomes MLflow runs.
 
-Each phase run logs its params, train_loss / val_loss / lr by step (asynchronously),
-system metrics, the faces index as input, the augmentation pipeline as JSON, the device
+Each phase run logs its params, train_loss / val_loss / lr by step (through a local
+journal that an outage of the store cannot empty, deepfake_mlflow.journal), system metrics, the faces index as input, the augmentation pipeline as JSON, the device
 it ran on, and (bce, finetune) the best model as an MLflow 3 logged model
 (deepfake_mlflow.pyfunc: it scores videos). The run holding a variant's final model (the
 bce run; the triplet parent) is tagged final=true: the registry and the cross-dataset
@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
 import torch
 
 from .. import accel, augment, distributed, paths, tracking
-from ..errors import UserInputError
-from ..model import create, load_weights
-from ..model_refs import RUN_ID
 from ..datasets.schema import read_table
+from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
 from ..faces.index import FACE_COLUMNS
 from ..journal import MetricJournal
+from ..model import create, load_weights
+from ..model_refs import RUN_ID
 from ..pyfunc import log_video_detector
+from ..stages.train import RUNTIME_OPTIONS
 from ..vocabulary import Loss, PhaseName
 from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
 from .loop import BEST, LoopSettings, fit
 from .objectives import BCE, Finetune, Triplet
-
-from ..stages.train import RUNTIME_OPTIONS
 
 if TYPE_CHECKING:  # the config lives with its stage; only its fields are read here
     from ..stages.train import TrainConfig
