@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,9 +242,15 @@ class _Objective:
                                     params={"augment": spec, "trial": trial.number}) as run:
                 trial.set_user_attr("mlflow_run_id", run.info.run_id)
                 trial.set_user_attr("augment", tag)
+                started = time.perf_counter()
                 try:
-                    return self._trial(trial, spec, train, evaluate, mlflow)
+                    value = self._trial(trial, spec, train, evaluate, mlflow)
+                    log.info("trial %-3d %-36s objective %.4f %6.0f s", trial.number, tag,
+                             value, time.perf_counter() - started)
+                    return value
                 except Pruned:  # the training and this run end KILLED, tagged ended_early
+                    log.info("trial %-3d %-36s pruned %13s %6.0f s", trial.number, tag, "",
+                             time.perf_counter() - started)
                     mlflow.set_tag("optuna_state", "PRUNED")
                     raise
                 except Exception as err:
