@@ -40,17 +40,18 @@ def test_fp16_trains_with_a_gradient_scaler(faces_ff):
     assert np.isfinite(result["best_val_loss"])
 
 
-def test_a_cpu_checkpoint_resumes_on_cuda_and_back(faces_ff):
-    part = run_train(tiny(faces_ff, max_iters=4, device="cpu"))
-    run_train(tiny(faces_ff, max_iters=6, device="cuda", precision="fp32",
-                   resume=part["run_id"]))
-    assert mlflow.get_run(part["run_id"]).data.tags["device"] == "cuda:0"
-    run_train(tiny(faces_ff, max_iters=8, device="cpu", resume=part["run_id"]))
-    state = torch.load(faces_ff.parent / "runs" / part["run_id"] / CHECKPOINT,
-                       weights_only=True)
+def test_a_cpu_checkpoint_resumes_on_cuda_and_back(faces_ff, interrupted):
+    # one run of 8 iterations: stopped at 4 on the CPU, at 6 on the GPU, finished on the CPU
+    run_id = interrupted(run_train, tiny(faces_ff, max_iters=8, device="cpu"), at=4)
+    again = interrupted(run_train, tiny(faces_ff, max_iters=8, device="cuda", precision="fp32",
+                                        resume=run_id), at=6)
+    assert again == run_id
+    assert mlflow.get_run(run_id).data.tags["device"] == "cuda:0"
+    run_train(tiny(faces_ff, max_iters=8, device="cpu", resume=run_id))
+    state = torch.load(faces_ff.parent / "runs" / run_id / CHECKPOINT, weights_only=True)
     assert state["iteration"] == 8
-    mlflow.flush_async_logging()
-    assert len(metric_history(part["run_id"], "train_loss")) == 8
+    assert len(metric_history(run_id, "train_loss")) == 8  # every point once
+    assert mlflow.get_run(run_id).info.status == "FINISHED"
 
 
 def test_evaluate_on_cuda_equals_the_cpu(faces_ff):
