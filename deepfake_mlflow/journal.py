@@ -129,13 +129,14 @@ class MetricJournal:
     def _read(self) -> list[dict]:
         if not self.path.is_file():
             return []
-        points, lines = [], self.path.read_text().splitlines()
-        for text in lines:
+        text = self.path.read_text()
+        points, lines = [], text.splitlines()
+        for line in lines:
             try:
-                points.append(json.loads(text))
+                points.append(json.loads(line))
             except ValueError:  # the last line of a process killed mid-write
                 break
-        if len(points) < len(lines) or not self.path.read_text().endswith("\n"):
+        if len(points) < len(lines) or (text and not text.endswith("\n")):
             with atomic_target(self.path) as tmp:  # appends must start on a whole line
                 tmp.write_text("".join(json.dumps(p) + "\n" for p in points))
         return points
