@@ -75,11 +75,6 @@ class MetricJournal:
         if time.monotonic() - self.last_try >= wait:
             self.send()
 
-    def lowest(self, key: str) -> float | None:
-        """The lowest value of `key` the run logged, across its resumes."""
-        values = [p["value"] for p in self.points if p["key"] == key and p["value"] == p["value"]]
-        return min(values) if values else None
-
     # --- the store's side ------------------------------------------------------------------
     def send(self) -> bool:
         """Send the covered points not sent yet; False (and the points kept) when the store

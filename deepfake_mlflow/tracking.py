@@ -221,13 +221,16 @@ def logged_models(run_id: str) -> list:
                                        filter_string=f"source_run_id = '{run_id}'")
 
 
-def fail_pending_models(run_id: str) -> None:
-    """A logged model left PENDING (its process died while logging it) is marked FAILED."""
+def fail_pending_models(run_id: str) -> list:
+    """A logged model left PENDING (its process died while logging it) is marked FAILED;
+    returns the run's models as they stand after that."""
     from mlflow.entities import LoggedModelStatus
-    for model in logged_models(run_id):
+    models = logged_models(run_id)
+    for i, model in enumerate(models):
         if model.status == LoggedModelStatus.PENDING:
-            mlflow.MlflowClient().finalize_logged_model(model.model_id,
-                                                        LoggedModelStatus.FAILED)
+            models[i] = mlflow.MlflowClient().finalize_logged_model(model.model_id,
+                                                                    LoggedModelStatus.FAILED)
+    return models
 
 
 def param_value(value) -> str:

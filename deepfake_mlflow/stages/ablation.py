@@ -65,9 +65,10 @@ class _AblationOptions:
     study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>)")
 
 
-def _train_field(f: dataclasses.Field):
-    return (f.name, f.type, option(f.default, help=f.metadata.get("help", ""),
-                                   choices=f.metadata.get("choices")))
+def _copied(f: dataclasses.Field) -> tuple:
+    """A field of another config, for make_dataclass: same name, default, help, choices."""
+    meta = {k: f.metadata.get(k) for k in ("help", "choices", "parse", "nargs")}
+    return f.name, f.type, option(f.default, **meta)
 
 
 def _check(self) -> None:
@@ -90,9 +91,7 @@ def _study_name(self) -> str:
 # their defaults: TrainConfig)
 AblationConfig = dataclasses.make_dataclass(
     "AblationConfig",
-    [(f.name, f.type, option(f.default, help=f.metadata["help"], choices=f.metadata["choices"]))
-     if f.default is not dataclasses.MISSING else (f.name, f.type, option(help=f.metadata["help"]))
-     for f in dataclasses.fields(_AblationOptions)] + [_train_field(f) for f in _SHARED],
+    [_copied(f) for f in [*dataclasses.fields(_AblationOptions), *_SHARED]],
     frozen=True,
     namespace={"__post_init__": _check, "train_config": _train_config,
                "study_name": _study_name})

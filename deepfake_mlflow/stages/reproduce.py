@@ -232,8 +232,8 @@ class _Study:
         self.results["grid"] = runs
 
     def tests(self, names) -> dict:
-        from .. import paths
-        return {name: paths.faces_index_path(name) for name in names}
+        from ..evaluation.model_run import parse_test_sets
+        return parse_test_sets(list(names))  # NAME: its faces index in the workspace
 
     def matrix(self) -> None:
         from . import evaluate

@@ -223,8 +223,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
 def _has_model(run_id: str) -> bool:
     """Whether the run holds a READY logged model; PENDING ones (a kill while logging)
     are marked FAILED on the way."""
-    tracking.fail_pending_models(run_id)
-    return any(m.status == "READY" for m in tracking.logged_models(run_id))
+    return any(m.status == "READY" for m in tracking.fail_pending_models(run_id))
 
 
 def _children(parent_id: str) -> dict[str, mlflow.entities.Run]:
