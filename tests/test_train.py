@@ -32,8 +32,9 @@ def metric_history(run_id: str, key: str) -> list[float]:
 
 
 def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch):
-    # sample system metrics every 0.2 s (MLflow's default is 10 s, longer than this run)
-    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    # sample system metrics every 0.05 s (MLflow's default is 10 s, longer than this run;
+    # at 0.2 s a loaded machine sometimes ended the run before the first sample was logged)
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.05")
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
     result = run_train(tiny(faces_ff, augment="SELECTED"))
     run = mlflow.get_run(result["run_id"])
