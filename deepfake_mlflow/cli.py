@@ -60,19 +60,44 @@ def report_corpus(manifest) -> int:
     return 0
 
 
-def report_demo(result) -> int:
+def report_study(result) -> int:
+    """What a study found: Tables I-IV, Fig. 1's points, Fig. 3's ranking, the champions."""
+    import pandas as pd
+
     from .evaluation.model_run import format_table
-    print(f"\ndemo finished in {result['seconds']:.0f} s")
-    if result["matrix"] is not None:
+    if result.get("matrix") is not None:
         print(format_table(result["matrix"]))
-    for champion in result["champions"]:
+    limited = result.get("data_limited")
+    if limited is not None and len(limited):
+        print("\ndata-limited training (Fig. 1), in-domain frame AUC:")
+        print(limited[["train_videos", "loss", "auc_frame", "auc_video"]].round(3)
+              .to_string(index=False))
+    ablation = result.get("ablation")
+    if ablation and ablation.get("trials"):
+        table = pd.DataFrame(ablation["trials"])
+        aucs = [c for c in table.columns if c.startswith("auc_frame/")]
+        shown = table[["augment", "state", "objective", *aucs]].sort_values(
+            "objective", na_position="last")
+        print("\nablation (Fig. 3), best validation loss first; test AUCs reported only:")
+        print(shown.round(3).to_string(index=False))
+    for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
+    for failure in result["failed"]:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if result["failed"] else 0
+
+
+def report_demo(result) -> int:
+    counts = result["counts"]
+    print(f"\ndemo finished in {result['seconds']:.0f} s: {counts['trained']} trainings run, "
+          f"{counts['reused']} reused; parent run {result['parent_run_id']}")
+    code = report_study(result)
     if result["example_video"] is not None:
         print(f"score a video: deepfake-mlflow predict {result['champions'][0]['uri']} "
               f"{result['example_video']}")
     print("browse the runs: mlflow ui --backend-store-uri sqlite:///mlflow.db")
-    return 0
+    return code
 
 
 # what the command line prints of each stage's result (library code only logs)
@@ -90,22 +115,14 @@ def report_ablation(summary) -> int:
 
 
 def report_reproduce(result) -> int:
-    from .evaluation.model_run import format_table
     counts = result["counts"]
     print(f"study: {counts['trained']} trainings run, {counts['reused']} reused; "
           f"parent run {result['parent_run_id']}")
-    if result.get("matrix") is not None:
-        print(format_table(result["matrix"]))
-    limited = result.get("data_limited")
-    if limited is not None and len(limited):
-        print(limited[["train_videos", "loss", "auc_frame", "auc_video"]].round(3)
-              .to_string(index=False))
-    for failure in result["failed"]:
-        print(f"failed: {failure}", file=sys.stderr)
-    return 1 if result["failed"] else 0
+    return report_study(result)
 
 
-REPORTS = {"index": report_index, "ablation": report_ablation, "reproduce": report_reproduce, "extract": lambda faces: 0, "train": report_train,
+REPORTS = {"index": report_index, "ablation": report_ablation, "reproduce": report_reproduce,
+           "extract": lambda faces: 0, "train": report_train,
            "evaluate": report_evaluate, "promote": report_promote,
            "predict": report_predict, "corpus": report_corpus, "demo": report_demo}
 

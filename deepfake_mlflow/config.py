@@ -105,12 +105,6 @@ METRICS_SEND_EVERY_S = 5.0
 METRICS_RETRY_EVERY_S = 30.0  # while the store is unreachable
 LOSS_FETCH_EVERY = 10  # train_loss is read back from the device every N iterations, not every step
 
-# --- The demo's training: the real EfficientNetB4, scaled down to run on 2 CPU cores ------
-DEMO_TRAIN = {"pretrained": "none", "size": 64, "batch_size": 8, "triplets": 4,
-              "max_iters": 20, "val_interval": 10, "val_size": 32, "patience": 20,
-              "triplet_patience": 10, "finetune_patience": 10, "workers": 1}
-DEMO_AUGMENTATIONS = ("NONE", "SELECTED")
-
 # --- Evaluation ---------------------------------------------------------------------------
 EVAL_SPLIT = "test"
 MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a point
@@ -123,9 +117,8 @@ ABLATION_HEARTBEAT_S = 60  # a trial silent for 3 heartbeats is failed and retri
 ABLATION_MAX_RETRY = 2
 
 # --- Registry -----------------------------------------------------------------------------
-REGISTERED_MODEL_PREFIX = "deepfake-effnetb4-"  # + training dataset
+# deepfake-<architecture>-<training dataset>, e.g. deepfake-effnetb4-dfdc: the name says
+# which network it is (timm's name with dashes, unless it has a short name here)
+REGISTERED_MODEL_PREFIX = "deepfake-"
+ARCHITECTURE_NAMES = {"efficientnet_b4": "effnetb4"}
 CHAMPION_ALIAS = "champion"
-
-# --- The demo's evaluation: every variant on every test set, then the champions in depth --
-DEMO_EVAL = {"robustness": "none", "mds": "celebdf", "mds_pairs": MDS_PAIRS}  # Fig. 2's set
-DEMO_ROBUSTNESS = {"jpeg_qualities": (50, 20), "scales": (0.5, 0.25)}

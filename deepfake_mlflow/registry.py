@@ -1,8 +1,9 @@
 """The model registry: the best model of each training dataset, by alias.
 
-`promote` registers, per training dataset, the final model (runs tagged final=true) with
-the lowest validation loss on that dataset's own validation split, as
-deepfake-effnetb4-<dataset>, and points the alias `champion` at it. Test metrics never
+`promote` registers, per training dataset and architecture, the final model (runs tagged
+final=true) with the lowest validation loss on that dataset's own validation split, as
+deepfake-<architecture>-<dataset> (deepfake-effnetb4-dfdc for EfficientNetB4), and points
+the alias `champion` at it. Test metrics never
 take part in the choice: picking on test sets inflates cross-dataset results. The version
 carries tags users compare on (validation loss, loss, augmentation, training run, and the
 cross-dataset AUCs that an evaluation copied onto the training run).
@@ -28,12 +29,22 @@ from .errors import UserInputError
 VAL_LOSS = "best_val_loss"
 
 
-def registered_name(dataset: str) -> str:
-    return config.REGISTERED_MODEL_PREFIX + dataset
+def architecture_name(model: str) -> str:
+    """The short name of a timm architecture in registered names: effnetb4, resnet10t."""
+    return config.ARCHITECTURE_NAMES.get(model, model.replace("_", "-"))
 
 
-def champion_uri(dataset: str) -> str:
-    return f"models:/{registered_name(dataset)}@{config.CHAMPION_ALIAS}"
+def registered_name(dataset: str, model: str = config.MODEL_NAME) -> str:
+    return f"{config.REGISTERED_MODEL_PREFIX}{architecture_name(model)}-{dataset}"
+
+
+def champion_uri(dataset: str, model: str = config.MODEL_NAME) -> str:
+    return f"models:/{registered_name(dataset, model)}@{config.CHAMPION_ALIAS}"
+
+
+def model_of(run: Run) -> str:
+    """The timm architecture a training run trained."""
+    return run.data.tags.get("model") or run.data.params.get("model") or config.MODEL_NAME
 
 
 def candidates(datasets: list[str] | None = None) -> list[Run]:
@@ -45,19 +56,21 @@ def candidates(datasets: list[str] | None = None) -> list[Run]:
             and tracking.logged_model_id(r)]
 
 
-def best_runs(datasets: list[str] | None = None) -> dict[str, Run]:
-    """dataset -> its run with the lowest validation loss (ties: the earlier run)."""
-    best: dict[str, Run] = {}
+def best_runs(datasets: list[str] | None = None) -> dict[tuple[str, str], Run]:
+    """(dataset, architecture) -> its run with the lowest validation loss (ties: the
+    earlier run). Architectures compete apart: each has its own registered model."""
+    best: dict[tuple[str, str], Run] = {}
     for run in sorted(candidates(datasets), key=lambda r: (r.info.start_time, r.info.run_id)):
-        dataset = run.data.tags["dataset"]
-        if dataset not in best or run.data.metrics[VAL_LOSS] < best[dataset].data.metrics[VAL_LOSS]:
-            best[dataset] = run
+        key = (run.data.tags["dataset"], model_of(run))
+        if key not in best or run.data.metrics[VAL_LOSS] < best[key].data.metrics[VAL_LOSS]:
+            best[key] = run
     return best
 
 
 def version_tags(run: Run) -> dict[str, str]:
     tags = {"dataset": run.data.tags.get("dataset", ""), "loss": run.data.tags.get("loss", ""),
-            "augment": run.data.tags.get("augment", ""), "train_run_id": run.info.run_id,
+            "augment": run.data.tags.get("augment", ""), "model": model_of(run),
+            "train_run_id": run.info.run_id,
             "val_loss": f"{run.data.metrics[VAL_LOSS]:.6g}"}
     tags.update({k: f"{v:.4f}" for k, v in sorted(run.data.metrics.items())
                  if k.startswith(("auc_frame/", "auc_video/")) and k.count("/") == 1})
@@ -85,22 +98,23 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
     saying what it points at and whether anything changed."""
     client = mlflow.MlflowClient()
     chosen = best_runs(datasets)
-    missing = sorted(set(datasets or []) - set(chosen))
+    missing = sorted(set(datasets or []) - {dataset for dataset, _ in chosen})
     if missing or not chosen:
         raise UserInputError(f"no finished training run with a model for {missing or 'any dataset'}"
                              " in the tracking store: train first")
     with tracking.stage_run("registry", run_name="promote",
                             params={"datasets": ",".join(datasets or []) or "all"}):
-        results = [_promote_one(client, dataset, run) for dataset, run in sorted(chosen.items())]
+        results = [_promote_one(client, dataset, model, run)
+                   for (dataset, model), run in sorted(chosen.items())]
         tracking.log_dataframe(pd.DataFrame(results).assign(
             changed=lambda t: t["changed"].map(", ".join)), "champions.csv")
         mlflow.log_metric("champions", len(results))
     return results
 
 
-def _promote_one(client: mlflow.MlflowClient, dataset: str, run: Run) -> dict:
+def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run) -> dict:
     """Register one training run's model if needed and point the champion alias at it."""
-    name, model_id, changed = registered_name(dataset), tracking.logged_model_id(run), []
+    name, model_id, changed = registered_name(dataset, model), tracking.logged_model_id(run), []
     version = _find_version(client, name, model_id)
     if version is None:  # creates the registered model too, the first time
         # MLflow prints two lines per registration to stderr; champions.csv says it
@@ -110,7 +124,7 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, run: Run) -> dict:
     registered = client.get_registered_model(name)
     if not registered.description:
         client.update_registered_model(name, description=(
-            f"EfficientNetB4 deepfake detector trained on {dataset}. The alias "
+            f"{model} deepfake detector (timm) trained on {dataset}. The alias "
             f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
             "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
             "column of file paths; output: p_fake per video."))
@@ -123,13 +137,13 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, run: Run) -> dict:
     if str(current) != str(version.version):
         client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)
         changed.append(f"alias {config.CHAMPION_ALIAS}")
-    return {"dataset": dataset, "name": name, "version": int(version.version),
+    return {"dataset": dataset, "model": model, "name": name, "version": int(version.version),
             "train_run_id": run.info.run_id, "val_loss": run.data.metrics[VAL_LOSS],
-            "uri": champion_uri(dataset), "changed": changed}
+            "uri": champion_uri(dataset, model), "changed": changed}
 
 
 def champions() -> list[dict]:
-    """Every deepfake-effnetb4-* registered model and its champion version."""
+    """Every deepfake-* registered model and its champion version."""
     tracking.configure()
     client = mlflow.MlflowClient()
     found = []

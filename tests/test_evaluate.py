@@ -151,7 +151,7 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
     champion = store["champions"]["ff"]
     assert champion["train_run_id"] == best.info.run_id
     client = mlflow.MlflowClient()
-    version = client.get_model_version_by_alias("deepfake-effnetb4-ff", "champion")
+    version = client.get_model_version_by_alias("deepfake-test-efficientnet-ff", "champion")
     assert version.tags["train_run_id"] == best.info.run_id
     assert version.tags["loss"] == "bce" and version.tags["augment"] == "none"
     assert float(version.tags["val_loss"]) == pytest.approx(best.data.metrics["best_val_loss"],
@@ -160,9 +160,13 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
         assert "auc_frame/celebdf" in version.tags
     again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
-    assert len(client.search_model_versions("name = 'deepfake-effnetb4-ff'")) == 1
-    assert {c["name"] for c in registry.champions()} == {"deepfake-effnetb4-ff",
-                                                        "deepfake-effnetb4-celebdf"}
+    assert len(client.search_model_versions("name = 'deepfake-test-efficientnet-ff'")) == 1
+    assert {c["name"] for c in registry.champions()} == {"deepfake-test-efficientnet-ff",
+                                                        "deepfake-test-efficientnet-celebdf"}
+
+
+# the registry names a model by its architecture: the tests train timm's test_efficientnet
+CELEBDF_CHAMPION = registry.champion_uri("celebdf", "test_efficientnet")
 
 
 def corpus_video(corpus: Path, faces_index: Path, split: str, label: int) -> tuple[str, Path]:
@@ -194,7 +198,7 @@ def test_predict_cli_reports_corrupt_files_and_still_scores_the_others(store, co
     garbage.write_bytes(os.urandom(4096))
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
-    code = cli.main(["predict", registry.champion_uri("celebdf"), str(garbage), str(video),
+    code = cli.main(["predict", CELEBDF_CHAMPION, str(garbage), str(video),
                      str(cut), str(tmp_path / "absent.mp4")])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 1  # some videos failed
@@ -207,7 +211,7 @@ def test_predict_cli_reports_corrupt_files_and_still_scores_the_others(store, co
     assert by_name["absent.mp4"]["status"] == "unreadable"
     assert by_name["absent.mp4"]["message"] == "file not found"
     assert by_name["cut.mp4"]["status"] in ("truncated", "unreadable", "too_short")
-    assert cli.main(["predict", registry.champion_uri("celebdf"), str(video)]) == 0
+    assert cli.main(["predict", CELEBDF_CHAMPION, str(video)]) == 0
 
 
 def test_predict_names_a_model_that_does_not_exist(store, capsys):
@@ -226,7 +230,7 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus):
     port = _free_port()
     mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     server = subprocess.Popen(
-        [mlflow_cli, "models", "serve", "-m", registry.champion_uri("celebdf"),
+        [mlflow_cli, "models", "serve", "-m", CELEBDF_CHAMPION,
          "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
         # the server execs `uvicorn` from PATH: the venv's bin/ must be on it (it is once
         # the venv is activated, as the README says)
@@ -272,7 +276,7 @@ def test_evaluate_and_registry_through_the_command_line(store, capsys):
     capsys.readouterr()
     assert cli.main(["registry", "list"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {c["name"] for c in listed} == {"deepfake-effnetb4-ff", "deepfake-effnetb4-celebdf"}
+    assert {c["name"] for c in listed} == {"deepfake-test-efficientnet-ff", "deepfake-test-efficientnet-celebdf"}
     assert cli.main(["evaluate", train_id, "nowhere"]) == 2
     assert "no faces index" in capsys.readouterr().err
 
@@ -285,14 +289,14 @@ def test_mlflow_run_evaluate_entry_point(store, tmp_path):
            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # `python` of this venv
     done = subprocess.run(
         [str(bin_dir / "mlflow"), "run", str(root), "-e", "evaluate",
-         "-P", "model=models:/deepfake-effnetb4-celebdf@champion",
+         "-P", "model=models:/deepfake-test-efficientnet-celebdf@champion",
          "-P", f"datasets=celebdf={store['tests']['celebdf']}", "-P", "robustness=none",
          "-P", "mds=none", "--env-manager", "local", "--experiment-name", "deepfake-evaluate"],
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = mlflow.search_runs(experiment_names=["deepfake-evaluate"], output_format="list",
                               filter_string="params.model = "
-                                            "'models:/deepfake-effnetb4-celebdf@champion'")
+                                            "'models:/deepfake-test-efficientnet-celebdf@champion'")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.tags["train_run_id"] == store["champions"]["celebdf"]["train_run_id"]
     assert "auc_frame/celebdf" in runs[0].data.metrics

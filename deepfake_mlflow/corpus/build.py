@@ -44,6 +44,8 @@ DFDC_FAKES_PER_REAL = 2
 MANIFEST = "manifest.json"
 MIN_SIZE = 6  # three FF++ pairs: one each for train, val and test
 PLACEMENT_CONFIDENCE = 0.5
+# 2: DFD's and Celeb-DF's donor faces come from identities outside their filmed subjects
+FORMAT = 2
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -64,14 +66,31 @@ class CorpusWriter:
         order = _rng(self.seed, f"identities/{dataset}").permutation(len(self.sources))
         return [self.sources[order[i % len(order)]] for i in range(n)]
 
-    def real(self, dataset: str, rel: str, source: FaceSource) -> Clip:
-        key = f"{dataset}/{rel}"
+    def donors(self, dataset: str, subjects: list[FaceSource], n: int) -> list[FaceSource]:
+        """n donor faces for a dataset's fakes, from identities that are not its real
+        subjects (cycled), so that no split's real face is another split's fake face; the
+        dataset's own subjects only when the pool has no other identity."""
+        taken = {s.name for s in subjects}
+        order = _rng(self.seed, f"donors/{dataset}").permutation(len(self.sources))
+        others = [self.sources[i] for i in order if self.sources[i].name not in taken]
+        pool = others or list(subjects)
+        return [pool[i % len(pool)] for i in range(n)]
+
+    def _clip(self, dataset: str, key: str, source: FaceSource) -> Clip:
+        key = f"{dataset}/{key}"
         if key not in self._clips:
             self._clips[key] = real_clip(source, LOOKS[dataset], config.DEMO_FRAMES,
                                          _rng(self.seed, key), self.detector)
-        clip = self._clips[key]
+        return self._clips[key]
+
+    def real(self, dataset: str, rel: str, source: FaceSource) -> Clip:
+        clip = self._clip(dataset, rel, source)
         self._write(dataset, rel, clip.frames, label=config.REAL, identity=source.name)
         return clip
+
+    def donor(self, dataset: str, source: FaceSource) -> Clip:
+        """A donor's face in motion, rendered for swapping only (no video is written)."""
+        return self._clip(dataset, f"donor/{source.name}", source)
 
     def fake(self, dataset: str, rel: str, target: Clip, source: Clip, method: str,
              target_identity: str, source_identity: str) -> None:
@@ -112,14 +131,17 @@ def write_dfd(w: CorpusWriter, size: int) -> None:
         clip = w.real("dfd", f"original_sequences/actors/c23/videos/{actor}__{scene}.mp4",
                       people[k])
         originals.append((k, actor, scene, clip))
+    # A fake re-pastes the actor's own face from another of their scenes: with a handful of
+    # actors, a swap between actors either puts one split's face into another split's fakes
+    # (the split is by filmed actor) or lets a network tell real from fake by who it sees
     letters = string.ascii_uppercase + string.digits
     for k, actor, scene, clip in originals:
-        j = (k + 1) % actors
-        source = next(c for kk, _, _, c in originals if kk == j)
+        others = [c for kk, _, sc, c in originals if kk == k and sc != scene]
         tag = "".join(_rng(w.seed, f"dfd/{actor}/{scene}").choice(list(letters), 8))
         w.fake("dfd", f"manipulated_sequences/DeepFakeDetection/c23/videos/"
-                      f"{actor}_{j + 1:02d}__{scene}__{tag}.mp4",
-               clip, source, "DeepFakeDetection", people[k].name, people[j].name)
+                      f"{actor}_{actor}__{scene}__{tag}.mp4",
+               clip, (others or [clip])[0], "DeepFakeDetection", people[k].name,
+               people[k].name)
 
 
 def _dfdc_name(seed: int, key: str) -> str:
@@ -163,16 +185,16 @@ def write_celebdf(w: CorpusWriter, size: int) -> None:
         celeb_clips.append((k, n // celebs, w.real("celebdf", rel, people[k])))
     for n in range(n_youtube):
         w.real("celebdf", f"YouTube-real/{n:05d}.mp4", people[celebs + n])
+    # as in DFD above: each fake re-pastes the celebrity's face from another of their clips
     for k, clip_no, clip in celeb_clips:
-        donor = (k + 1) % celebs
-        source = next(c for kk, _, c in celeb_clips if kk == donor)
-        w.fake("celebdf", f"Celeb-synthesis/id{k}_id{donor}_{clip_no:04d}.mp4", clip, source,
-               "Celeb-synthesis", people[k].name, people[donor].name)
+        others = [c for kk, no, c in celeb_clips if kk == k and no != clip_no]
+        w.fake("celebdf", f"Celeb-synthesis/id{k}_id{k}_{clip_no:04d}.mp4", clip,
+               (others or [clip])[0], "Celeb-synthesis", people[k].name, people[k].name)
     # The test list: the last Celeb-real clip of each group of three, its fake, one YouTube.
     for n, (k, clip_no, _) in enumerate(celeb_clips):
         if n % 3 == 2:
             test += [f"1 Celeb-real/id{k}_{clip_no:04d}.mp4",
-                     f"0 Celeb-synthesis/id{k}_id{(k + 1) % celebs}_{clip_no:04d}.mp4"]
+                     f"0 Celeb-synthesis/id{k}_id{k}_{clip_no:04d}.mp4"]
     test.append(f"1 YouTube-real/{n_youtube - 1:05d}.mp4")
     (w.out / "celebdf" / config.CELEBDF_TEST_LIST).write_text("\n".join(test) + "\n")
 
@@ -205,7 +227,7 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     size = int(size)
     check_size(size)
     manifest_path = out / MANIFEST
-    wanted = {"size": size, "seed": int(seed), "version": __version__}
+    wanted = {"size": size, "seed": int(seed), "version": __version__, "format": FORMAT}
     if manifest_path.is_file():
         done = json.loads(manifest_path.read_text())
         if {k: done.get(k) for k in wanted} == wanted:

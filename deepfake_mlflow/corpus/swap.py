@@ -39,10 +39,10 @@ RECIPES: dict[str, Recipe] = {
     "NeuralTextures": Recipe(face_resolution=64, blend="feather", feather=0.10, mask_scale=0.6,
                              region="mouth"),
     # the other datasets
-    "DeepFakeDetection": Recipe(face_resolution=96, blend="feather", feather=0.08,
+    "DeepFakeDetection": Recipe(face_resolution=40, blend="feather", feather=0.08,
                                 mask_scale=1.0, sharpen=0.8),
     "dfdc": Recipe(face_resolution=32, blend="feather", feather=0.2, mask_scale=1.05, noise=4.0),
-    "Celeb-synthesis": Recipe(face_resolution=0, blend="poisson", feather=0.0, mask_scale=0.95,
+    "Celeb-synthesis": Recipe(face_resolution=32, blend="poisson", feather=0.0, mask_scale=0.95,
                               colour_transfer=True),
 }
 

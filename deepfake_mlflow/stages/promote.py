@@ -1,5 +1,6 @@
 """The `promote` stage: the lowest-validation-loss model of each training dataset becomes
-deepfake-effnetb4-<dataset>@champion (deepfake_mlflow.registry), as one tracked run."""
+deepfake-<architecture>-<dataset>@champion (deepfake_mlflow.registry), as one tracked run:
+deepfake-effnetb4-dfdc for EfficientNetB4."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from .options import option
 
 HELP = ("register the lowest-validation-loss model of each training dataset as "
-        "deepfake-effnetb4-<dataset>@champion")
+        "deepfake-<architecture>-<dataset>@champion")
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,12 @@ class StudyPlan:
             raise MalformedFileError(path, str(err)) from None
 
     def train_config(self, dataset: str, loss: str, augment: str, **extra):
+        """A training of the study; its faces index is named in full (the workspace's,
+        unless the study file says), so that its config hash names the data it reads."""
+        from .. import paths
         from .train import TrainConfig
-        return TrainConfig(dataset, loss=loss, augment=augment, **{**self.train, **extra})
+        options = {"faces": str(paths.faces_index_path(dataset).resolve()), **self.train}
+        return TrainConfig(dataset, loss=loss, augment=augment, **{**options, **extra})
 
     def limited_configs(self) -> list:
         spec = self.data_limited
@@ -125,44 +129,51 @@ class StudyPlan:
 def run(cfg: ReproduceConfig) -> dict:
     """Run (or resume) the study; returns the matrix, the data-limited table, the ablation's
     summary, the champions, what was reused and what failed."""
-    import mlflow
-
     from .. import tracking
 
     plan = cfg.plan()
-    started = time.perf_counter()
-    study = _Study(plan)
     with tracking.stage_run("reproduce", run_name=f"reproduce-{plan.name}",
-                            tags={"study": plan.name}, run_id=_parent_of(plan.name),
+                            tags={"study": plan.name},
+                            run_id=parent_of("reproduce", plan.name),
                             params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
-        mlflow.log_artifact(str(cfg.path()))
-        study.grid()
-        study.matrix()
-        if plan.data_limited:
-            study.data_limited()
-        if plan.ablation:
-            study.ablation()
-        if plan.promote:
-            study.promote()
-        mlflow.log_metrics({"trainings_run": study.counts["trained"],
-                            "trainings_reused": study.counts["reused"],
-                            "steps_failed": len(study.failed),
-                            "seconds": time.perf_counter() - started})
-        mlflow.set_tag("failed_steps", "; ".join(study.failed) or "none")
-        result = {**study.results, "failed": study.failed, "counts": study.counts,
-                  "parent_run_id": parent.info.run_id}
-    return result
+        return {**run_steps(plan, cfg.path()), "parent_run_id": parent.info.run_id}
 
 
-def _parent_of(name: str) -> str | None:
-    """The study's parent run, when an earlier invocation made one: reopened."""
+def run_steps(plan: StudyPlan, study_file: Path) -> dict:
+    """Every step of a plan as a child of the active run (a reproduce run, or the demo's)."""
+    import mlflow
+
+    started = time.perf_counter()
+    mlflow.log_artifact(str(study_file))
+    study = _Study(plan)
+    study.grid()
+    study.matrix()
+    if plan.data_limited:
+        study.data_limited()
+    if plan.ablation:
+        study.ablation()
+    if plan.promote:
+        study.promote()
+    mlflow.log_metrics({"trainings_run": study.counts["trained"],
+                        "trainings_reused": study.counts["reused"],
+                        "steps_failed": len(study.failed),
+                        "seconds": time.perf_counter() - started})
+    mlflow.set_tag("failed_steps", "; ".join(study.failed) or "none")
+    return {**study.results, "failed": study.failed, "counts": study.counts}
+
+
+def parent_of(stage: str, name: str, params: dict | None = None) -> str | None:
+    """The study's parent run, when an earlier invocation made one (with these params):
+    reopened, so that the study's steps, reused or new, sit under one run."""
     import mlflow
 
     from .. import tracking
     tracking.configure()
+    query = f"tags.stage = '{stage}' and tags.study = '{name}'"
+    for key, value in (params or {}).items():
+        query += f" and params.{key} = '{value}'"
     found = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                               filter_string=f"tags.stage = 'reproduce' and "
-                                             f"tags.study = '{name}'",
+                               filter_string=query,
                                order_by=["attributes.start_time DESC"], max_results=1)
     return found[0].info.run_id if found else None
 
