@@ -3,10 +3,10 @@
 `promote` registers, per training dataset and architecture, the final model (runs tagged
 final=true) with the lowest validation loss on that dataset's own validation split, as
 deepfake-<architecture>-<dataset> (deepfake-effnetb4-dfdc for EfficientNetB4), and points
-the alias `champion` at it. Test metrics never
-take part in the choice: picking on test sets inflates cross-dataset results. The version
-carries tags users compare on (validation loss, loss, augmentation, training run, and the
-cross-dataset AUCs that an evaluation copied onto the training run).
+the alias `champion` at it. Test metrics never take part in the choice: picking on test
+sets inflates cross-dataset results. The version carries tags users compare on
+(validation loss, loss, augmentation, architecture, training run, and the cross-dataset
+AUCs that an evaluation copied onto the training run).
 
 Idempotent: a model already registered is found by its logged-model id and reused; tags
 and the alias are written only when they differ.

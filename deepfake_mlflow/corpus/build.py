@@ -44,7 +44,7 @@ DFDC_FAKES_PER_REAL = 2
 MANIFEST = "manifest.json"
 MIN_SIZE = 6  # three FF++ pairs: one each for train, val and test
 PLACEMENT_CONFIDENCE = 0.5
-# 2: DFD's and Celeb-DF's donor faces come from identities outside their filmed subjects
+# 2: DFD's and Celeb-DF's fakes re-paste the filmed person's own face (see write_dfd)
 FORMAT = 2
 
 
@@ -66,31 +66,14 @@ class CorpusWriter:
         order = _rng(self.seed, f"identities/{dataset}").permutation(len(self.sources))
         return [self.sources[order[i % len(order)]] for i in range(n)]
 
-    def donors(self, dataset: str, subjects: list[FaceSource], n: int) -> list[FaceSource]:
-        """n donor faces for a dataset's fakes, from identities that are not its real
-        subjects (cycled), so that no split's real face is another split's fake face; the
-        dataset's own subjects only when the pool has no other identity."""
-        taken = {s.name for s in subjects}
-        order = _rng(self.seed, f"donors/{dataset}").permutation(len(self.sources))
-        others = [self.sources[i] for i in order if self.sources[i].name not in taken]
-        pool = others or list(subjects)
-        return [pool[i % len(pool)] for i in range(n)]
-
-    def _clip(self, dataset: str, key: str, source: FaceSource) -> Clip:
-        key = f"{dataset}/{key}"
+    def real(self, dataset: str, rel: str, source: FaceSource) -> Clip:
+        key = f"{dataset}/{rel}"
         if key not in self._clips:
             self._clips[key] = real_clip(source, LOOKS[dataset], config.DEMO_FRAMES,
                                          _rng(self.seed, key), self.detector)
-        return self._clips[key]
-
-    def real(self, dataset: str, rel: str, source: FaceSource) -> Clip:
-        clip = self._clip(dataset, rel, source)
+        clip = self._clips[key]
         self._write(dataset, rel, clip.frames, label=config.REAL, identity=source.name)
         return clip
-
-    def donor(self, dataset: str, source: FaceSource) -> Clip:
-        """A donor's face in motion, rendered for swapping only (no video is written)."""
-        return self._clip(dataset, f"donor/{source.name}", source)
 
     def fake(self, dataset: str, rel: str, target: Clip, source: Clip, method: str,
              target_identity: str, source_identity: str) -> None:
