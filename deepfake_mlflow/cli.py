@@ -83,6 +83,8 @@ def report_study(result) -> int:
     for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
+    if result.get("report"):
+        print(f"report (the paper's tables and figures beside ours): {result['report']}")
     for failure in result["failed"]:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if result["failed"] else 0
@@ -96,8 +98,20 @@ def report_demo(result) -> int:
     if result["example_video"] is not None:
         print(f"score a video: deepfake-mlflow predict {result['champions'][0]['uri']} "
               f"{result['example_video']}")
-    print("browse the runs: mlflow ui --backend-store-uri sqlite:///mlflow.db")
+    import mlflow
+
+    from .tracking import ui_runs_url
+    experiment = mlflow.get_run(result["parent_run_id"]).info.experiment_id
+    print(f"browse the runs: mlflow ui --backend-store-uri {mlflow.get_tracking_uri()} "
+          f"(or make ui), then open {ui_runs_url(experiment)}")
     return code
+
+
+def report_dashboard(result) -> int:
+    print(f"report of study {result['study']} ({result['runs']} runs): {result['page']}")
+    if result["parent_run_id"]:
+        print(f"logged to run {result['parent_run_id']} (artifacts report/)")
+    return 0
 
 
 # what the command line prints of each stage's result (library code only logs)
@@ -124,7 +138,8 @@ def report_reproduce(result) -> int:
 REPORTS = {"index": report_index, "ablation": report_ablation, "reproduce": report_reproduce,
            "extract": lambda faces: 0, "train": report_train,
            "evaluate": report_evaluate, "promote": report_promote,
-           "predict": report_predict, "corpus": report_corpus, "demo": report_demo}
+           "predict": report_predict, "corpus": report_corpus, "demo": report_demo,
+           "dashboard": report_dashboard}
 
 
 def cmd_stage(args) -> int:

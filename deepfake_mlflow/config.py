@@ -111,6 +111,14 @@ MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a 
 ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
 ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
 
+# --- Reporting (figures and the dashboards' report) ---------------------------------------
+# the paper's tables list the datasets in this order, with these names (FF++ DF is "DF")
+PAPER_DATASET_ORDER = ("celebdf", "ff", "dfd", "dfdc")
+DATASET_LABELS = {"celebdf": "CelebDF", "ff": "DF", "dfd": "DFD", "dfdc": "DFDC"}
+FIGURE_DPI = 300  # PNGs fit to print; every figure is also written as a PDF
+FIGURE_COLORMAP = "cividis"  # colour-blind safe, and monotone in lightness when printed grey
+UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the tracking UI: the report links there
+
 # --- Ablation (Optuna) ----------------------------------------------------------------------
 ABLATION_SEARCH_TRIALS = 12  # --mode search: trials per study
 ABLATION_HEARTBEAT_S = 60  # a trial silent for 3 heartbeats is failed and retried

@@ -5,8 +5,8 @@ final=true) with the lowest validation loss on that dataset's own validation spl
 deepfake-<architecture>-<dataset> (deepfake-effnetb4-dfdc for EfficientNetB4), and points
 the alias `champion` at it. Test metrics never take part in the choice: picking on test
 sets inflates cross-dataset results. The version carries tags users compare on
-(validation loss, loss, augmentation, architecture, training run, and the cross-dataset
-AUCs that an evaluation copied onto the training run).
+(validation loss, loss, augmentation, architecture, training run) and a description with
+the cross-dataset AUCs that an evaluation copied onto the training run.
 
 Idempotent: a model already registered is found by its logged-model id and reused; tags
 and the alias are written only when they differ.
@@ -68,13 +68,28 @@ def best_runs(datasets: list[str] | None = None) -> dict[tuple[str, str], Run]:
 
 
 def version_tags(run: Run) -> dict[str, str]:
-    tags = {"dataset": run.data.tags.get("dataset", ""), "loss": run.data.tags.get("loss", ""),
+    """What users filter versions on (the AUCs are in the version's description)."""
+    return {"dataset": run.data.tags.get("dataset", ""), "loss": run.data.tags.get("loss", ""),
             "augment": run.data.tags.get("augment", ""), "model": model_of(run),
             "train_run_id": run.info.run_id,
             "val_loss": f"{run.data.metrics[VAL_LOSS]:.6g}"}
-    tags.update({k: f"{v:.4f}" for k, v in sorted(run.data.metrics.items())
-                 if k.startswith(("auc_frame/", "auc_video/")) and k.count("/") == 1})
-    return tags
+
+
+def version_description(run: Run) -> str:
+    """A version's description: what it is, why it was chosen, and its test AUCs."""
+    tags, metrics = run.data.tags, run.data.metrics
+    tests = sorted(k.split("/", 1)[1] for k in metrics
+                   if k.startswith("auc_frame/") and k.count("/") == 1)
+    lines = [f"{model_of(run)} trained on **{tags.get('dataset', '?')}** with "
+             f"{tags.get('loss', '?')} loss, augmentation {tags.get('augment', '?')} "
+             f"(training run {run.info.run_name}, `{run.info.run_id}`). Chosen on its "
+             f"validation loss, {metrics[VAL_LOSS]:.4g}; test AUCs are reported, never used "
+             "to choose."]
+    if tests:
+        lines += ["", "| test set | frame AUC | video AUC |", "|---|---|---|"]
+        lines += [f"| {t} | {metrics[f'auc_frame/{t}']:.3f} | "
+                  f"{metrics.get(f'auc_video/{t}', float('nan')):.3f} |" for t in tests]
+    return "\n".join(lines)
 
 
 def version_model_id(version) -> str | None:
@@ -133,6 +148,10 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run
         if version.tags.get(key) != value:
             client.set_model_version_tag(name, version.version, key, value)
             changed.append(f"tag {key}")
+    description = version_description(run)
+    if version.description != description:
+        client.update_model_version(name, version.version, description=description)
+        changed.append("description")
     current = registered.aliases.get(config.CHAMPION_ALIAS)
     if str(current) != str(version.version):
         client.set_registered_model_alias(name, config.CHAMPION_ALIAS, version.version)

@@ -1,12 +1,18 @@
 """MLflow conventions in one place: the store, experiment names, run shape, tags.
 
-- The embedded default is sqlite:///mlflow.db with artifacts under ./mlartifacts;
+- The embedded default is sqlite:///mlflow.db with artifacts in mlartifacts/ beside the
+  database file (so one store's artifacts never scatter over working directories);
   MLFLOW_TRACKING_URI (a tracking server, PostgreSQL behind it) overrides it.
 - Each entry point is one run in its stage's experiment; a study (the demo, an ablation)
   is a parent run whose stages are child runs in the parent's experiment.
 - Under `mlflow run`, MLflow has already created the run (MLFLOW_RUN_ID): it is reused.
 - Tags are canonical short strings users filter on: dataset=dfdc, loss=bce,
-  augment=bc+hf+hsv+jpeg (sorted, lower case, "none" when empty).
+  augment=bc+hf+hsv+jpeg (sorted, lower case, "none" when empty), and variant=bce/selected
+  (loss/augmentation set: the paper's four tables are the four variants) to group by.
+- Run names are short and unique within a study, the distinguishing part first:
+  dfdc-bce-none (a training), triplet:dfdc-triplet-none (its phase), auc:dfdc-bce-none (its
+  evaluation), robust:... (a robustness sweep), matrix:16x4, trial-3-hf.
+- Experiments open on their runs in the UI (experiment kind tag) and carry a description.
 """
 
 from __future__ import annotations
@@ -34,6 +40,26 @@ STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablati
 FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
 HOST_TAG, PID_TAG = "host", "pid"  # where a run's process runs: dead runs are found by them
 REACH_TIMEOUT_S = 5
+# MLflow 3's UI opens an experiment on its GenAI overview unless told it holds model training
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+DESCRIPTION_TAG = "mlflow.note.content"
+DESCRIPTIONS = {
+    "index": "Dataset indexes: one run per indexed dataset root, with its split summary.",
+    "corpus": "Demo corpora built from real faces (FF++, DFD, DFDC and Celeb-DF layouts).",
+    "extract": "Face extraction with BlazeFace: 32 frames a video, 256x256 square crops.",
+    "train": "Trainings: BCE runs, and triplet parents with one child run per phase "
+             "(bce, triplet, finetune). Group by the `variant` tag to see the paper's tables.",
+    "evaluate": "Evaluations: frame and video AUC per test set; several models make a "
+                "matrix run (the paper's Tables I-IV) with one child run per model.",
+    "registry": "Promotions of the champion model of each training dataset.",
+    "ablation": "Optuna studies over augmentations (the paper's Fig. 3): one child run per "
+                "trial under the study's run.",
+    "reproduce": "Whole studies from one study file: each step a child run; the study "
+                 "run holds the report (report/report.html).",
+    "demo": "`make demo`: the paper's whole study scaled down on the demo corpus. Open the "
+            "demo run for the report (artifacts report/report.html); group runs by the "
+            "`variant` tag to compare BCE against triplet, with and without augmentation.",
+}
 _QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
@@ -52,9 +78,25 @@ def configure() -> str:
 def uses_embedded_store() -> bool:
     """True when this process writes the store itself (a database URI), not a server.
 
-    Then artifacts go to ./mlartifacts; a tracking server chooses its own artifact store.
+    Then artifacts go to artifact_root(); a tracking server chooses its own artifact store.
     """
     return not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks"))
+
+
+def artifact_root() -> Path:
+    """mlartifacts/ beside a SQLite store's file; ./mlartifacts for another database URI."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent / DEFAULT_ARTIFACT_DIR
+    return Path(DEFAULT_ARTIFACT_DIR).resolve()
+
+
+def ui_runs_url(experiment_id: str, ui_url: str | None = None) -> str:
+    """The tracking UI's page of an experiment's runs (MLflow 3 opens experiments in its
+    GenAI mode, on a traces overview, unless the link says workflowType)."""
+    from . import config
+    base = (ui_url or config.UI_URL).rstrip("/")
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def experiment_name(stage: str) -> str:
@@ -64,17 +106,22 @@ def experiment_name(stage: str) -> str:
 
 
 def experiment_id(stage: str) -> str:
-    """The stage's experiment, created on first use (artifacts in ./mlartifacts locally)."""
+    """The stage's experiment, created on first use (artifacts beside a local store)."""
     configure()
     name = experiment_name(stage)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
+        if "mlflow.experimentKind" not in found.tags:  # made by an earlier version
+            for key, value in {**EXPERIMENT_KIND,
+                               DESCRIPTION_TAG: DESCRIPTIONS.get(stage, "")}.items():
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
     location = None
     if uses_embedded_store():
-        location = (Path(DEFAULT_ARTIFACT_DIR).resolve() / name).as_uri()
+        location = (artifact_root() / name).as_uri()
+    tags = {**EXPERIMENT_KIND, DESCRIPTION_TAG: DESCRIPTIONS.get(stage, "")}
     try:
-        return mlflow.create_experiment(name, artifact_location=location)
+        return mlflow.create_experiment(name, artifact_location=location, tags=tags)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel worker
         return mlflow.get_experiment_by_name(name).experiment_id
 
@@ -87,6 +134,27 @@ def augment_tag(names: Iterable[str]) -> str:
     """Canonical augmentation tag: sorted, lower case, '+'-joined, 'none' when empty."""
     cleaned = sorted({canonical(n) for n in names if canonical(n) not in ("", "none")})
     return "+".join(cleaned) or "none"
+
+
+def augment_label(tag: str) -> str:
+    """The short name of an augmentation tag: 'selected' for the paper's set, 'mix' for
+    all of them, else the tag itself."""
+    from . import config
+    from .augment import AUGMENTATIONS
+    if tag == augment_tag(config.SELECTED_AUGMENTATIONS):
+        return "selected"
+    return "mix" if tag == augment_tag(AUGMENTATIONS) else tag
+
+
+def variant(loss: str, augment: str) -> str:
+    """The `variant` tag: loss/augmentation set (bce/none ... triplet/selected)."""
+    return f"{canonical(loss)}/{augment_label(augment)}"
+
+
+def training_name(dataset: str, loss: str, augment: str, videos_per_class: int = 0) -> str:
+    """dfdc-bce-none, celebdf-triplet-selected, dfdc-bce-none-4v (4 videos per class)."""
+    name = f"{dataset}-{canonical(loss)}-{augment_label(augment)}"
+    return f"{name}-{videos_per_class}v" if videos_per_class else name
 
 
 @contextmanager

@@ -97,6 +97,60 @@ def faces_celebdf(corpus, tmp_path_factory) -> Path:
     return _extracted(corpus, tmp_path_factory.mktemp("faces_celebdf"), "celebdf")
 
 
+# the demo study's shape (every part of it) on two training sets, two iterations a phase
+TINY_DEMO = {
+    "name": "tiny-demo",
+    "train_datasets": ["ff", "celebdf"],
+    "test_datasets": ["ff", "dfd", "dfdc", "celebdf"],
+    "losses": ["bce", "triplet"],
+    "augmentations": ["NONE", "SELECTED"],
+    "train": {"model": "test_efficientnet", "pretrained": "none", "size": 64, "batch_size": 4,
+              "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
+    "evaluate": {"mds": "celebdf"},
+    "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce", "triplet"]},
+    "ablation": {"dataset": "ff", "mode": "grid", "test_datasets": "ff,celebdf"},
+    "promote": True,
+    "robustness": {"jpeg_qualities": [50], "scales": [0.5]},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(corpus, tmp_path_factory) -> dict:
+    """`make demo` run once for the session with the tiny study, in a store of its own:
+    its results, its folder and its tracking URI (tests reach it through demo_store)."""
+    import yaml
+
+    from deepfake_mlflow.stages.demo import DemoConfig
+    from deepfake_mlflow.stages.demo import run as run_demo
+
+    work = tmp_path_factory.mktemp("tiny_demo")
+    shutil.copytree(corpus, work / "demo" / "corpus")  # a finished corpus is reused
+    study = work / "tiny-demo.yaml"
+    study.write_text(yaml.safe_dump(TINY_DEMO))
+    uri = f"sqlite:///{work}/mlflow.db"
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "DEEPFAKE_MLFLOW_WORKSPACE")}
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        cfg = DemoConfig(str(work / "demo"), size=CORPUS_SIZE, seed=0, study=str(study))
+        results = run_demo(cfg)
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    return {"results": results, "config": cfg, "folder": work, "uri": uri}
+
+
+@pytest.fixture
+def demo_store(tiny_demo, monkeypatch):
+    """The tiny demo's store as this test's tracking store."""
+    from deepfake_mlflow.tracking import configure
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_demo["uri"])
+    configure()
+    return tiny_demo
+
+
 @pytest.fixture
 def interrupted(monkeypatch):
     """interrupted(run, cfg, at): run `run(cfg)` and stop it like Ctrl-C right after the

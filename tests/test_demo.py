@@ -3,37 +3,13 @@ parent run (on the session's corpus and a tiny study, so that the test stays sho
 
 from __future__ import annotations
 
-import shutil
-
 import mlflow
 import pandas as pd
-import yaml
 
-from deepfake_mlflow.stages.demo import DemoConfig
 from deepfake_mlflow.stages.demo import run as run_demo
 from deepfake_mlflow.stages.reproduce import ReproduceConfig
-from deepfake_mlflow.tracking import configure
-
-from conftest import CORPUS_SIZE
 
 DATASETS = ["celebdf", "dfd", "dfdc", "ff"]
-# the demo study's shape (every part of it) on two training sets, two iterations a phase
-TINY_DEMO = {
-    "name": "tiny-demo",
-    "train_datasets": ["ff", "celebdf"],
-    "test_datasets": ["ff", "dfd", "dfdc", "celebdf"],
-    "losses": ["bce", "triplet"],
-    "augmentations": ["NONE", "SELECTED"],
-    "train": {"model": "test_efficientnet", "pretrained": "none", "size": 64, "batch_size": 4,
-              "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
-    "evaluate": {"mds": "celebdf"},
-    "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce", "triplet"]},
-    "ablation": {"dataset": "ff", "mode": "grid", "test_datasets": "ff,celebdf"},
-    "promote": True,
-    "robustness": {"jpeg_qualities": [50], "scales": [0.5]},
-}
-
-
 def children_of(run_id: str) -> list:
     return mlflow.search_runs(search_all_experiments=True, output_format="list",
                               filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
@@ -49,19 +25,15 @@ def test_the_shipped_demo_study_is_the_whole_grid_on_four_datasets():
     assert plan.train["model"] == "resnet10t"
 
 
-def test_demo_is_one_parent_run_holding_every_step(corpus, tmp_path):
-    shutil.copytree(corpus, tmp_path / "demo" / "corpus")  # a finished corpus is reused
-    study = tmp_path / "tiny-demo.yaml"
-    study.write_text(yaml.safe_dump(TINY_DEMO))
-    cfg = DemoConfig(str(tmp_path / "demo"), size=CORPUS_SIZE, seed=0, study=str(study))
-    results = run_demo(cfg)
+def test_demo_is_one_parent_run_holding_every_step(demo_store):
+    results, folder = demo_store["results"], demo_store["folder"]
     assert results["failed"] == []
     assert len(results["matrix"]) == 8 * 4  # 8 models x 4 test sets: Tables I-IV
     assert list(results["data_limited"]["loss"]) == ["bce", "triplet"]
     assert len(results["ablation"]["trials"]) == 9  # Fig. 3's set
     assert results["example_video"].suffix == ".mp4"
+    assert results["report"] == (folder / "demo" / "report" / "report.html").resolve()
 
-    configure()
     parent = mlflow.get_run(results["parent_run_id"])
     assert parent.info.run_name == "demo" and parent.data.tags["study"] == "tiny-demo"
     children = children_of(parent.info.run_id)
@@ -81,7 +53,7 @@ def test_demo_is_one_parent_run_holding_every_step(corpus, tmp_path):
         assert child.info.status == "FINISHED"
     ablation = next(r for r in children if r.data.tags["stage"] == "ablation")
     assert len(children_of(ablation.info.run_id)) == 9  # one run per trial, beneath it
-    matrix_run = next(r for r in children if r.info.run_name.startswith("matrix-"))
+    matrix_run = next(r for r in children if r.info.run_name == "matrix:8x4")
     table = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=matrix_run.info.run_id, artifact_path="matrix/cross_dataset_auc.csv"))
     assert len(table) == 8 * 4 and table["auc_frame"].between(0, 1).all()
@@ -91,10 +63,47 @@ def test_demo_is_one_parent_run_holding_every_step(corpus, tmp_path):
         version = client.get_model_version_by_alias(champion["name"], "champion")
         assert version.tags["dataset"] == champion["dataset"]
     for dataset in DATASETS:
-        assert (tmp_path / "demo" / "workspace" / dataset / "faces.parquet").is_file()
+        assert (folder / "demo" / "workspace" / dataset / "faces.parquet").is_file()
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert "report/report.html" in artifacts  # the report, logged to the demo run
 
-    again = run_demo(cfg)  # a second `make demo`: the same parent, nothing trained anew
-    assert again["parent_run_id"] == parent.info.run_id
+
+
+def test_the_demo_reads_well_in_the_mlflow_ui(demo_store):
+    """What the UI shows: experiments that open on their runs, with a description; short
+    names unique in the study; one variant tag to group by; params equal to tags; an
+    artifact on every run; logged models named after their training."""
+    parent = mlflow.get_run(demo_store["results"]["parent_run_id"])
+    experiment = mlflow.get_experiment(parent.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "report" in experiment.tags["mlflow.note.content"]
+    runs = mlflow.search_runs([parent.info.experiment_id], output_format="list")
+    names = [r.info.run_name for r in runs]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    client = mlflow.MlflowClient()
+    bare = [r.info.run_name for r in runs if not client.list_artifacts(r.info.run_id)]
+    assert bare == []  # the UI's compare page breaks on a run without artifacts
+    trainings = [r for r in runs if r.data.tags["stage"] == "train"]
+    for run in trainings:
+        tags, params = run.data.tags, run.data.params
+        shown = {"bc+hf+hsv+jpeg": "selected", "bc+ds+gaus+hf+hsv+iso+jpeg": "mix"}
+        assert tags["variant"] == f"{tags['loss']}/" + shown.get(tags["augment"],
+                                                                 tags["augment"])
+        assert params["augment"] == tags["augment"]
+        if tags["loss"] == "bce":
+            assert "triplet_lr" not in params and "finetune_lr" not in params
+    final = [r for r in trainings if r.data.tags.get("final") == "true"]
+    models = {m.name for m in mlflow.search_logged_models(
+        experiment_ids=[parent.info.experiment_id], output_format="list")}
+    assert {r.info.run_name for r in final} <= models and "model" not in models
+    triplet = next(r for r in final if r.data.tags["loss"] == "triplet")
+    history = client.get_metric_history(triplet.info.run_id, "best_val_loss")
+    assert [p.step for p in history] != [0]  # at the last phase's last iteration
+
+
+def test_a_second_demo_reopens_its_parent_and_trains_nothing(demo_store):
+    parent = demo_store["results"]["parent_run_id"]
+    again = run_demo(demo_store["config"])
+    assert again["parent_run_id"] == parent
     assert again["counts"]["trained"] == 0 and again["failed"] == []
-    assert len([r for r in children_of(parent.info.run_id)
-                if r.data.tags["stage"] == "train"]) == 10
+    assert len([r for r in children_of(parent) if r.data.tags["stage"] == "train"]) == 10

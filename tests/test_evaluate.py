@@ -156,8 +156,10 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
     assert version.tags["loss"] == "bce" and version.tags["augment"] == "none"
     assert float(version.tags["val_loss"]) == pytest.approx(best.data.metrics["best_val_loss"],
                                                             rel=1e-5)
-    if best.info.run_id == store["trained"]["ff"]["run_id"]:  # the evaluated one
-        assert "auc_frame/celebdf" in version.tags
+    assert len(version.tags) == 6  # dataset, loss, augment, model, train_run_id, val_loss
+    assert best.info.run_name in version.description
+    if best.info.run_id == store["trained"]["ff"]["run_id"]:  # the evaluated one: its AUCs
+        assert "| celebdf |" in version.description
     again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
     assert len(client.search_model_versions("name = 'deepfake-test-efficientnet-ff'")) == 1

@@ -16,7 +16,7 @@ from .. import config, tracking
 from ..vocabulary import Loss
 
 COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
-           "train_run_id", "model_id"]
+           "test_videos", "train_run_id", "model_id"]
 SELECTED = tracking.augment_tag(config.SELECTED_AUGMENTATIONS)
 PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
                 (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
@@ -37,7 +37,7 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "augment": tags.get("augment", "?"), "test_set": t,
              "auc_frame": metrics[f"auc_frame/{t}"],
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
-             "train_run_id": run.info.run_id, "model_id": model_id} for t in tests]
+             "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id} for t in tests]
 
 
 def from_store(filter_string: str = "") -> pd.DataFrame:
@@ -49,28 +49,42 @@ def from_store(filter_string: str = "") -> pd.DataFrame:
 
 
 def pivots(table: pd.DataFrame, level: str = "auc_frame") -> dict[tuple[str, str], pd.DataFrame]:
-    """(loss, augment) -> train x test table; rows and columns in the same dataset order."""
+    """(loss, augment) -> train x test table, rows and columns in the paper's order."""
+    from .plots import ordered
     out = {}
     for (loss, augment), rows in table.groupby(["loss", "augment"], sort=True):
         grid = rows.pivot_table(index="train_dataset", columns="test_set", values=level,
                                 aggfunc="last")
-        order = [d for d in grid.index if d in grid.columns] + \
-            [d for d in grid.columns if d not in grid.index]
-        out[(loss, augment)] = grid.reindex(columns=order)
+        out[(loss, augment)] = grid.reindex(index=ordered(grid.index),
+                                            columns=ordered(grid.columns))
     return out
 
 
+def summary_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The matrix run's metrics: mean in-domain and cross-dataset frame AUC, per variant
+    (auc_in_domain/bce-none, auc_cross/triplet-selected) and over all models."""
+    in_domain = table["train_dataset"] == table["test_set"]
+    out = {"auc_in_domain": float(table.loc[in_domain, "auc_frame"].mean()),
+           "auc_cross": float(table.loc[~in_domain, "auc_frame"].mean()),
+           "models": float(table["train_run_id"].nunique())}
+    for (loss, augment), rows in table.groupby(["loss", "augment"]):
+        name = tracking.variant(loss, augment).replace("/", "-")
+        same = rows["train_dataset"] == rows["test_set"]
+        out[f"auc_in_domain/{name}"] = float(rows.loc[same, "auc_frame"].mean())
+        out[f"auc_cross/{name}"] = float(rows.loc[~same, "auc_frame"].mean())
+    return {k: v for k, v in out.items() if v == v}  # NaN (no such cells) left out
+
+
 def log_matrix(table: pd.DataFrame, artifact_dir: str = "matrix") -> dict:
-    """Log the long table (CSV), and per variant its train x test CSV and heatmap PNG."""
-    from .plots import matrix_heatmap
+    """Log the long table (CSV), and per variant its train x test CSV and heatmap (PNG,
+    PDF) with the test-video count of each column."""
+    from . import plots
 
     tracking.log_dataframe(table, f"{artifact_dir}/cross_dataset_auc.csv")
     grids = pivots(table)
+    videos = table.groupby("test_set")["test_videos"].max().to_dict()
     for (loss, augment), grid in grids.items():
         stem = f"{artifact_dir}/{loss}-{augment}"
         mlflow.log_text(grid.to_csv(), f"{stem}.csv")
-        figure = matrix_heatmap(grid, title(loss, augment))
-        mlflow.log_figure(figure, f"{stem}.png")
-        import matplotlib.pyplot as plt
-        plt.close(figure)
+        plots.log(plots.matrix_heatmap(grid, title(loss, augment), videos=videos), f"{stem}.png")
     return grids

@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 from mlflow.entities import Metric
@@ -120,7 +119,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
         labels = predictions.groupby("key")["label"].first().to_dict()
         points = projection.project(scores.features, labels, seed)
         tracking.log_dataframe(points, f"mds/{name}.csv")
-        _log_figure(plots.mds_scatter(points, f"MDS of {name} {split} faces\n"
+        plots.log(plots.mds_scatter(points, f"MDS of {name} {split} faces\n"
                                       + _describe(trained)), f"mds/{name}.png")
     return found, roc, curve
 
@@ -130,7 +129,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
                    seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
                    jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
                    scales=config.ROBUSTNESS_SCALES, device: str = config.DEVICE,
-                   precision: str = config.SCORE_PRECISION) -> list[dict]:
+                   precision: str = config.SCORE_PRECISION, run_name: str = "") -> list[dict]:
     """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
     where = accel.resolve_device(device)
     hardware = accel.describe(where)
@@ -147,8 +146,11 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
               "device_name": hardware["device_name"],
               "precision": accel.resolve_precision(precision, where).name}
     sweep_points = degrade.sweep(jpeg_qualities, scales)
-    tags = {**trained, "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
-    run_name = "eval-" + "-".join(trained.values()) if ref.run_id else "eval-" + Path(ref.uri).name
+    tags = {**trained, "variant": tracking.variant(trained["loss"], trained["augment"]),
+            "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
+    # robust:<training> for a sweep, eval:<training> for AUCs alone: unique in a study
+    trained_name = mlflow.get_run(ref.run_id).info.run_name if ref.run_id else Path(ref.uri).name
+    run_name = run_name or ("robust:" if robust_on else "eval:") + trained_name
     rows, curves, robust_rows, summary = [], {}, [], []
     started = time.perf_counter()
     with artifacts_folder(ref) as folder, \
@@ -166,13 +168,13 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
             rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],
                          "augment": trained["augment"], "test_set": name,
                          "auc_frame": found["auc_frame"], "auc_video": found["auc_video"],
-                         "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
+                         "test_videos": found["videos"], "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
         tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
-        _log_figure(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
+        plots.log(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
         if robust_rows:
             table = pd.DataFrame(robust_rows)
             tracking.log_dataframe(table, "robustness.csv")
-            _log_figure(plots.robustness_figure(table, "AUC under re-compression and "
+            plots.log(plots.robustness_figure(table, "AUC under re-compression and "
                                                        "downscaling, " + _describe(trained)),
                         "robustness.png")
         mlflow.log_metric("seconds", time.perf_counter() - started)
@@ -187,11 +189,6 @@ def _copy_to_training_run(run_id: str, summary: list[dict]) -> None:
     copied = [Metric(f"{name}/{row['test_set']}", row[name], stamp, 0)
               for row in summary for name in COPIED_TO_TRAINING_RUN]
     mlflow.MlflowClient().log_batch(run_id, metrics=copied, synchronous=True)
-
-
-def _log_figure(figure, artifact_file: str) -> None:
-    mlflow.log_figure(figure, artifact_file)
-    plt.close(figure)
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -1,6 +1,13 @@
-"""Figures of an evaluation, drawn with matplotlib (Agg: no display needed)."""
+"""Figures of an evaluation, drawn with matplotlib (Agg: no display needed), fit to publish.
+
+One style for every figure, here and in the dashboards' report: datasets in the paper's
+order under the paper's names, a colour-blind-safe colour map for AUC cells, Okabe-Ito
+colours for lines, 300 dpi PNGs and a vector PDF of each.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import matplotlib
 
@@ -8,73 +15,171 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from .. import config  # noqa: E402
 
+# Okabe & Ito's palette: told apart with any colour vision (black kept for references)
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#000000")
+LINES = ("-", "--", "-.", ":")
+CLASS_COLOURS = {config.REAL: "#0072B2", config.FAKE: "#D55E00"}  # blue real, vermilion fake
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
+                     "axes.spines.right": False, "savefig.bbox": "tight",
+                     "axes.prop_cycle": matplotlib.cycler(color=PALETTE)})
+
+
+def label(dataset: str) -> str:
+    """The paper's name of a dataset (CelebDF, DF, DFD, DFDC); others as they are."""
+    return config.DATASET_LABELS.get(dataset, dataset)
+
+
+def ordered(datasets) -> list[str]:
+    """The paper's order (CelebDF, DF, DFD, DFDC), then any other dataset by name."""
+    names = list(dict.fromkeys(datasets))
+    known = [d for d in config.PAPER_DATASET_ORDER if d in names]
+    return known + sorted(d for d in names if d not in known)
+
+
+def colour(dataset: str) -> str:
+    """One colour per dataset, the same in every figure."""
+    order = list(config.PAPER_DATASET_ORDER)
+    index = order.index(dataset) if dataset in order else len(order) + hash(dataset) % 4
+    return PALETTE[index % len(PALETTE)]
+
+
+def save(figure, stem: Path) -> list[Path]:
+    """stem.png (300 dpi) and stem.pdf; the figure is closed. Returns both paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    figure.savefig(out[0], dpi=config.FIGURE_DPI)
+    figure.savefig(out[1])
+    plt.close(figure)
+    return out
+
+
+def log(figure, artifact_file: str) -> None:
+    """Log a figure into the active MLflow run as PNG (300 dpi) and PDF; closes it."""
+    import mlflow
+    mlflow.log_figure(figure, artifact_file, save_kwargs={"dpi": config.FIGURE_DPI})
+    mlflow.log_figure(figure, str(Path(artifact_file).with_suffix(".pdf")))
+    plt.close(figure)
+
 
 def roc_figure(curves: dict[str, dict[str, tuple]], title: str):
     """curves: test set -> {"frame": (labels, scores), "video": (labels, scores)}."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.9), sharey=True)
     for ax, level in zip(axes, ("frame", "video")):
-        for name, by_level in curves.items():
-            labels, scores = by_level[level]
-            fpr, tpr, _ = roc_curve(labels, scores)
-            auc = np.trapezoid(tpr, fpr)
-            ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
-        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-        ax.set(title=f"{level} level", xlabel="false positive rate", xlim=(0, 1), ylim=(0, 1.01))
-        ax.legend(loc="lower right", fontsize=8)
-    axes[0].set_ylabel("true positive rate")
+        for name in ordered(curves):
+            labels, scores = curves[name][level]
+            draw_roc(ax, labels, scores, label(name), colour(name))
+        ax.set_title(f"{level} level")
+        roc_axes(ax)
+    axes[1].set_ylabel("")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
-def matrix_heatmap(table: pd.DataFrame, title: str):
-    """table: train datasets (rows) x test datasets (columns) of AUC values."""
-    fig, ax = plt.subplots(figsize=(1.4 * len(table.columns) + 2.2, 1.0 * len(table) + 1.6))
+def draw_roc(ax, labels, scores, name: str, line_colour: str, style: str = "-") -> None:
+    if len(np.unique(labels)) < 2:
+        return  # one class: no curve
+    fpr, tpr, _ = roc_curve(labels, scores)
+    ax.plot(fpr, tpr, style, color=line_colour, linewidth=1.4,
+            label=f"{name} (AUC {np.trapezoid(tpr, fpr):.3f})")
+
+
+def roc_axes(ax) -> None:
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+           ylim=(0, 1.01), aspect="equal")
+    ax.legend(loc="lower right", fontsize=7, frameon=False)
+
+
+def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None = None,
+                   videos: dict[str, float] | None = None, ax=None):
+    """table: training datasets (rows) x test datasets (columns) of frame AUCs, drawn in the
+    paper's order with the in-domain diagonal outlined. With `paper` (same shape), each cell
+    also shows the paper's value and our difference; with `videos`, each column says how
+    many test videos it was measured on. Missing cells are grey with a dash."""
+    rows, cols = ordered(table.index), ordered(table.columns)
+    table = table.reindex(index=rows, columns=cols)
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(1.25 * len(cols) + 2.0, 0.85 * len(rows) + 1.5))
+    else:
+        fig = ax.figure
     values = table.to_numpy(dtype=float)
-    # red below chance, yellow at chance, green towards 1: cells under 0.5 stay visible
-    image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="RdYlGn")
-    ax.set_xticks(range(len(table.columns)), table.columns)
-    ax.set_yticks(range(len(table.index)), table.index)
-    ax.set(xlabel="test dataset", ylabel="training dataset", title=title)
+    cmap = matplotlib.colormaps[config.FIGURE_COLORMAP].with_extremes(bad="#dddddd")
+    image = ax.imshow(np.ma.masked_invalid(values), vmin=0.5, vmax=1.0, cmap=cmap)
+    xlabels = [label(c) + (f"\n{videos[c]:.0f} videos" if videos and videos.get(c) else "")
+               for c in cols]
+    ax.set_xticks(range(len(cols)), xlabels)
+    ax.set_yticks(range(len(rows)), [label(r) for r in rows])
+    ax.tick_params(length=0)
+    ax.set(xlabel="test dataset", ylabel="training dataset")
+    ax.set_title(title)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     for (i, j), value in np.ndenumerate(values):
-        if not np.isnan(value):
-            ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="black")
-    fig.colorbar(image, ax=ax, label="frame-level ROC AUC")
-    fig.tight_layout()
+        if rows[i] == cols[j]:  # in-domain
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
+                                   linewidth=1.6))
+        text = "—" if np.isnan(value) else f"{value:.3f}"
+        reference = _paper_value(paper, rows[i], cols[j])
+        if reference is not None:
+            text += f"\npaper {reference:.3f}"
+            if not np.isnan(value):
+                text += f"\n{value - reference:+.3f}"
+        dark = not np.isnan(value) and value < 0.78  # cividis is dark below the middle
+        ax.text(j, i, text, ha="center", va="center", fontsize=7.5 if reference else 9,
+                color="white" if dark else "black")
+    if own:
+        fig.colorbar(image, ax=ax, label="frame-level ROC AUC", shrink=0.85)
     return fig
 
 
-def mds_scatter(points: pd.DataFrame, title: str):
+def _paper_value(paper: pd.DataFrame | None, row: str, col: str) -> float | None:
+    if paper is None or row not in paper.index or col not in paper.columns:
+        return None
+    value = paper.loc[row, col]
+    return None if pd.isna(value) else float(value)
+
+
+def mds_scatter(points: pd.DataFrame, title: str, ax=None):
     """points: key, label, x, y (one point per face)."""
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for label, colour, name in ((config.REAL, "tab:blue", "real"),
-                                (config.FAKE, "tab:red", "fake")):
-        chosen = points[points["label"] == label]
-        ax.scatter(chosen["x"], chosen["y"], s=8, alpha=0.6, color=colour,
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(4.2, 4))
+    else:
+        fig = ax.figure
+    for value, name, marker in ((config.REAL, "real", "o"), (config.FAKE, "fake", "^")):
+        chosen = points[points["label"] == value]
+        ax.scatter(chosen["x"], chosen["y"], s=7, alpha=0.55, color=CLASS_COLOURS[value],
+                   marker=marker, linewidths=0,
                    label=f"{name} ({chosen['key'].nunique()} videos)")
     ax.set(xticks=[], yticks=[])
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=7, frameon=False, markerscale=2)
     return fig
 
 
-def robustness_figure(table: pd.DataFrame, title: str):
-    """table: test_set, kind (jpeg|scale), level, auc_frame; clean AUC at level 100 / 1.0."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+def robustness_figure(table: pd.DataFrame, title: str, group: str = "test_set"):
+    """table: <group>, kind (jpeg|scale), level, auc_frame; the clean AUC is at level 100
+    (JPEG) and 1.0 (scale). One line per value of `group`."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
     for ax, kind, xlabel in ((axes[0], "jpeg", "JPEG quality"),
                              (axes[1], "scale", "downscale factor")):
-        for name, rows in table[table["kind"] == kind].groupby("test_set"):
+        for i, (name, rows) in enumerate(table[table["kind"] == kind].groupby(group)):
             rows = rows.sort_values("level")
-            ax.plot(rows["level"], rows["auc_frame"], marker="o", label=name)
-        ax.set(xlabel=xlabel, ylabel="frame-level ROC AUC", ylim=(0.0, 1.02))
+            ax.plot(rows["level"], rows["auc_frame"], marker="o", markersize=4,
+                    linestyle=LINES[i % len(LINES)],
+                    color=colour(name) if name in config.DATASET_LABELS else None,
+                    label=label(name))
+        ax.set(xlabel=xlabel, ylim=(0.0, 1.02))
         ax.invert_xaxis()  # stronger degradation to the right
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, frameon=False)
+    axes[0].set_ylabel("frame-level ROC AUC")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig

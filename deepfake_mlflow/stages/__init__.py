@@ -17,7 +17,7 @@ from types import ModuleType
 
 # in the order of the study
 STAGES = ("corpus", "index", "extract", "train", "evaluate", "ablation", "promote", "predict",
-          "reproduce", "demo")
+          "reproduce", "demo", "dashboard")
 
 
 def get(name: str) -> ModuleType:

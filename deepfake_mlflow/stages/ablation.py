@@ -233,7 +233,8 @@ class _Objective:
         spec = self.augment(trial)
         tag = tracking.augment_tag(augment.parse(spec))
         try:
-            with tracking.stage_run("ablation", run_name=f"trial-{trial.number}-{tag}",
+            name = f"trial-{trial.number}-{tracking.augment_label(tag)}"
+            with tracking.stage_run("ablation", run_name=name,
                                     tags={"dataset": self.cfg.dataset, "loss": self.cfg.loss,
                                           "augment": tag,
                                           "optuna_study": self.cfg.study_name(),
@@ -265,12 +266,20 @@ class _Objective:
             if trial.should_prune():
                 raise Pruned(f"pruned by the study's median rule at iteration {iteration}")
 
-        result = train.run(self.cfg.train_config(spec), on_validation=report)
+        cfg = self.cfg.train_config(spec)
+        done = [r for r in train.finished_runs(cfg) if r.info.status == "FINISHED"]
+        if done:  # the same training already ran (a study's grid): its model, not a copy
+            result = {"run_id": done[0].info.run_id,
+                      "best_val_loss": done[0].data.metrics["best_val_loss"]}
+            mlflow.set_tag("reused_training", result["run_id"])
+        else:
+            result = train.run(cfg, on_validation=report)
         metrics = {"best_val_loss": result["best_val_loss"]}
+        name = mlflow.active_run().info.run_name  # trial-3-hf: its evaluations' names
         if self.cross:  # validation splits only: the objective never sees a test split
             table = evaluate.run(evaluate.EvaluateConfig(
                 result["run_id"], self.cross, split="val", robustness="none", mds="none",
-                device=self.cfg.device))
+                device=self.cfg.device, run_name=f"val:{name}"))
             metrics.update({f"val_auc_frame/{r.test_set}": r.auc_frame
                             for r in table.itertuples()})
             value = float(table["auc_frame"].mean())
@@ -280,12 +289,15 @@ class _Objective:
         if self.tests:  # reported, never optimised
             table = evaluate.run(evaluate.EvaluateConfig(
                 result["run_id"], self.tests, robustness="none", mds="none",
-                device=self.cfg.device))
+                device=self.cfg.device, run_name=f"eval:{name}"))
             for r in table.itertuples():
                 metrics[f"auc_frame/{r.test_set}"] = r.auc_frame
                 trial.set_user_attr(f"auc_frame/{r.test_set}", r.auc_frame)
         trial.set_user_attr("train_run_id", result["run_id"])
         mlflow.log_metrics(metrics)
+        mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,
+                         "params": trial.params, "augment": spec,
+                         "train_run_id": result["run_id"], **metrics}, "trial.json")
         mlflow.set_tag("optuna_state", "COMPLETE")
         return value
 
@@ -307,11 +319,11 @@ def _summarise(study, tests: dict) -> dict:
 
 
 def _log_summary(study, summary: dict, maximise: bool) -> None:
-    import matplotlib.pyplot as plt
     import mlflow
     import pandas as pd
 
     from .. import tracking
+    from ..evaluation import plots
 
     table = pd.DataFrame(summary["trials"])
     if len(table):
@@ -336,5 +348,4 @@ def _log_summary(study, summary: dict, maximise: bool) -> None:
         figure = axes.figure if hasattr(axes, "figure") else axes
         figure.set_size_inches(8, 4.5)
         figure.tight_layout()
-        mlflow.log_figure(figure, f"optuna_{name}.png")
-        plt.close(figure)
+        plots.log(figure, f"optuna_{name}.png")

@@ -103,7 +103,7 @@ def run(cfg: DemoConfig) -> dict:
                                     "out": str(out.resolve())}) as parent:
         indexed = prepare(cfg, out)
         with workspace(out / "workspace"):
-            results = run_steps(plan, study.path())
+            results = run_steps(plan, study.path(), out / "report")
         mlflow.log_metric("demo_seconds", time.perf_counter() - started)
     example = None
     if results.get("champions"):

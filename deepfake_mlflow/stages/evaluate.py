@@ -36,6 +36,8 @@ class EvaluateConfig:
     precision: str = option(config.SCORE_PRECISION, choices=config.PRECISIONS,
                             help="fp32 (scores equal on every device), bf16 or fp16 "
                                  "(faster on GPUs)")
+    run_name: str = option("", cli=False, help="the evaluation run's name (one model); "
+                                               "default eval:<training run's name>")
 
     def __post_init__(self):
         one_of(self, "split", config.SPLITS)
@@ -57,6 +59,7 @@ CONFIG = EvaluateConfig
 def run(cfg: EvaluateConfig):
     """Evaluate one or several models on the test sets; returns the long cross-dataset
     table (one row per model x test set)."""
+    import mlflow
     import pandas as pd
 
     from .. import accel, tracking
@@ -78,10 +81,17 @@ def run(cfg: EvaluateConfig):
                    seed=cfg.seed, split=cfg.split, jpeg_qualities=cfg.jpeg_qualities,
                    scales=cfg.scales, device=cfg.device, precision=cfg.precision)
     if len(refs) == 1:
-        return pd.DataFrame(evaluate_model(refs[0], tests, **options), columns=matrix.COLUMNS)
-    params = {"models": ",".join(names), "test_sets": ",".join(tests), **options}
-    with tracking.stage_run("evaluate", run_name=f"matrix-{len(refs)}-models", params=params):
+        return pd.DataFrame(evaluate_model(refs[0], tests, run_name=cfg.run_name, **options),
+                            columns=matrix.COLUMNS)
+    # the models are listed in models.csv: a param of 16 run ids is unreadable in the UI
+    params = {"models": len(refs), "test_sets": ",".join(tests), **options}
+    with tracking.stage_run("evaluate", run_name=f"matrix:{len(refs)}x{len(tests)}",
+                            params=params):
+        tracking.log_dataframe(pd.DataFrame({"model": names, "train_run_id": [
+            r.run_id or "" for r in refs], "model_id": [r.model_id or "" for r in refs]}),
+            "models.csv")
         rows = [row for ref in refs for row in evaluate_model(ref, tests, **options)]
         table = pd.DataFrame(rows, columns=matrix.COLUMNS)
         matrix.log_matrix(table)
+        mlflow.log_metrics(matrix.summary_metrics(table))
     return table

@@ -96,8 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser, config: type) -> None:
             flags.append("--" + field.name)
         if isinstance(field.default, bool):  # --probe, --probe true (MLproject), --no-probe
             extra.update(nargs="?", const=True)
+            # the field's default on both (argparse keeps the first action's default: a
+            # store_false alone would make every False default True)
             parser.add_argument("--no-" + field.name.replace("_", "-"), dest=field.name,
-                                action="store_false", help=argparse.SUPPRESS)
+                                action="store_false", default=default, help=argparse.SUPPRESS)
         note = f" (default: {shown})" if shown not in ("", ()) else ""
         parser.add_argument(*flags, dest=field.name, type=kind, default=default,
                             help=meta.get("help", "") + note, **extra)

@@ -33,6 +33,7 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 class ReproduceConfig:
     study: str = option("demo", help="a study file: demo, paper (deepfake_mlflow/studies/), "
                                      "or the path of a YAML file")
+    report: str = option("report", help="folder of the study's report (report.html, figures/)")
 
     def __post_init__(self):
         self.plan()  # a bad file is named before any work
@@ -121,9 +122,14 @@ class StudyPlan:
                 for n in spec["videos_per_class"] for loss in spec.get("losses", self.losses)]
 
     def ablation_config(self):
+        """The ablation, its faces named in full as the grid's are: its NONE trial is the
+        grid's training of the same options, reused."""
+        from .. import paths
         from .ablation import AblationConfig
         spec = _tuples(dict(self.ablation))
-        return AblationConfig(spec.pop("dataset"), **{**self.train, **spec})
+        dataset = spec.pop("dataset")
+        options = {"faces": str(paths.faces_index_path(dataset).resolve()), **self.train}
+        return AblationConfig(dataset, **{**options, **spec})
 
 
 def run(cfg: ReproduceConfig) -> dict:
@@ -136,11 +142,13 @@ def run(cfg: ReproduceConfig) -> dict:
                             tags={"study": plan.name},
                             run_id=parent_of("reproduce", plan.name),
                             params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
-        return {**run_steps(plan, cfg.path()), "parent_run_id": parent.info.run_id}
+        results = run_steps(plan, cfg.path(), Path(cfg.report))
+        return {**results, "parent_run_id": parent.info.run_id}
 
 
-def run_steps(plan: StudyPlan, study_file: Path) -> dict:
-    """Every step of a plan as a child of the active run (a reproduce run, or the demo's)."""
+def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path) -> dict:
+    """Every step of a plan as a child of the active run (a reproduce run, or the demo's),
+    then the study's report (dashboards) written to report_dir and logged to that run."""
     import mlflow
 
     started = time.perf_counter()
@@ -158,6 +166,7 @@ def run_steps(plan: StudyPlan, study_file: Path) -> dict:
                         "trainings_reused": study.counts["reused"],
                         "steps_failed": len(study.failed),
                         "seconds": time.perf_counter() - started})
+    study.report(report_dir)
     mlflow.set_tag("failed_steps", "; ".join(study.failed) or "none")
     return {**study.results, "failed": study.failed, "counts": study.counts}
 
@@ -203,13 +212,8 @@ class _Study:
 
     def trained(self, cfg) -> dict:
         """The final run of this training: reused when finished, resumed when not."""
-        import mlflow
-
         from . import train
-        found = mlflow.search_runs(
-            search_all_experiments=True, output_format="list",
-            filter_string=f"tags.config_hash = '{cfg.config_hash()}' and tags.final = 'true'",
-            order_by=["attributes.start_time DESC"])
+        found = train.finished_runs(cfg)
         done = [r for r in found if r.info.status == "FINISHED"]
         if done:
             self.counts["reused"] += 1
@@ -302,6 +306,17 @@ class _Study:
                       lambda c=champion: evaluate.run(evaluate.EvaluateConfig(
                           c["uri"], self.tests([c["dataset"]]), robustness="all", mds="none",
                           **_tuples(self.plan.robustness))))
+
+
+    def report(self, folder: Path) -> None:
+        """The dashboards' report of the active run's study, logged to that run."""
+        import mlflow
+        from dashboards import report, store
+
+        parent = mlflow.active_run().info.run_id
+        self.results["report"] = self.step(
+            "report: the paper's tables and figures",
+            lambda: report.build(store.load(run_id=parent), folder).resolve())
 
 
 def _tuples(options: dict) -> dict:

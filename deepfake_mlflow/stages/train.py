@@ -19,6 +19,9 @@ from .options import at_least, one_of, option, positive, require
 HELP = "train a detector (bce or triplet); every variant a run"
 # where a training runs, not what it learns: may differ between a run and its resume
 RUNTIME_OPTIONS = ("device", "precision", "workers")
+# options only the triplet and finetune phases read: a BCE run does not log them
+TRIPLET_ONLY = ("triplets", "triplet_lr", "finetune_lr", "triplet_patience",
+                "finetune_patience")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,17 @@ class TrainConfig:
         values.pop("resume")
         return values
 
+    def logged_params(self) -> dict:
+        """The params a training run shows: augment as its canonical tag (the same value as
+        the run's augment tag), and only the options its loss uses."""
+        from .. import augment, tracking
+        values = self.params()
+        values["augment"] = tracking.augment_tag(augment.parse(self.augment))
+        if self.loss == Loss.BCE:
+            for name in TRIPLET_ONLY:
+                values.pop(name)
+        return values
+
     def config_hash(self) -> str:
         """What the run learns from and how, as a short hash (tag config_hash): the same
         hash means the same training, whatever device, precision or loader it ran on. A
@@ -95,6 +109,16 @@ class TrainConfig:
 
 
 CONFIG = TrainConfig
+
+
+def finished_runs(cfg: TrainConfig) -> list:
+    """The final runs of this very training (same config hash), newest first: a study
+    reuses a FINISHED one and resumes an unfinished one."""
+    import mlflow
+    return mlflow.search_runs(
+        search_all_experiments=True, output_format="list",
+        filter_string=f"tags.config_hash = '{cfg.config_hash()}' and tags.final = 'true'",
+        order_by=["attributes.start_time DESC"])
 
 
 def run(cfg: TrainConfig, on_validation=None) -> dict:

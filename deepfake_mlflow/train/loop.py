@@ -15,6 +15,7 @@ of the sample and the losses are summed across ranks; rank 0 alone logs and writ
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,7 +217,9 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
         if world.main:
             t0 = time.perf_counter()
             if journal is not None:
+                # log10_lr: 1e-5 and 1e-6 are both 0 on a linear chart of lr
                 journal.log({"val_loss": val_loss, "lr": plateau.lr,
+                             "log10_lr": math.log10(plateau.lr),
                              "best_val_loss": plateau.best}, iteration)
             logging += time.perf_counter() - t0
             if improved:

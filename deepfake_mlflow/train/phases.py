@@ -170,19 +170,21 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
     else:
         model = create(cfg.model, cfg.pretrained)
         started_from = cfg.pretrained
-    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "phase": phase.name,
-            "augment": tracking.augment_tag(names), "model": cfg.model,
-            "config_hash": cfg.config_hash()}
+    tags = {**_variant_tags(cfg), "phase": phase.name}
+    name = tracking.training_name(cfg.dataset, cfg.loss, tags["augment"], cfg.train_videos)
     if len(LOSSES[cfg.loss]) == 1:  # the run itself holds the variant's final model
         tags[tracking.FINAL_TAG] = "true"
+    else:  # a phase of a triplet training: the phase first, then the training's name
+        name = f"{phase.name}:{name}"
     main = runtime.world.main
-    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{phase.name}-{tags['augment']}",
-                   tags=tags, run_id=run_id, system_metrics=True) as run:
+    with _main_run(runtime, "train", run_name=name, tags=tags, run_id=run_id,
+                   system_metrics=True) as run:
         run_id = runtime.world.share(run.info.run_id if main else None)
         folder = paths.checkpoint_dir(index, run_id)
         if main:
             mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
-            tracking.log_params({**cfg.params(), "phase": phase.name, "phase_batch_size": batch,
+            tracking.log_params({**cfg.logged_params(), "phase": phase.name,
+                                 "phase_batch_size": batch,
                                  "phase_lr": lr, "phase_patience": patience,
                                  "started_from": started_from, "checkpoint_dir": str(folder),
                                  "train_faces": len(train_rows), "val_faces": len(val_rows),
@@ -216,8 +218,22 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         mlflow.set_tag("stopped_by", result.stopped_by)
         if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
             log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
-                               ExtractSettings.of_faces(index.parent))
+                               ExtractSettings.of_faces(index.parent), name=_model_name(cfg))
         return outcome
+
+
+def _variant_tags(cfg: TrainConfig) -> dict:
+    """The tags every run of a training carries: what it learns from and how."""
+    tag = tracking.augment_tag(augment.parse(cfg.augment))
+    return {"dataset": cfg.dataset, "loss": cfg.loss, "augment": tag, "model": cfg.model,
+            "variant": tracking.variant(cfg.loss, tag), "config_hash": cfg.config_hash()}
+
+
+def _model_name(cfg: TrainConfig) -> str:
+    """The logged model's name: the training's (dfdc-bce-none), not MLflow's `model`."""
+    return tracking.training_name(cfg.dataset, cfg.loss,
+                                  tracking.augment_tag(augment.parse(cfg.augment)),
+                                  cfg.train_videos)
 
 
 def _has_model(run_id: str) -> bool:
@@ -263,18 +279,23 @@ def check_resumable(cfg: TrainConfig) -> None:
         raise UserInputError(f"--resume {cfg.resume}: the run finished (stopped by "
                              f"{tags.get('stopped_by', 'its end')}) and is final; to train on "
                              f"from its model start a new run with --init {cfg.resume}")
-    changed = [f"{key} {params[key]} -> {value}" for key, value in cfg.params().items()
+    changed = [f"{key} {params[key]} -> {value}" for key, value in cfg.logged_params().items()
                if key in params and key not in RUNTIME_OPTIONS
-               and not _same_value(params[key], value)]
+               and not _same_value(params[key], value, key)]
     if changed:
         raise UserInputError(f"--resume {cfg.resume}: the run was started with other options ("
                              + ", ".join(changed) + "): resume with the run's own options")
 
 
-def _same_value(logged: str, value) -> bool:
+def _same_value(logged: str, value, key: str = "") -> bool:
     text = tracking.param_value(value)
     if logged == text:
         return True
+    if key == "augment":  # `mlflow run -P augment=SELECTED` logged it as typed
+        try:
+            return tracking.augment_tag(augment.parse(logged)) == text
+        except UserInputError:
+            return False
     try:  # 1e-4 typed through `mlflow run` is 0.0001 here
         return float(logged) == float(text)
     except ValueError:
@@ -310,14 +331,12 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
                       init, run_id=resume or None, on_validation=on_validation)
 
-    tags = {"dataset": cfg.dataset, "loss": cfg.loss, "model": cfg.model,
-            "augment": tracking.augment_tag(augment.parse(cfg.augment)),
-            "config_hash": cfg.config_hash(), tracking.FINAL_TAG: "true"}
-    with _main_run(runtime, "train", run_name=f"{cfg.dataset}-{cfg.loss}-{tags['augment']}",
-                   tags=tags, run_id=resume or None) as parent:
+    tags = {**_variant_tags(cfg), tracking.FINAL_TAG: "true"}
+    with _main_run(runtime, "train", run_name=_model_name(cfg), tags=tags,
+                   run_id=resume or None) as parent:
         if main:
             mlflow.set_tags(runtime.tags())
-            tracking.log_params({**cfg.params(), **runtime.params()})
+            tracking.log_params({**cfg.logged_params(), **runtime.params()})
         done = world.share(_finished_phases(parent.info.run_id) if resume and main else {})
         # a given starting model replaces the first (bce) phase
         phases = LOSSES[cfg.loss][1:] if init is not None else LOSSES[cfg.loss]
@@ -333,8 +352,28 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
             init = result["weights"]
         if not main:
             return result
-        mlflow.log_metric("best_val_loss", result["best_val_loss"])
+        _log_phases(parent.info.run_id, result)
         if not _has_model(parent.info.run_id):
             log_video_detector(result["weights"], cfg.model, cfg.size,
-                               result["weights"].parent, ExtractSettings.of_faces(index.parent))
+                               result["weights"].parent, ExtractSettings.of_faces(index.parent),
+                               name=_model_name(cfg))
         return {**result, "run_id": parent.info.run_id}
+
+
+def _log_phases(parent_id: str, final: dict) -> None:
+    """The triplet parent's own record: phases.csv (each phase run, its iterations and best
+    validation loss) and best_val_loss at the last phase's last iteration."""
+    rows = []
+    for name, child in _children(parent_id).items():
+        metrics = child.data.metrics
+        rows.append({"phase": name, "run_id": child.info.run_id,
+                     "run_name": child.info.run_name, "status": child.info.status,
+                     "iterations": metrics.get("iterations"),
+                     "best_iteration": metrics.get("best_iteration"),
+                     "best_val_loss": metrics.get("best_val_loss"),
+                     "stopped_by": child.data.tags.get("stopped_by", "")})
+    order = list(PHASES)
+    rows.sort(key=lambda r: order.index(r["phase"]) if r["phase"] in order else len(order))
+    tracking.log_dataframe(pd.DataFrame(rows), "phases.csv")
+    last = int(rows[-1]["iterations"] or 0) if rows else 0
+    mlflow.log_metric("best_val_loss", final["best_val_loss"], step=last)

@@ -1,0 +1,148 @@
+"""The report's figures: the paper's Fig. 1-3 and the tables' heatmaps, from store tables.
+
+Each function takes the tables of dashboards.store (already read) and returns a matplotlib
+figure, drawn in the one style of deepfake_mlflow.evaluation.plots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deepfake_mlflow.evaluation import plots
+from deepfake_mlflow.tracking import augment_label
+from deepfake_mlflow.evaluation.plots import LINES, colour, label, ordered, plt
+
+LOSS_STYLE = {"bce": ("-", "o"), "triplet": ("--", "s")}
+
+
+def ablation_chart(trials: pd.DataFrame, dataset: str, title: str):
+    """Fig. 3: frame AUC per augmentation (bars: one per test set), ordered as the paper
+    orders it (decreasing AUC on the training dataset's own test set), with each test set's
+    AUC without augmentation (NONE) as a horizontal line."""
+    tests = ordered(c.split("/", 1)[1] for c in trials.columns if c.startswith("auc_frame/"))
+    done = trials[trials["state"] == "COMPLETE"].drop_duplicates("augment", keep="last")
+    key = f"auc_frame/{dataset}" if f"auc_frame/{dataset}" in done else f"auc_frame/{tests[0]}"
+    done = done.sort_values(key, ascending=False)
+    names = [augment_label(a).upper() for a in done["augment"]]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(names) + 2), 3.4), layout="constrained")
+    width = 0.8 / max(len(tests), 1)
+    x = np.arange(len(names))
+    none = done[done["augment"] == "none"]
+    for i, test in enumerate(tests):
+        values = done[f"auc_frame/{test}"].to_numpy(dtype=float)
+        ax.bar(x + (i - (len(tests) - 1) / 2) * width, values, width, color=colour(test),
+               label=label(test), edgecolor="white", linewidth=0.4)
+        if len(none) and not np.isnan(none[f"auc_frame/{test}"].iloc[0]):
+            ax.axhline(none[f"auc_frame/{test}"].iloc[0], color=colour(test), linewidth=1,
+                       linestyle=LINES[i % len(LINES)], alpha=0.9)
+    ax.set_xticks(x, names)
+    ax.set(ylabel="frame-level ROC AUC", ylim=(0.0, 1.0),
+           xlabel=f"augmentation (ordered by AUC on the {label(dataset)} test set)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(title="test set\n(lines: NONE)", fontsize=7, title_fontsize=7, frameon=False,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def limited_curves(points: pd.DataFrame, title: str):
+    """Fig. 1: frame AUC against the training videos per class, BCE against triplet; one
+    panel per test set; the same losses on all training videos as dashed levels."""
+    tests = ordered(points.loc[points["train_videos"] > 0, "test_set"])
+    fig, axes = plt.subplots(1, len(tests), figsize=(3.3 * len(tests) + 0.6, 3.2),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, test in zip(axes[0], tests):
+        rows = points[points["test_set"] == test]
+        for loss, by_loss in rows.groupby("loss"):
+            style, marker = LOSS_STYLE.get(loss, ("-", "o"))
+            line_colour = plots.PALETTE[0 if loss == "bce" else 1]
+            subset = by_loss[by_loss["train_videos"] > 0].sort_values("train_videos")
+            ax.plot(subset["train_videos"], subset["auc_frame"], linestyle=style, marker=marker,
+                    color=line_colour, markersize=4, label=loss.upper())
+            full = by_loss[by_loss["train_videos"] == 0]
+            if len(full):
+                ax.axhline(full["auc_frame"].iloc[0], color=line_colour, linestyle=":",
+                           linewidth=1, label=f"{loss.upper()}, all videos")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(rows.loc[rows["train_videos"] > 0, "train_videos"].unique()))
+        ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        ax.set(title=f"tested on {label(test)}", xlabel="training videos per class",
+               ylim=(0.0, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("frame-level ROC AUC")
+    axes[0][-1].legend(fontsize=7, frameon=False)
+    fig.suptitle(title)
+    return fig
+
+
+def mds_grid(projections: dict[tuple[str, str], pd.DataFrame], test_set: str, title: str):
+    """Fig. 2: the MDS of one test set's faces under each training set's models, BCE (left)
+    against triplet (right), one row per training dataset."""
+    trained = ordered(d for d, _ in projections)
+    losses = [loss for loss in ("bce", "triplet") if any(k[1] == loss for k in projections)]
+    fig, axes = plt.subplots(len(trained), len(losses), figsize=(3.3 * len(losses),
+                                                                 3.1 * len(trained)),
+                             squeeze=False, layout="constrained")
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    for r, dataset in enumerate(trained):
+        for c, loss in enumerate(losses):
+            ax = axes[r][c]
+            points = projections.get((dataset, loss))
+            if points is None:
+                ax.axis("off")
+                ax.text(0.5, 0.5, "no projection", ha="center", transform=ax.transAxes)
+                continue
+            plots.mds_scatter(points, f"({next(letters)}) trained on {label(dataset)}, "
+                                      f"{loss.upper()}", ax=ax)
+    fig.suptitle(title)
+    return fig
+
+
+def roc_grid(curves: dict[str, dict[str, tuple]], title: str):
+    """Frame-level ROC curves of one variant: one panel per training dataset, one curve per
+    test set. curves: training dataset -> test set -> (labels, logits)."""
+    trained = ordered(curves)
+    fig, axes = plt.subplots(1, len(trained), figsize=(3.0 * len(trained) + 0.4, 3.3),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, dataset in zip(axes[0], trained):
+        for test in ordered(curves[dataset]):
+            labels, logits = curves[dataset][test]
+            plots.draw_roc(ax, labels, logits, label(test), colour(test),
+                           "-" if test == dataset else "--")
+        ax.set_title(f"trained on {label(dataset)}")
+        plots.roc_axes(ax)
+    fig.suptitle(title)
+    return fig
+
+
+def training_curves(histories: pd.DataFrame, title: str):
+    """Validation loss by iteration of every grid training phase: one row per phase (bce,
+    triplet, finetune), one column per training dataset, one line per augmentation set.
+    histories: dataset, phase, augment, loss, step, value."""
+    phases = [p for p in ("bce", "triplet", "finetune") if p in set(histories["phase"])]
+    trained = ordered(histories["dataset"])
+    fig, axes = plt.subplots(len(phases), len(trained), figsize=(2.8 * len(trained) + 0.6,
+                                                                 2.3 * len(phases) + 0.6),
+                             squeeze=False, sharex="row", layout="constrained")
+    augments = sorted(histories["augment"].unique())
+    for r, phase in enumerate(phases):
+        for c, dataset in enumerate(trained):
+            ax = axes[r][c]
+            rows = histories[(histories["phase"] == phase) & (histories["dataset"] == dataset)]
+            for (loss, augment), line in rows.groupby(["loss", "augment"]):
+                i = augments.index(augment)
+                ax.plot(line["step"], line["value"], color=plots.PALETTE[i % 8],
+                        linestyle=LOSS_STYLE.get(loss, ("-",))[0], linewidth=1.2,
+                        label=f"{loss}, {augment}")
+            ax.grid(alpha=0.3)
+            if r == 0:
+                ax.set_title(f"trained on {label(dataset)}")
+            if c == 0:
+                ax.set_ylabel(f"{phase}\nvalidation loss")
+            if r == len(phases) - 1:
+                ax.set_xlabel("iteration")
+            if len(rows):
+                ax.legend(fontsize=6, frameon=False)
+    fig.suptitle(title)
+    return fig

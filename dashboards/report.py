@@ -1,0 +1,404 @@
+"""One static HTML report of a study: the paper's tables and figures beside the paper's values.
+
+build() reads a study from the tracking store (dashboards.store), draws every figure
+(dashboards.figures), writes report.html with its figures in figures/ beside it (no server,
+no network: the style is inlined, the figures are files), and logs the folder to the
+study's parent run under report/. Every table cell and figure links to the MLflow run it
+comes from. A section without runs says so; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from deepfake_mlflow import config, tracking
+from deepfake_mlflow.evaluation import plots
+from deepfake_mlflow.evaluation.matrix import PAPER_TABLES, SELECTED
+from deepfake_mlflow.evaluation.plots import label, ordered
+
+from . import figures, paper, store
+
+log = logging.getLogger(__name__)
+STYLE = Path(__file__).with_name("report.css")
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    body: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Report:
+    """The sections of the page, and the figures written on the way."""
+
+    def __init__(self, study: store.Study, out: Path, ui_url: str):
+        self.study, self.out, self.ui = study, out, ui_url.rstrip("/")
+        self.sections: list[Section] = []
+        self.figures: list[Path] = []
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+
+    def link(self, run_id: str) -> str:
+        run = self.study.by_id.get(run_id)
+        experiment = run.info.experiment_id if run else ""
+        # workflowType: MLflow 3's UI otherwise opens in its GenAI mode
+        return tracking.ui_runs_url(experiment, self.ui).replace(
+            "/runs?", f"/runs/{run_id}?")
+
+    def anchor(self, text: str, run_id: str) -> str:
+        if not run_id:
+            return html.escape(text)
+        return f'<a href="{self.link(run_id)}" title="run {run_id}">{html.escape(text)}</a>'
+
+    def figure(self, fig, name: str, caption: str, run_id: str = "") -> str:
+        png, pdf = plots.save(fig, self.out / "figures" / name)
+        self.figures += [png, pdf]
+        from PIL import Image
+        with Image.open(png) as drawn:  # shown at 96 of its 300 dots per inch: sharp, not huge
+            width = round(drawn.width * 96 / config.FIGURE_DPI)
+        image = (f'<img src="figures/{png.name}" style="width: {width}px" '
+                 f'alt="{html.escape(caption)}">')
+        if run_id:
+            image = f'<a href="{self.link(run_id)}">{image}</a>'
+        source = f' · {self.anchor("its MLflow run", run_id)}' if run_id else ""
+        return (f'<figure>{image}<figcaption>{html.escape(caption)} · '
+                f'<a href="figures/{pdf.name}">PDF</a>{source}</figcaption></figure>')
+
+
+# --- sections ---------------------------------------------------------------------------------
+def tables_section(report: Report) -> Section:
+    section = Section("tables", "Tables I-IV: frame-level ROC AUC across datasets")
+    table = store.matrix_rows(report.study)
+    published = paper.tables()
+    trained = store.variants(report.study)
+    if not trained:
+        section.notes.append("no grid trainings in this study: nothing to tabulate")
+        return section
+    section.body.append(
+        "<p>Rows: training dataset; columns: test dataset. Each cell: our AUC (linked to the "
+        "evaluation run that measured it), the paper's value and the difference. The "
+        "in-domain diagonal is outlined in the heatmaps.</p>")
+    videos = table.groupby("test_set")["test_videos"].max().to_dict()
+    variants = sorted({(loss, augment) for _, loss, augment in trained}, key=_variant_order)
+    for loss, augment in variants:
+        rows = table[(table["loss"] == loss) & (table["augment"] == augment)]
+        reference = paper.grid(published, loss, augment)
+        datasets = ordered({d for d, lo, au in trained if (lo, au) == (loss, augment)})
+        tests = ordered(set(rows["test_set"]) | (set(reference.columns)
+                                                 if reference is not None else set()))
+        grid = rows.pivot_table(index="train_dataset", columns="test_set", values="auc_frame",
+                                aggfunc="first").reindex(index=datasets, columns=tests)
+        heading = _variant_title(loss, augment)
+        section.body.append(f"<h3>{html.escape(heading)}</h3><div class=\"pair\">")
+        section.body.append(_html_grid(report, rows, grid, reference, videos))
+        missing = [f"{label(d)} → {label(t)}" for d in datasets for t in tests
+                   if pd.isna(grid.loc[d, t])]
+        if missing:
+            section.notes.append(f"{heading}: no evaluation for " + ", ".join(missing))
+        fig = plots.matrix_heatmap(grid, heading, paper=reference, videos=videos)
+        source = rows["eval_run_id"].iloc[0] if len(rows) else ""
+        matrix_run = _matrix_run(report.study, source)
+        section.body.append(report.figure(fig, f"table-{loss}-{_slug(augment)}",
+                                          f"{heading}: ours, the paper's, and the difference",
+                                          matrix_run) + "</div>")
+    return section
+
+
+def _variant_order(variant: tuple[str, str]) -> tuple:
+    """Tables I, II, III, IV first (the paper's order), then the other variants by name."""
+    order = list(PAPER_TABLES)
+    return (order.index(variant) if variant in order else len(order), variant)
+
+
+def _variant_title(loss: str, augment: str) -> str:
+    shown = "SELECTED (" + augment + ")" if augment == SELECTED else augment
+    name = f"{loss.upper()}, augmentation {shown}"
+    return f"{PAPER_TABLES[(loss, augment)]}: {name}" if (loss, augment) in PAPER_TABLES else name
+
+
+def _slug(text: str) -> str:
+    return "selected" if text == SELECTED else text.replace("+", "-")
+
+
+def _matrix_run(study: store.Study, eval_run_id: str) -> str:
+    """The matrix run above an evaluation (the evaluation itself when it has none)."""
+    run = study.by_id.get(eval_run_id)
+    if run is None:
+        return ""
+    parent = run.data.tags.get(store.PARENT, "")
+    parent_run = study.by_id.get(parent)
+    if parent_run is not None and parent_run.data.tags.get("stage") == "evaluate":
+        return parent
+    return eval_run_id
+
+
+def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
+               reference: pd.DataFrame | None, videos: dict) -> str:
+    head = "".join(f"<th>{label(t)}<br><small>{_videos(videos.get(t))}</small></th>"
+                   for t in grid.columns)
+    body = []
+    for dataset in grid.index:
+        cells = []
+        for test in grid.columns:
+            value = grid.loc[dataset, test]
+            theirs = None
+            if reference is not None and dataset in reference.index and test in reference.columns:
+                theirs = reference.loc[dataset, test]
+            css = "diag" if dataset == test else ""
+            if pd.isna(value):
+                text = '<span class="missing" title="no run measured this cell">—</span>'
+            else:
+                found = rows[(rows["train_dataset"] == dataset) & (rows["test_set"] == test)]
+                run_id = found["eval_run_id"].iloc[0] or found["train_run_id"].iloc[0]
+                text = f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}</span>'
+            if theirs is not None and not pd.isna(theirs):
+                text += f'<span class="paper">paper {theirs:.3f}</span>'
+                if not pd.isna(value):
+                    delta = value - theirs
+                    text += (f'<span class="delta {"up" if delta >= 0 else "down"}">'
+                             f'{delta:+.3f}</span>')
+            cells.append(f'<td class="{css}">{text}</td>')
+        body.append(f"<tr><th>{label(dataset)}</th>{''.join(cells)}</tr>")
+    return (f'<table class="grid"><thead><tr><th>train \\ test</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _videos(count) -> str:
+    return "" if count is None or pd.isna(count) else f"{count:.0f} test videos"
+
+
+def ablation_section(report: Report) -> Section:
+    section = Section("ablation", "Fig. 3: each augmentation alone")
+    trials = store.trial_rows(report.study)
+    if trials.empty:
+        section.notes.append("no ablation trials in this study")
+        return section
+    for name, rows in trials.groupby("optuna_study"):
+        dataset = rows["dataset"].iloc[0]
+        parent = next((r.info.run_id for r in report.study.stage("ablation")
+                       if r.data.tags.get("optuna_study") == name
+                       and "optuna_trial" not in r.data.tags), "")
+        complete = rows[rows["state"] == "COMPLETE"]
+        section.body.append(f"<h3>{html.escape(name)} "
+                            f"({report.anchor('the study run', parent)})</h3>")
+        aucs = [c for c in rows.columns if c.startswith("auc_frame/")]
+        if len(complete) and aucs:
+            fig = figures.ablation_chart(rows, dataset, f"BCE on {label(dataset)}, one "
+                                                        "augmentation at a time")
+            section.body.append(report.figure(
+                fig, f"ablation-{_slug(name)}", f"Fig. 3 ({name}): frame AUC of each "
+                "augmentation on every test set; lines: NONE", parent))
+        else:
+            section.notes.append(f"{name}: no completed trial with test AUCs yet")
+        section.body.append(_trials_table(report, rows, aucs))
+        failed = rows[rows["state"].isin(["FAIL", "FAILED", "KILLED", "PRUNED"])]
+        if len(failed):
+            section.notes.append(f"{name}: {len(failed)} trial(s) not complete: "
+                                 + ", ".join(f"{a} ({s})" for a, s in
+                                             zip(failed["augment"], failed["state"])))
+    return section
+
+
+def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str]) -> str:
+    tests = ordered(c.split("/", 1)[1] for c in aucs)
+    head = "".join(f"<th>{label(t)} AUC</th>" for t in tests)
+    body = []
+    for _, row in rows.sort_values("objective", na_position="last").iterrows():
+        cells = "".join(f"<td>{_fmt(row.get(f'auc_frame/{t}'), 3)}</td>" for t in tests)
+        body.append(f"<tr><td>{report.anchor(str(row['trial']), row['run_id'])}</td>"
+                    f"<td>{html.escape(tracking.augment_label(row['augment']).upper())}</td>"
+                    f"<td>{row['state']}</td>"
+                    f"<td>{_fmt(row['objective'], 4)}</td>{cells}</tr>")
+    return (f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
+            f"<th>objective</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _fmt(value, digits: int) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def limited_section(report: Report) -> Section:
+    section = Section("data-limited", "Fig. 1: data-limited training, BCE against triplet")
+    points = store.limited_rows(report.study)
+    if points.empty or not (points["train_videos"] > 0).any():
+        section.notes.append("no data-limited trainings in this study")
+        return section
+    for dataset, rows in points.groupby("dataset"):
+        fig = figures.limited_curves(rows, f"Trained on {label(dataset)} with fewer videos")
+        first = rows.loc[rows["train_videos"] > 0, "run_id"].iloc[0]
+        section.body.append(report.figure(
+            fig, f"data-limited-{dataset}", f"Fig. 1: trained on {label(dataset)}, frame AUC "
+            "against the training videos per class (dotted: all videos)",
+            report.study.by_id[first].data.tags.get(store.PARENT, first)))
+        links = ", ".join(report.anchor(f"{r.loss} {r.train_videos or 'all'}", r.run_id)
+                          for r in rows.drop_duplicates("run_id").sort_values(
+                              ["loss", "train_videos"]).itertuples())
+        section.body.append(f"<p>Training runs: {links}</p>")
+    return section
+
+
+def mds_section(report: Report, scratch: Path) -> Section:
+    section = Section("mds", "Fig. 2: MDS of the features, BCE against triplet")
+    found = [(e, t, n) for e, t, n in store.mds_runs(report.study)
+             if t.data.tags.get("augment") == "none"]
+    if not found:
+        section.notes.append("no MDS projections of models trained without augmentation")
+        return section
+    for test_set in ordered({n for _, _, n in found}):
+        projections, sources = {}, []
+        for evaluation, trained, name in found:
+            if name != test_set:
+                continue
+            key = (trained.data.tags.get("dataset"), trained.data.tags.get("loss"))
+            points = store.download_csv(evaluation, f"mds/{name}.csv", scratch)
+            if points is not None and key not in projections:
+                projections[key] = points
+                sources.append(report.anchor(f"{label(key[0])} {key[1]}", evaluation.info.run_id))
+        if not projections:
+            section.notes.append(f"{test_set}: the MDS artifacts could not be read")
+            continue
+        fig = figures.mds_grid(projections, test_set,
+                               f"MDS of {label(test_set)} test faces (every point a frame)")
+        section.body.append(report.figure(fig, f"mds-{test_set}", f"Fig. 2: {label(test_set)} "
+                                          "test faces under each model's features"))
+        section.body.append(f"<p>Evaluation runs: {', '.join(sources)}</p>")
+    return section
+
+
+def roc_section(report: Report, scratch: Path) -> Section:
+    section = Section("roc", "ROC curves (frame level)")
+    table = store.matrix_rows(report.study)
+    if table.empty:
+        section.notes.append("no evaluated grid models")
+        return section
+    groups = sorted(table.groupby(["loss", "augment"]), key=lambda g: _variant_order(g[0]))
+    for (loss, augment), rows in groups:
+        curves: dict = {}
+        for row in rows.itertuples():
+            run = report.study.by_id.get(row.eval_run_id)
+            faces = store.download_csv(run, f"predictions/{row.test_set}.parquet", scratch) \
+                if run else None
+            if faces is not None:
+                curves.setdefault(row.train_dataset, {})[row.test_set] = (faces["label"],
+                                                                        faces["logit"])
+        if not curves:
+            section.notes.append(f"{_variant_title(loss, augment)}: no predictions to draw")
+            continue
+        heading = _variant_title(loss, augment)
+        fig = figures.roc_grid(curves, heading)
+        section.body.append(report.figure(fig, f"roc-{loss}-{_slug(augment)}",
+                                          f"ROC, {heading} (solid: in-domain)",
+                                          _matrix_run(report.study, rows["eval_run_id"].iloc[0])))
+    return section
+
+
+def robustness_section(report: Report, scratch: Path) -> Section:
+    section = Section("robustness", "Robustness: re-compression and downscaling")
+    tables, links = [], []
+    for run in store.robustness_runs(report.study):
+        table = store.download_csv(run, "robustness.csv", scratch)
+        if table is None or table.empty:
+            continue
+        tags = run.data.tags
+        model = f"{label(tags.get('dataset', '?'))}, " + \
+            tracking.variant(tags.get("loss", "?"), tags.get("augment", "?"))
+        tables.append(table.assign(model=model + " on " + table["test_set"].map(label)))
+        links.append(report.anchor(model, run.info.run_id))
+    if not tables:
+        section.notes.append("no robustness sweeps in this study")
+        return section
+    fig = plots.robustness_figure(pd.concat(tables), "AUC under JPEG re-compression and "
+                                  "downscaling", group="model")
+    section.body.append(report.figure(fig, "robustness", "Frame AUC of each swept model "
+                                      "(trained on, loss/augmentation, tested on) as the test "
+                                      "faces are re-compressed or downscaled"))
+    section.body.append(f"<p>Evaluation runs: {', '.join(links)}</p>")
+    return section
+
+
+def curves_section(report: Report) -> Section:
+    section = Section("training", "Training curves")
+    rows = []
+    for run in report.study.grid_runs():
+        tags = run.data.tags
+        phases = report.study.children(run.info.run_id) or [run]
+        for phase in phases:
+            points = store.history(phase.info.run_id, "val_loss")
+            rows += [{"dataset": tags.get("dataset"), "loss": tags.get("loss"),
+                      "augment": tags.get("augment"), "phase": phase.data.tags.get("phase"),
+                      "step": s, "value": v} for s, v in zip(points["step"], points["value"])]
+    if not rows:
+        section.notes.append("no validation-loss histories in this study")
+        return section
+    fig = figures.training_curves(pd.DataFrame(rows), "Validation loss of every grid training")
+    section.body.append(report.figure(fig, "training-curves", "Validation loss by iteration, "
+                                      "per phase and training dataset"))
+    return section
+
+
+SECTIONS = (tables_section, ablation_section, limited_section, mds_section, roc_section,
+            robustness_section, curves_section)
+
+
+def build(study: store.Study, out: Path, ui_url: str = config.UI_URL,
+          log_to_parent: bool = True) -> Path:
+    """Write out/report.html and out/figures/; log them to the study's parent run."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(study, out, ui_url)
+    with tempfile.TemporaryDirectory() as scratch:
+        for make in SECTIONS:
+            needs_scratch = make in (mds_section, roc_section, robustness_section)
+            try:
+                section = make(report, Path(scratch)) if needs_scratch else make(report)
+            except Exception as err:  # noqa: BLE001 - one broken section, not a broken report
+                section = Section(make.__name__, make.__name__.replace("_section", ""),
+                                  notes=[f"could not be drawn: {tracking.first_line(err)}"])
+                log.warning("report section %s: %s", make.__name__, tracking.first_line(err))
+            report.sections.append(section)
+    page = out / "report.html"
+    page.write_text(render(report), encoding="utf-8")
+    log.info("report: %d sections, %d figures in %.0f s", len(report.sections),
+             len(report.figures) // 2, time.perf_counter() - started)
+    if log_to_parent and study.parent is not None:
+        mlflow.MlflowClient().log_artifacts(study.parent.info.run_id, str(out), "report")
+    return page
+
+
+def render(report: Report) -> str:
+    study, parent = report.study, report.study.parent
+    nav = "".join(f'<a href="#{s.anchor}">{html.escape(s.title.split(":")[0])}</a>'
+                  for s in report.sections)
+    parts = []
+    for s in report.sections:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in s.notes)
+        parts.append(f'<section id="{s.anchor}"><h2>{html.escape(s.title)}</h2>'
+                     + "".join(s.body) + (f'<ul class="notes">{notes}</ul>' if notes else "")
+                     + "</section>")
+    trainings = len(study.grid_runs())
+    where = report.anchor(parent.info.run_name or parent.info.run_id, parent.info.run_id) \
+        if parent else "runs of one experiment"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(study.name)}: deepfake detection study report</title>
+<style>{STYLE.read_text(encoding="utf-8")}</style></head>
+<body><header><h1>Study <code>{html.escape(study.name)}</code></h1>
+<p>Bondi et al., <i>Training Strategies and Data Augmentations in CNN-based DeepFake Video
+Detection</i> (WIFS 2020), rebuilt from the tracking store
+<code>{html.escape(mlflow.get_tracking_uri())}</code>: {where}, {len(study.runs)} runs,
+{trainings} grid trainings. Paper values are the published EfficientNetB4 numbers on the
+full datasets; a scaled-down study is not expected to match them.
+Generated {time.strftime("%Y-%m-%d %H:%M")}.</p>
+<nav>{nav}</nav></header>
+<main>{''.join(parts)}</main></body></html>
+"""

@@ -1,0 +1,244 @@
+"""A study read back from any MLflow tracking store: its runs, as the tables the report draws.
+
+A study is a parent run (a `reproduce` or `demo` run) and every run beneath it, or the runs
+of an experiment matching a filter. From those runs come, without re-computing anything the
+evaluation already measured:
+- the cross-dataset table (Tables I-IV): final training runs of the grid, with the AUCs the
+  evaluation copied onto them, and the evaluation run and test-video count of each cell;
+- the ablation trials (Fig. 3), the data-limited points (Fig. 1);
+- the evaluation runs that logged MDS projections (Fig. 2), predictions (ROC curves) and
+  robustness sweeps, and the validation-loss histories of the training phases.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Run
+
+from deepfake_mlflow import tracking
+from deepfake_mlflow.errors import UserInputError
+
+PARENT = "mlflow.parentRunId"
+STUDY_STAGES = ("reproduce", "demo")
+
+
+class NoStudy(UserInputError):
+    """The store holds no study to report on (said in one line)."""
+
+
+@dataclass
+class Study:
+    """The runs of one study; `parent` is None for an experiment/filter selection."""
+    name: str
+    runs: list[Run]
+    parent: Run | None = None
+    by_id: dict[str, Run] = field(init=False)
+
+    def __post_init__(self):
+        self.by_id = {r.info.run_id: r for r in self.runs}
+
+    # --- the shape of the run tree --------------------------------------------------------
+    def ancestors(self, run: Run) -> list[Run]:
+        out, seen = [], set()
+        parent_id = run.data.tags.get(PARENT)
+        while parent_id in self.by_id and parent_id not in seen:
+            seen.add(parent_id)
+            out.append(self.by_id[parent_id])
+            parent_id = self.by_id[parent_id].data.tags.get(PARENT)
+        return out
+
+    def under_ablation(self, run: Run) -> bool:
+        return any(a.data.tags.get("stage") == "ablation" for a in self.ancestors(run))
+
+    def children(self, run_id: str) -> list[Run]:
+        return [r for r in self.runs if r.data.tags.get(PARENT) == run_id]
+
+    def stage(self, name: str) -> list[Run]:
+        return [r for r in self.runs if r.data.tags.get("stage") == name]
+
+    # --- the runs each section reads ------------------------------------------------------
+    def grid_runs(self) -> list[Run]:
+        """Final training runs on all training videos, outside the ablation: Tables I-IV."""
+        return [r for r in self.stage("train") if r.data.tags.get(tracking.FINAL_TAG) == "true"
+                and _videos_per_class(r) == 0 and not self.under_ablation(r)]
+
+    def limited_runs(self) -> list[Run]:
+        """Final training runs on a subset of the training videos: Fig. 1."""
+        return [r for r in self.stage("train") if r.data.tags.get(tracking.FINAL_TAG) == "true"
+                and _videos_per_class(r) > 0]
+
+    def trial_runs(self) -> list[Run]:
+        return [r for r in self.stage("ablation") if "optuna_trial" in r.data.tags]
+
+    def evaluations(self, train_run_id: str) -> list[Run]:
+        """Evaluation runs of one training run's model, newest first."""
+        found = [r for r in self.stage("evaluate")
+                 if r.data.tags.get("train_run_id") == train_run_id]
+        return sorted(found, key=lambda r: -r.info.start_time)
+
+    def evaluation_of(self, train_run_id: str, test_set: str) -> Run | None:
+        """The evaluation that measured a model on a test set (the matrix's, when several)."""
+        found = [r for r in self.evaluations(train_run_id)
+                 if f"auc_frame/{test_set}" in r.data.metrics]
+        return found[0] if found else None
+
+
+def _videos_per_class(run: Run) -> int:
+    try:
+        return int(run.data.params.get("train_videos", "0") or 0)
+    except ValueError:
+        return 0
+
+
+def _all_runs(experiment_ids: list[str], filter_string: str = "") -> list[Run]:
+    return mlflow.search_runs(experiment_ids, filter_string=filter_string, output_format="list",
+                              order_by=["attributes.start_time ASC"])
+
+
+def load(run_id: str = "", experiment: str = "", filter_string: str = "",
+         study: str = "") -> Study:
+    """The study of a parent run (default: the newest reproduce or demo run, of `study`
+    when named), or the runs of an experiment matching a filter."""
+    uri = tracking.configure()
+    tracking.check_reachable(uri)
+    if experiment:
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            raise NoStudy(f"no experiment {experiment!r} in the tracking store {uri}")
+        runs = _all_runs([found.experiment_id], filter_string)
+        if not runs:
+            raise NoStudy(f"no runs in experiment {experiment!r} match {filter_string!r}")
+        return Study(name=experiment, runs=runs)
+    parent = _parent(run_id, study, uri)
+    runs = _all_runs([parent.info.experiment_id])
+    tree = defaultdict(list)
+    for run in runs:
+        tree[run.data.tags.get(PARENT)].append(run)
+    chosen, todo = [], [parent.info.run_id]
+    while todo:  # the parent's descendants, breadth first
+        children = tree.get(todo.pop(), [])
+        chosen += children
+        todo += [c.info.run_id for c in children]
+    name = parent.data.tags.get("study") or parent.info.run_name
+    return Study(name=name, runs=[parent, *chosen], parent=parent)
+
+
+def _parent(run_id: str, study: str, uri: str) -> Run:
+    if run_id:
+        try:
+            return mlflow.get_run(run_id)
+        except mlflow.exceptions.MlflowException:
+            raise NoStudy(f"no run {run_id} in the tracking store {uri}") from None
+    query = " or ".join(f"tags.stage = '{s}'" for s in STUDY_STAGES)
+    found = [r for s in STUDY_STAGES for r in mlflow.search_runs(
+        search_all_experiments=True, output_format="list",
+        filter_string=f"tags.stage = '{s}'" + (f" and tags.study = '{study}'" if study else ""))]
+    if not found:
+        what = f"study {study!r}" if study else "study (" + query.replace("tags.", "") + ")"
+        raise NoStudy(f"no {what} in the tracking store {uri}: run `make demo` or "
+                      "`deepfake-mlflow reproduce` first, or name runs with --experiment")
+    return max(found, key=lambda r: r.info.start_time)
+
+
+# --- tables ---------------------------------------------------------------------------------
+MATRIX_COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
+                  "test_videos", "train_run_id", "eval_run_id"]
+
+
+def matrix_rows(study: Study) -> pd.DataFrame:
+    """One row per grid model x test set (the newest run of a variant when repeated)."""
+    rows = []
+    for run in sorted(study.grid_runs(), key=lambda r: -r.info.start_time):
+        tags, metrics = run.data.tags, run.data.metrics
+        for key in sorted(k for k in metrics if k.startswith("auc_frame/") and k.count("/") == 1):
+            test = key.split("/", 1)[1]
+            evaluation = study.evaluation_of(run.info.run_id, test)
+            videos = evaluation.data.metrics.get(f"videos/{test}") if evaluation else None
+            rows.append({"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
+                         "augment": tags.get("augment", "?"), "test_set": test,
+                         "auc_frame": metrics[key],
+                         "auc_video": metrics.get(f"auc_video/{test}", float("nan")),
+                         "test_videos": videos, "train_run_id": run.info.run_id,
+                         "eval_run_id": evaluation.info.run_id if evaluation else ""})
+    table = pd.DataFrame(rows, columns=MATRIX_COLUMNS)
+    return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
+
+
+def variants(study: Study) -> list[tuple[str, str, str]]:
+    """(dataset, loss, augment) of every grid training, trained or not yet evaluated."""
+    return sorted({(r.data.tags.get("dataset", "?"), r.data.tags.get("loss", "?"),
+                    r.data.tags.get("augment", "?")) for r in study.grid_runs()})
+
+
+def trial_rows(study: Study) -> pd.DataFrame:
+    """One row per ablation trial: study, trial, augment, state, objective, test AUCs."""
+    rows = []
+    for run in study.trial_runs():
+        tags, metrics = run.data.tags, run.data.metrics
+        rows.append({"optuna_study": tags.get("optuna_study", ""),
+                     "trial": int(tags.get("optuna_trial", -1)),
+                     "augment": tags.get("augment", "?"), "dataset": tags.get("dataset", "?"),
+                     "state": tags.get("optuna_state", run.info.status),
+                     "objective": metrics.get("objective", float("nan")),
+                     "run_id": run.info.run_id,
+                     **{k: v for k, v in metrics.items() if k.startswith("auc_frame/")}})
+    return pd.DataFrame(rows)
+
+
+def limited_rows(study: Study) -> pd.DataFrame:
+    """One row per data-limited model x test set; full-data grid runs of the same dataset
+    and loss (augment none) come as rows with train_videos 0 (drawn as reference lines)."""
+    rows = []
+    chosen = study.limited_runs()
+    datasets = {r.data.tags.get("dataset") for r in chosen}
+    reference = [r for r in study.grid_runs() if r.data.tags.get("dataset") in datasets
+                 and r.data.tags.get("augment") == "none"]
+    for run in [*chosen, *reference]:
+        for key, value in run.data.metrics.items():
+            if key.startswith("auc_frame/") and key.count("/") == 1:
+                rows.append({"dataset": run.data.tags.get("dataset"),
+                             "loss": run.data.tags.get("loss"),
+                             "train_videos": _videos_per_class(run),
+                             "test_set": key.split("/", 1)[1], "auc_frame": value,
+                             "run_id": run.info.run_id})
+    return pd.DataFrame(rows, columns=["dataset", "loss", "train_videos", "test_set",
+                                       "auc_frame", "run_id"])
+
+
+def download_csv(run: Run, artifact: str, scratch: Path) -> pd.DataFrame | None:
+    """A CSV or Parquet artifact of a run, or None when the run has no such artifact."""
+    try:
+        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=artifact,
+                                                    dst_path=tempfile.mkdtemp(dir=scratch))
+    except Exception:  # noqa: BLE001 - a run without the artifact is a missing figure, not a crash
+        return None
+    return pd.read_parquet(local) if artifact.endswith(".parquet") else pd.read_csv(local)
+
+
+def mds_runs(study: Study) -> list[tuple[Run, Run, str]]:
+    """(evaluation run, training run, test set) of every MDS projection of a grid model."""
+    grid = {r.info.run_id: r for r in study.grid_runs()}
+    out = []
+    for run in study.stage("evaluate"):
+        trained = grid.get(run.data.tags.get("train_run_id", ""))
+        projected = run.data.params.get("mds", "none")
+        if trained is None or projected in ("", "none"):
+            continue
+        out += [(run, trained, name) for name in projected.split(",")]
+    return out
+
+
+def robustness_runs(study: Study) -> list[Run]:
+    return [r for r in study.stage("evaluate")
+            if r.data.params.get("robustness", "none") not in ("", "none")]
+
+
+def history(run_id: str, metric: str) -> pd.DataFrame:
+    points = mlflow.MlflowClient().get_metric_history(run_id, metric)
+    return pd.DataFrame({"step": [p.step for p in points], "value": [p.value for p in points]})

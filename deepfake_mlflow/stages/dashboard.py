@@ -1,0 +1,70 @@
+"""The `dashboard` stage: the paper's tables and figures of a study, as one static report.
+
+Reads the runs of a study from the tracking store (the newest reproduce or demo run by
+default; --run names one; --experiment with --filter takes any runs), writes
+<out>/report.html with its figures beside it, and logs both to the study's parent run
+(artifacts report/). It opens no run of its own. --optuna serves the ablation's Optuna
+storage in optuna-dashboard instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import config
+from .options import option
+
+HELP = "the paper's tables and figures of a study, as one static HTML report"
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    run: str = option("", help="the study's parent run id (default: the newest reproduce or "
+                               "demo run)")
+    study: str = option("", help="the newest parent run of this study name (demo, paper, ...)")
+    experiment: str = option("", help="report on the runs of this experiment instead")
+    filter: str = option("", help="with --experiment: an MLflow search filter, e.g. "
+                                  "\"tags.dataset = 'dfdc'\"")
+    out: str = option("report", help="folder of report.html and its figures/")
+    ui_url: str = option(config.UI_URL, help="the tracking UI that the report's links open "
+                                             "(`make ui` serves it there)")
+    optuna: bool = option(False, help="serve the ablation's Optuna storage in "
+                                      "optuna-dashboard instead of writing a report")
+    storage: str = option("", help="with --optuna: the storage URL (default: the ablation's, "
+                                   "sqlite:///optuna.db beside the tracking store)")
+    port: int = option(8080, help="with --optuna: the port of optuna-dashboard")
+
+
+CONFIG = DashboardConfig
+
+
+def run(cfg: DashboardConfig) -> dict:
+    """Write the report (or serve optuna-dashboard); returns the page and what it holds."""
+    from pathlib import Path
+
+    if cfg.optuna:
+        return serve_optuna(cfg)
+    from dashboards import report, store
+    study = store.load(run_id=cfg.run, experiment=cfg.experiment, filter_string=cfg.filter,
+                       study=cfg.study)
+    page = report.build(study, Path(cfg.out), cfg.ui_url)
+    return {"page": page.resolve(), "study": study.name, "runs": len(study.runs),
+            "parent_run_id": study.parent.info.run_id if study.parent else None}
+
+
+def serve_optuna(cfg: DashboardConfig) -> dict:
+    """optuna-dashboard on 127.0.0.1 (this process becomes it; Ctrl-C ends it)."""
+    import os
+    import shutil
+
+    from ..errors import UserInputError
+    from .ablation import default_storage
+    storage = cfg.storage or default_storage()
+    if storage.startswith("sqlite:///") and not os.path.isfile(storage.removeprefix("sqlite:///")):
+        raise UserInputError(f"no Optuna storage at {storage}: run an ablation first "
+                             "(deepfake-mlflow ablation DATASET), or pass --storage URL")
+    program = shutil.which("optuna-dashboard")
+    if program is None:
+        raise UserInputError("optuna-dashboard is not installed: pip install optuna-dashboard")
+    os.execv(program, [program, storage, "--host", "127.0.0.1", "--port", str(cfg.port)])
+    return {}  # not reached
