@@ -134,9 +134,12 @@ def test_cross_dataset_matrix_is_logged_and_rebuilt_from_the_store(store):
     table = store["table"]
     assert len(table) == 4  # 2 models x 2 test sets
     parent = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                                filter_string="attributes.run_name = 'matrix-2-models'")[0]
-    assert {"matrix/cross_dataset_auc.csv", "matrix/bce-none.csv", "matrix/bce-none.png"} <= \
-        artifact_paths(parent.info.run_id, "matrix")
+                                filter_string="attributes.run_name = 'matrix:2x2'")[0]
+    assert {"matrix/cross_dataset_auc.csv", "matrix/bce-none.csv", "matrix/bce-none.png",
+            "matrix/bce-none.pdf"} <= artifact_paths(parent.info.run_id, "matrix")
+    # the models in a file, not a param of ids; the AUCs as the run's metrics
+    assert parent.data.params["models"] == "2"
+    assert {"auc_in_domain", "auc_cross", "auc_in_domain/bce-none"} <= set(parent.data.metrics)
     grid = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=parent.info.run_id, artifact_path="matrix/bce-none.csv"), index_col=0)
     assert list(grid.index) == ["celebdf", "ff"] and list(grid.columns) == ["celebdf", "ff"]

@@ -39,7 +39,9 @@ CONFIG = DashboardConfig
 
 
 def run(cfg: DashboardConfig) -> dict:
-    """Write the report (or serve optuna-dashboard); returns the page and what it holds."""
+    """Write the report (or serve optuna-dashboard); returns the page and what it holds.
+    Under `mlflow run`, the report is also logged to the run MLflow made for the command."""
+    import os
     from pathlib import Path
 
     if cfg.optuna:
@@ -48,6 +50,10 @@ def run(cfg: DashboardConfig) -> dict:
     study = store.load(run_id=cfg.run, experiment=cfg.experiment, filter_string=cfg.filter,
                        study=cfg.study)
     page = report.build(study, Path(cfg.out), cfg.ui_url)
+    launched = os.environ.get("MLFLOW_RUN_ID")  # `mlflow run . -e dashboard` made a run
+    if launched and (study.parent is None or launched != study.parent.info.run_id):
+        import mlflow
+        mlflow.MlflowClient().log_artifacts(launched, str(page.parent), "report")
     return {"page": page.resolve(), "study": study.name, "runs": len(study.runs),
             "parent_run_id": study.parent.info.run_id if study.parent else None}
 
