@@ -47,4 +47,4 @@ ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
 clean:
-	rm -rf demo workspace mlartifacts mlruns mlflow.db optuna.db
+	rm -rf demo workspace report mlartifacts mlruns mlflow.db optuna.db

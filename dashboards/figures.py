@@ -134,7 +134,7 @@ def training_curves(histories: pd.DataFrame, title: str):
                 i = augments.index(augment)
                 ax.plot(line["step"], line["value"], color=plots.PALETTE[i % 8],
                         linestyle=LOSS_STYLE.get(loss, ("-",))[0], linewidth=1.2,
-                        label=f"{loss}, {augment}")
+                        label=f"{loss}, {augment_label(augment)}")
             ax.grid(alpha=0.3)
             if r == 0:
                 ax.set_title(f"trained on {label(dataset)}")

@@ -74,7 +74,9 @@ def report_study(result) -> int:
               .to_string(index=False))
     ablation = result.get("ablation")
     if ablation and ablation.get("trials"):
+        from .tracking import augment_label
         table = pd.DataFrame(ablation["trials"])
+        table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
         aucs = [c for c in table.columns if c.startswith("auc_frame/")]
         shown = table[["augment", "state", "objective", *aucs]].sort_values(
             "objective", na_position="last")

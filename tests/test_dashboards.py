@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
 import matplotlib.image
 import mlflow
 import numpy as np
@@ -33,6 +34,8 @@ def build(tmp_path: Path, **selection) -> tuple[Path, str]:
 
 
 def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_store, tmp_path):
+    # the demo drew Optuna's plots in this process: their ggplot style must not stay on
+    assert matplotlib.rcParams["axes.facecolor"] == "white"
     page, text = build(tmp_path, run_id=demo_store["results"]["parent_run_id"])
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in text

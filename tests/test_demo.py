@@ -103,7 +103,14 @@ def test_the_demo_reads_well_in_the_mlflow_ui(demo_store):
 
 def test_a_second_demo_reopens_its_parent_and_trains_nothing(demo_store):
     parent = demo_store["results"]["parent_run_id"]
+    evaluations = [r for r in children_of(parent) if r.data.tags["stage"] == "evaluate"]
     again = run_demo(demo_store["config"])
     assert again["parent_run_id"] == parent
     assert again["counts"]["trained"] == 0 and again["failed"] == []
+    # the matrix, the data-limited points and the robustness sweeps are reused too
+    assert again["counts"]["reused_evaluations"] == 1 + 2 + 2
+    assert len([r for r in children_of(parent)
+                if r.data.tags["stage"] == "evaluate"]) == len(evaluations)
+    assert again["matrix"]["auc_frame"].tolist() == demo_store["results"]["matrix"][
+        "auc_frame"].tolist()
     assert len([r for r in children_of(parent) if r.data.tags["stage"] == "train"]) == 10

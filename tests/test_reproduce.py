@@ -46,7 +46,7 @@ def test_a_study_runs_every_step_once_and_a_second_invocation_trains_nothing(tin
     first = reproduce.run(ReproduceConfig(str(tiny_study)))
     assert first["failed"] == []
     # bce and triplet (from that bce) on ff, and the data-limited bce with 2 videos a class
-    assert first["counts"] == {"trained": 3, "reused": 1}
+    assert first["counts"] == {"trained": 3, "reused": 1, "reused_evaluations": 0}
     runs = final_runs()
     assert len(runs) == 3 and len({r.data.tags["config_hash"] for r in runs}) == 3
     assert len(first["matrix"]) == 2 * 2  # 2 models x 2 test sets
@@ -61,6 +61,7 @@ def test_a_study_runs_every_step_once_and_a_second_invocation_trains_nothing(tin
 
     second = reproduce.run(ReproduceConfig(str(tiny_study)))
     assert second["counts"]["trained"] == 0 and second["failed"] == []
+    assert second["counts"]["reused_evaluations"] == 2  # the matrix, the data-limited point
     assert len(final_runs()) == 3
     assert second["parent_run_id"] == first["parent_run_id"]  # the same study run
 

@@ -245,12 +245,12 @@ class _Objective:
                 started = time.perf_counter()
                 try:
                     value = self._trial(trial, spec, train, evaluate, mlflow)
-                    log.info("trial %-3d %-36s objective %.4f %6.0f s", trial.number, tag,
-                             value, time.perf_counter() - started)
+                    log.info("trial %-3d %-36s objective %.4f %6.0f s", trial.number,
+                             tracking.augment_label(tag), value, time.perf_counter() - started)
                     return value
                 except Pruned:  # the training and this run end KILLED, tagged ended_early
-                    log.info("trial %-3d %-36s pruned %13s %6.0f s", trial.number, tag, "",
-                             time.perf_counter() - started)
+                    log.info("trial %-3d %-36s pruned %13s %6.0f s", trial.number,
+                             tracking.augment_label(tag), "", time.perf_counter() - started)
                     mlflow.set_tag("optuna_state", "PRUNED")
                     raise
                 except Exception as err:
@@ -334,18 +334,22 @@ def _log_summary(study, summary: dict, maximise: bool) -> None:
         mlflow.log_metric("best_objective", best["objective"])
         mlflow.set_tags({"best_augment": best["augment"], "best_trial": str(best["trial"]),
                          "best_run_id": best["mlflow_run_id"]})
+    import matplotlib
     import optuna
     from optuna.visualization import matplotlib as views
     for name, draw in (("history", views.plot_optimization_history),
                        ("importances", views.plot_param_importances)):
-        try:
-            with warnings.catch_warnings():  # Optuna's matplotlib views are "experimental"
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                axes = draw(study)
-        except Exception as err:  # too few finished trials for the plot: said, not fatal
-            log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
-            continue
-        figure = axes.figure if hasattr(axes, "figure") else axes
-        figure.set_size_inches(8, 4.5)
-        figure.tight_layout()
-        plots.log(figure, f"optuna_{name}.png")
+        # Optuna's views switch matplotlib to its ggplot style for good: kept to this block,
+        # or every later figure of the process turns grey
+        with matplotlib.rc_context():
+            try:
+                with warnings.catch_warnings():  # Optuna's matplotlib views are "experimental"
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    axes = draw(study)
+            except Exception as err:  # too few finished trials for the plot: said, not fatal
+                log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
+                continue
+            figure = axes.figure if hasattr(axes, "figure") else axes
+            figure.set_size_inches(8, 4.5)
+            figure.tight_layout()
+            plots.log(figure, f"optuna_{name}.png")

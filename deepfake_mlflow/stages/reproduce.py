@@ -195,7 +195,7 @@ class _Study:
         self.plan = plan
         self.results: dict = {}
         self.failed: list[str] = []
-        self.counts = {"trained": 0, "reused": 0}
+        self.counts = {"trained": 0, "reused": 0, "reused_evaluations": 0}
         self.final_runs: list[str] = []
 
     def step(self, what: str, work):
@@ -250,15 +250,56 @@ class _Study:
         from ..evaluation.model_run import parse_test_sets
         return parse_test_sets(list(names))  # NAME: its faces index in the workspace
 
+    def earlier_evaluation(self, params: dict, train_run_id: str = "",
+                           matrix_of: list | None = None):
+        """A FINISHED evaluation run under this study's parent with these params (for one
+        training run, or the matrix run of these training runs): reused, not redone."""
+        import mlflow
+        import pandas as pd
+
+        parent = mlflow.active_run().info.run_id
+        query = (f"tags.mlflow.parentRunId = '{parent}' and tags.stage = 'evaluate' and "
+                 "attributes.status = 'FINISHED'")
+        if train_run_id:
+            query += f" and tags.train_run_id = '{train_run_id}'"
+        for run in mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                      filter_string=query):
+            logged = run.data.params
+            if any(logged.get(k) != _param(v) for k, v in params.items()):
+                continue
+            if matrix_of is None:
+                return run
+            if run.info.run_name.startswith("matrix:"):
+                models = pd.read_csv(mlflow.artifacts.download_artifacts(
+                    run_id=run.info.run_id, artifact_path="models.csv"))
+                if sorted(models["train_run_id"]) == sorted(matrix_of):
+                    return run
+        return None
+
     def matrix(self) -> None:
+        import mlflow
+        import pandas as pd
+
         from . import evaluate
         if not self.final_runs:
             return
         options = {"robustness": "none", **_tuples(self.plan.evaluate)}
+        cfg = evaluate.EvaluateConfig(tuple(self.final_runs),
+                                      self.tests(self.plan.test_datasets), **options)
+
+        def work():
+            done = self.earlier_evaluation(
+                {"test_sets": ",".join(self.plan.test_datasets), "models": len(self.final_runs),
+                 **{k: v for k, v in options.items() if k in ("mds", "robustness", "split")}},
+                matrix_of=self.final_runs)
+            if done is None:
+                return evaluate.run(cfg)
+            self.counts["reused_evaluations"] += 1
+            return pd.read_csv(mlflow.artifacts.download_artifacts(
+                run_id=done.info.run_id, artifact_path="matrix/cross_dataset_auc.csv"))
         self.results["matrix"] = self.step(
             f"evaluate {len(self.final_runs)} models on {len(self.plan.test_datasets)} test sets",
-            lambda: evaluate.run(evaluate.EvaluateConfig(
-                tuple(self.final_runs), self.tests(self.plan.test_datasets), **options)))
+            work)
 
     def data_limited(self) -> None:
         import pandas as pd
@@ -270,6 +311,14 @@ class _Study:
             for loss in spec.get("losses", self.plan.losses):
                 def point(n=n, loss=loss):
                     run_id = self.variant(dataset, loss, "NONE", train_videos=int(n))
+                    done = self.earlier_evaluation({"test_sets": dataset, "robustness": "none",
+                                                    "mds": "none"}, train_run_id=run_id)
+                    if done is not None:
+                        self.counts["reused_evaluations"] += 1
+                        found = done.data.metrics
+                        return {"train_videos": int(n), "loss": loss, "run_id": run_id,
+                                "auc_frame": found[f"auc_frame/{dataset}"],
+                                "auc_video": found[f"auc_video/{dataset}"]}
                     table = evaluate.run(evaluate.EvaluateConfig(
                         run_id, self.tests([dataset]), robustness="none", mds="none"))
                     return {"train_videos": int(n), "loss": loss, "run_id": run_id,
@@ -300,12 +349,22 @@ class _Study:
         self.results["champions"] = champions or []
         if not self.plan.robustness:
             return
+        sweep = _tuples(self.plan.robustness)
         for champion in champions or []:
             name = champion["dataset"]
-            self.step(f"robustness of the {name} champion",
-                      lambda c=champion: evaluate.run(evaluate.EvaluateConfig(
-                          c["uri"], self.tests([c["dataset"]]), robustness="all", mds="none",
-                          **_tuples(self.plan.robustness))))
+
+            def work(c=champion):
+                cfg = evaluate.EvaluateConfig(c["uri"], self.tests([c["dataset"]]),
+                                              robustness="all", mds="none", **sweep)
+                done = self.earlier_evaluation(
+                    {"test_sets": c["dataset"], "robustness": c["dataset"],
+                     "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
+                     "scales": ",".join(map(str, cfg.scales))}, train_run_id=c["train_run_id"])
+                if done is None:
+                    return evaluate.run(cfg)
+                self.counts["reused_evaluations"] += 1
+                return None
+            self.step(f"robustness of the {name} champion", work)
 
 
     def report(self, folder: Path) -> None:
@@ -317,6 +376,12 @@ class _Study:
         self.results["report"] = self.step(
             "report: the paper's tables and figures",
             lambda: report.build(store.load(run_id=parent), folder).resolve())
+
+
+def _param(value) -> str:
+    """A value as MLflow stores it in a param."""
+    from ..tracking import param_value
+    return param_value(value)
 
 
 def _tuples(options: dict) -> dict:
