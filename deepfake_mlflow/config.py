@@ -105,6 +105,11 @@ METRICS_SEND_EVERY_S = 5.0
 METRICS_RETRY_EVERY_S = 30.0  # while the store is unreachable
 LOSS_FETCH_EVERY = 10  # train_loss is read back from the device every N iterations, not every step
 
+# --- Serving (deepfake_mlflow.serving_policy) ----------------------------------------------
+SERVE_MAX_VIDEOS = 16  # videos one request may ask for
+SERVE_MAX_SECONDS = 45.0  # within MLflow's 60 s request timeout, so the server answers
+SERVE_MAX_VIDEO_BYTES = 256 * 2**20  # a video sent as bytes
+
 # --- Evaluation ---------------------------------------------------------------------------
 EVAL_SPLIT = "test"
 MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a point

@@ -1,11 +1,14 @@
 """The logged model: an MLflow pyfunc that scores videos end to end.
 
-Input: a DataFrame with a `video` column of file paths (as the serving host sees them).
+Input: a DataFrame with a `video` column of file paths (as the serving host sees them,
+inside the folders DEEPFAKE_MLFLOW_VIDEO_ROOTS allows) and/or a `video_b64` column of the
+videos' bytes in base64; a request is bounded in videos and seconds
+(deepfake_mlflow.serving_policy).
 Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) set before loading
 overrides it (`mlflow models serve`, `mlflow.pyfunc.load_model`; `predict --device` sets
 it). Scores are computed in fp32 wherever they run.
-Output: one row per video: p_fake, the video logit, frames sampled, faces found, status
-and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
+Output: one row per video: p_fake, the video logit (null when not scored: JSON has no
+NaN), frames sampled, faces found, status and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
 settings the training faces were made with), the JPEG round trip the stored faces went
 through, the network, and the mean-logit aggregation, all from deepfake_mlflow.scoring.
 
@@ -15,7 +18,9 @@ nothing is pickled, and nothing is downloaded when the model loads.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import warnings
 from dataclasses import asdict, replace
 from importlib.metadata import PackageNotFoundError, version
@@ -29,10 +34,13 @@ from mlflow.types import ColSpec, Schema
 from . import accel
 from .faces.extract import ExtractSettings
 from .scoring import ModelConfig
+from .serving_policy import NOT_ALLOWED, SKIPPED, SentVideo, ServingPolicy
+from .vocabulary import VideoStatus
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "pandas", "opencv-contrib-python",
                 "mediapipe", "av", "mlflow")
+INPUT_COLUMNS = ("video", "video_b64")  # a path on the serving host, or the bytes, base64
 OUTPUT_COLUMNS = (("video", "string"), ("p_fake", "double"), ("logit", "double"),
                   ("frames_sampled", "long"), ("faces_found", "long"), ("status", "string"),
                   ("message", "string"))
@@ -50,19 +58,48 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         self.extract = replace(ExtractSettings(**settings.extract),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
+        self.policy = ServingPolicy.from_environment()
         # a serving worker may call predict from several threads; one detector, one at a time
         self.lock = threading.Lock()
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        columns = [c for c in INPUT_COLUMNS if c in model_input.columns]
+        if not columns:
+            raise ValueError(f"expected a DataFrame with a 'video' column of file paths or a "
+                             f"'video_b64' column of base64 video bytes, got columns "
+                             f"{list(model_input.columns)}")
+        started, rows = time.monotonic(), []
+        with self.lock:
+            for i, item in enumerate(_items(model_input, columns)):
+                if i >= self.policy.max_videos:
+                    rows.append(_unscored(item, SKIPPED, f"over this request's limit of "
+                                          f"{self.policy.max_videos} videos"))
+                elif time.monotonic() - started > self.policy.max_seconds:
+                    rows.append(_unscored(item, SKIPPED, f"this request's {self.policy.max_seconds:g}"
+                                          " s were spent: send it again"))
+                else:
+                    rows.append(self._score(item))
+        out = pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
+        for name in ("p_fake", "logit"):  # JSON has no NaN: a video not scored gets null
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+        return out
+
+    def _score(self, item: tuple[str, str]) -> dict:
         from .scoring import score_video
 
-        if "video" not in model_input.columns:
-            raise ValueError(f"expected a DataFrame with a 'video' column of file paths, got "
-                             f"columns {list(model_input.columns)}")
-        with self.lock:
-            rows = [asdict(score_video(path, self.detector, self.scorer, self.extract))
-                    for path in model_input["video"]]
-        return pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
+        kind, value = item
+        if kind == "video_b64":
+            with SentVideo(value, self.policy.max_bytes) as sent:
+                if sent.path is None:
+                    return _unscored((kind, sent.name), VideoStatus.ERROR, sent.error)
+                row = asdict(score_video(sent.path, self.detector, self.scorer, self.extract))
+                row["video"] = sent.name
+                row["message"] = row["message"].replace(str(sent.path), sent.name)
+                return row
+        refusal = self.policy.refusal(value)
+        if refusal:
+            return _unscored(item, NOT_ALLOWED, refusal)
+        return asdict(score_video(value, self.detector, self.scorer, self.extract))
 
     def close(self) -> None:
         """Release BlazeFace now (left to the garbage collector, MediaPipe complains at exit)."""
@@ -71,8 +108,28 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
             self.detector = None
 
 
+def _items(frame: pd.DataFrame, columns: list[str]):
+    """(column, value) per row: the path, or the bytes when a row has no path."""
+    for _, row in frame.iterrows():
+        for name in columns:
+            value = row[name]
+            if isinstance(value, str) and value:
+                yield name, value
+                break
+        else:
+            yield "video", ""
+
+
+def _unscored(item: tuple[str, str], status: str, message: str) -> dict:
+    kind, value = item
+    shown = value if kind == "video" else (value if value.startswith("bytes:") else "bytes")
+    return {"video": shown, "p_fake": math.nan, "logit": math.nan, "frames_sampled": 0,
+            "faces_found": 0, "status": str(status), "message": message}
+
+
 def signature() -> ModelSignature:
-    return ModelSignature(inputs=Schema([ColSpec("string", "video")]),
+    return ModelSignature(inputs=Schema([ColSpec("string", name, required=False)
+                                         for name in INPUT_COLUMNS]),
                           outputs=Schema([ColSpec(kind, name) for name, kind in OUTPUT_COLUMNS]))
 
 

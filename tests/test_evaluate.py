@@ -8,6 +8,8 @@ results back from that SQLite store.
 
 from __future__ import annotations
 
+import base64
+
 import json
 import os
 import shutil
@@ -230,8 +232,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_mlflow_models_serve_answers_with_scores(store, corpus):
+def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
+    """The served model reads paths only inside its roots (the same answer for every path
+    outside them, existing or not), scores bytes as it scores the file, bounds a request,
+    and answers strict JSON (null, not NaN)."""
     _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
+    secret = tmp_path / "secret.mp4"  # exists, outside the roots
+    secret.write_bytes(video.read_bytes())
     port = _free_port()
     mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     server = subprocess.Popen(
@@ -240,7 +247,8 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus):
         # the server execs `uvicorn` from PATH: the venv's bin/ must be on it (it is once
         # the venv is activated, as the README says)
         env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store['work']}/mlflow.db",
-             "PATH": f"{Path(mlflow_cli).parent}{os.pathsep}{os.environ['PATH']}"},
+             "PATH": f"{Path(mlflow_cli).parent}{os.pathsep}{os.environ['PATH']}",
+             "DEEPFAKE_MLFLOW_VIDEO_ROOTS": str(corpus), "DEEPFAKE_MLFLOW_MAX_VIDEOS": "6"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
@@ -252,21 +260,35 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(server.stderr.read().decode()[-2000:])
                 time.sleep(1)
-        body = json.dumps({"dataframe_split": {"columns": ["video"],
-                                               "data": [[str(video)], ["/no/such.mp4"]]}})
+        sent = base64.b64encode(video.read_bytes()).decode()
+        rows = [[str(video), None], [str(corpus / "no" / "such.mp4"), None],
+                [str(secret), None], ["/no/such.mp4", None], ["/etc/passwd", None],
+                [None, sent], [str(video), None]]  # 7 videos: one over the limit of 6
+        body = json.dumps({"dataframe_split": {"columns": ["video", "video_b64"],
+                                               "data": rows}})
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
                                          data=body.encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as response:
-            answer = json.loads(response.read())
+            text = response.read().decode()
     finally:
         if server.poll() is None:
             os.killpg(server.pid, 15)
             server.wait(timeout=30)
-    scored, missing = answer["predictions"]
+
+    def strict(constant):  # NaN and Infinity are not JSON
+        raise AssertionError(f"{constant} in the answer")
+    answer = json.loads(text, parse_constant=strict)["predictions"]
+    scored, missing, secret_row, absent, system, by_bytes, over = answer
     assert scored["video"] == str(video) and scored["status"] == "ok"
     assert 0.0 <= scored["p_fake"] <= 1.0 and scored["faces_found"] == 8
-    assert missing["status"] == "unreadable"
+    assert missing["status"] == "unreadable" and missing["p_fake"] is None
+    # outside the roots: one answer, whether the file exists or not
+    outside = {(r["status"], r["message"]) for r in (secret_row, absent, system)}
+    assert len(outside) == 1 and outside.pop()[0] == "not_allowed"
+    assert by_bytes["status"] == "ok" and by_bytes["video"].startswith("bytes:")
+    assert abs(by_bytes["p_fake"] - scored["p_fake"]) < 1e-6
+    assert over["status"] == "skipped" and "6 videos" in over["message"]
 
 
 def test_evaluate_and_registry_through_the_command_line(store, capsys):
@@ -305,3 +327,27 @@ def test_mlflow_run_evaluate_entry_point(store, tmp_path):
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.tags["train_run_id"] == store["champions"]["celebdf"]["train_run_id"]
     assert "auc_frame/celebdf" in runs[0].data.metrics
+
+
+def test_the_served_model_follows_links_out_of_its_roots_and_spends_bounded_time(
+        store, corpus, tmp_path, monkeypatch):
+    _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
+    root = tmp_path / "videos"
+    root.mkdir()
+    (root / "inside.mp4").write_bytes(video.read_bytes())
+    (root / "escape.mp4").symlink_to(video)  # a link inside the root to a file outside
+    monkeypatch.setenv("DEEPFAKE_MLFLOW_VIDEO_ROOTS", str(root))
+
+    def predict(*videos):
+        model = mlflow.pyfunc.load_model(CELEBDF_CHAMPION)
+        try:
+            return model.predict(pd.DataFrame({"video": [str(v) for v in videos]}))
+        finally:
+            model.unwrap_python_model().close()
+    rows = predict(root / "escape.mp4", "/proc/self/environ", root / "inside.mp4")
+    assert list(rows["status"]) == ["not_allowed", "not_allowed", "ok"]
+    assert rows["message"][0] == rows["message"][1]
+    monkeypatch.setenv("DEEPFAKE_MLFLOW_MAX_SECONDS", "0.001")  # spent by the first video
+    rows = predict(root / "inside.mp4", root / "inside.mp4")
+    assert list(rows["status"]) == ["ok", "skipped"]
+    assert rows["p_fake"][1] is None and "s were spent" in rows["message"][1]

@@ -220,3 +220,30 @@ def test_a_detector_that_cannot_start_fails_at_once_with_workers(tmp_path, place
     err = capsys.readouterr().err
     assert f"detector model {broken}: MediaPipe cannot load it as BlazeFace" in err
     assert "Traceback" not in err
+
+
+def test_three_shards_merged_equal_one_unsharded_extraction(corpus, tmp_path, capsys):
+    """Real faces of the corpus's FF++ videos: three shards extracted apart and merged give
+    the faces index of one extraction; a missing shard or a doubled video is refused."""
+    from deepfake_mlflow.cli import main
+
+    root = str(corpus / "ff")
+    videos = str(tmp_path / "videos.parquet")
+    index.run(IndexConfig("ff", root, out=videos))
+    common = dict(index=videos, frames=4, size=64, workers=1, progress=False)
+    whole = extract.run(ExtractConfig("ff", root, out=str(tmp_path / "whole"), **common))
+    sharded = str(tmp_path / "sharded")
+    for k in (1, 2):
+        extract.run(ExtractConfig("ff", root, out=sharded, shard=f"{k}/3", **common))
+    assert main(["extract", "ff", root, "--index", videos, "--out", sharded, "--merge"]) == 2
+    assert "shard(s) 3 of 3 are missing" in capsys.readouterr().err
+    extract.run(ExtractConfig("ff", root, out=sharded, shard="3/3", **common))
+    merged = extract.run(ExtractConfig("ff", root, out=sharded, merge=True, **common))
+    pd.testing.assert_frame_equal(merged, whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sharded" / "faces.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "faces.parquet"))
+    first = pd.read_parquet(tmp_path / "sharded" / "faces-1-of-3.parquet")
+    second = pd.read_parquet(tmp_path / "sharded" / "faces-2-of-3.parquet")
+    pd.concat([second, first.head(4)]).to_parquet(tmp_path / "sharded" / "faces-2-of-3.parquet")
+    assert main(["extract", "ff", root, "--index", videos, "--out", sharded, "--merge"]) == 2
+    assert "1 video(s) in more than one shard" in capsys.readouterr().err

@@ -4,6 +4,8 @@ triplet loss on its 1792 pooled features)."""
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 
 import mlflow
@@ -52,7 +54,11 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
     assert run.data.tags["final"] == "true"  # the registry's and the matrix's candidates
     # the logged model scores videos end to end, with the training faces' extract settings
     model_id = run.outputs.model_outputs[0].model_id
-    model = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    os.environ["DEEPFAKE_MLFLOW_VIDEO_ROOTS"] = str(corpus)  # the folders it may read
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    finally:
+        os.environ.pop("DEEPFAKE_MLFLOW_VIDEO_ROOTS")
     videos = sorted(str(v) for v in (corpus / "ff" / "original_sequences").rglob("*.mp4"))[:2]
     scores = model.predict(pd.DataFrame({"video": videos}))
     assert list(scores["video"]) == videos and (scores["status"] == "ok").all()

@@ -39,6 +39,10 @@ class TestSet:
 def load_test_set(name: str, index: str | Path, split: str = config.EVAL_SPLIT) -> TestSet:
     index = Path(index)
     if not index.is_file():
+        from ..faces.index import shard_indexes
+        if shard_indexes(index.parent):
+            raise UserInputError(f"test set {name}: no faces index at {index}, only shards of "
+                                 f"it: run `deepfake-mlflow extract {name} ROOT --merge`")
         raise UserInputError(f"test set {name}: no faces index at {index}; run `deepfake-mlflow "
                              f"extract {name} ROOT` first, or name the file with {name}=PATH")
     frame = read_table(index, FACE_COLUMNS, "faces index")

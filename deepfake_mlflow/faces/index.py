@@ -2,11 +2,13 @@
 the per-video records; and the shards that spread extraction over machines.
 
 `shard=k/n` takes every n-th video of the key-sorted index from the k-th on, so n machines
-cover the dataset with no overlap and no gap.
+cover the dataset with no overlap and no gap; merge_shards joins their faces-k-of-n.parquet
+into one faces.parquet, and refuses when a shard is missing or a video is absent or doubled.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +41,53 @@ def shard_of(videos: pd.DataFrame, shard: str) -> pd.DataFrame:
 
 def faces_index_path(out: Path, shard: str) -> Path:
     return shard_faces_index(out, *parse_shard(shard))
+
+
+SHARD_INDEX = re.compile(r"faces-(\d+)-of-(\d+)\.parquet")
+
+
+def shard_indexes(folder: Path) -> dict[int, dict[int, Path]]:
+    """n -> {k: faces-k-of-n.parquet} of the shard indexes in a folder."""
+    found: dict[int, dict[int, Path]] = {}
+    for path in sorted(Path(folder).glob("faces-*-of-*.parquet")):
+        match = SHARD_INDEX.fullmatch(path.name)
+        if match:
+            found.setdefault(int(match.group(2)), {})[int(match.group(1))] = path
+    return found
+
+
+def merge_shards(folder: Path, videos: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The faces index of all shards of `folder`, checked against the video index: every
+    shard present, every video in exactly one shard. Returns it and the shard count."""
+    from ..datasets.schema import read_table
+
+    found = shard_indexes(folder)
+    if not found:
+        raise UserInputError(f"{folder}: no shard faces indexes (faces-k-of-n.parquet) to merge")
+    if len(found) > 1:
+        raise UserInputError(f"{folder}: shards of {sorted(found)} machines side by side: "
+                             "keep the shards of one extraction only")
+    (n, shards), = found.items()
+    missing = [k for k in range(1, n + 1) if k not in shards]
+    if missing:
+        raise UserInputError(f"{folder}: shard(s) {', '.join(map(str, missing))} of {n} are "
+                             f"missing: run extract --shard {missing[0]}/{n} first")
+    parts = [read_table(shards[k], FACE_COLUMNS, "faces index") for k in range(1, n + 1)]
+    owners = pd.concat([p[["key"]].drop_duplicates().assign(shard=k)
+                        for k, p in zip(range(1, n + 1), parts)])
+    doubled = owners[owners.duplicated("key", keep=False)]
+    if len(doubled):
+        raise UserInputError(f"{folder}: {doubled['key'].nunique()} video(s) in more than one "
+                             f"shard (e.g. {doubled['key'].iloc[0]}): the shards come from "
+                             "different video indexes")
+    expected, got = set(videos["key"]), set(owners["key"])
+    absent, extra = sorted(expected - got), sorted(got - expected)
+    if absent or extra:
+        what = (f"{len(absent)} video(s) of the index in no shard (e.g. {absent[0]})" if absent
+                else f"{len(extra)} video(s) in no row of the index (e.g. {extra[0]})")
+        raise UserInputError(f"{folder}: {what}: re-run the shards' extract with this index")
+    merged = pd.concat(parts, ignore_index=True)
+    return merged.sort_values(["key", "frame"], kind="stable").reset_index(drop=True), n
 
 
 def faces_index(videos: pd.DataFrame, faces_root: str | Path) -> pd.DataFrame:

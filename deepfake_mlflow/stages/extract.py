@@ -42,6 +42,8 @@ class ExtractConfig:
     reader: str = option("opencv", choices=READERS, help="video decoder")
     workers: int = option(0, help="processes (0: one per core)")
     shard: str = option("1/1", help="k/n: this machine's share of the videos")
+    merge: bool = option(False, help="merge the shards' faces-k-of-n.parquet into "
+                                     "faces.parquet (every video in exactly one shard)")
     progress: bool = option(True, help="progress bar on a terminal")
 
     def __post_init__(self):
@@ -86,6 +88,8 @@ def run(cfg: ExtractConfig):
 
     root = Path(cfg.root).resolve()
     index, out = cfg.index_path(), cfg.out_folder()
+    if cfg.merge:
+        return _merge(cfg, index, out)
     target = faces_index_path(out, cfg.shard)
     # one writer per faces index: a second extract of the same shard is refused at once
     with paths.exclusive(target.with_suffix(".lock"), f"{target}"):
@@ -105,6 +109,31 @@ def run(cfg: ExtractConfig):
                   "detector_sha256": assets.file_sha256(model_file),
                   "workers": cfg.workers or os.cpu_count() or 1, "shard": cfg.shard}
         return _extract(cfg, videos, root, faces_root, target, settings, params)
+
+
+def _merge(cfg: ExtractConfig, index: Path, out: Path):
+    """The shards' faces indexes joined into faces.parquet, as one tracked run."""
+    import mlflow
+
+    from .. import paths, tracking
+    from ..datasets import schema
+    from ..faces.index import merge_shards
+
+    target = out / paths.FACES_INDEX
+    with paths.exclusive(target.with_suffix(".lock"), f"{target}"):
+        faces, shards = merge_shards(out, schema.load(index))
+        with tracking.stage_run("extract", run_name=f"merge-{cfg.dataset}",
+                                tags={"dataset": cfg.dataset},
+                                params={"dataset": cfg.dataset, "index": str(index.resolve()),
+                                        "out": str(out.resolve()), "shards": shards}):
+            schema.save(faces, target)
+            mlflow.log_metrics({"videos": faces["key"].nunique(), "rows": len(faces),
+                                "shards": shards})
+            tracking.log_index_input(faces, source=str(target.resolve()),
+                                     name=f"{cfg.dataset}-faces", context="extract")
+    log.info("%s: %d shards merged, %d videos; faces index %s", cfg.dataset, shards,
+             faces["key"].nunique(), target)
+    return faces
 
 
 def _check_root(videos, index: Path, root: Path) -> None:

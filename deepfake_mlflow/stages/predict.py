@@ -17,6 +17,7 @@ from typing import Iterator
 
 from .. import config
 from ..errors import UserInputError
+from ..serving_policy import ROOTS_ENV
 from .options import option
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
@@ -48,7 +49,9 @@ def load(model: str, device: str = config.DEVICE):
     accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
-        with _environment(config.DEVICE_ENV, device):  # read by the model as it loads
+        # read by the model as it loads: the device, and every path allowed (the command
+        # scores its own user's files; a served model is confined to its roots)
+        with _environment(config.DEVICE_ENV, device), _environment(ROOTS_ENV, os.sep):
             return mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None

@@ -133,6 +133,10 @@ def resolve_weights(init: str) -> Path:
 def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
     index = Path(cfg.faces) if cfg.faces else paths.faces_index_path(cfg.dataset)
     if not index.is_file():
+        from ..faces.index import shard_indexes
+        if shard_indexes(index.parent):
+            raise UserInputError(f"no faces index at {index}, only shards of it: run "
+                                 f"`deepfake-mlflow extract {cfg.dataset} ROOT --merge`")
         raise UserInputError(f"no faces index at {index}: run `deepfake-mlflow extract "
                              f"{cfg.dataset} ROOT` first, or pass faces=PATH")
     return read_table(index, FACE_COLUMNS, "faces index"), index, paths.faces_root(index)
