@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: setup assets browser test demo ui clean
+.PHONY: setup assets system test demo ui clean
 
-setup: $(STAMP) assets browser
+setup: $(STAMP) assets system
 
 # Re-installs only when the dependency lists change; safe to re-run.
 $(STAMP): pyproject.toml constraints.txt
@@ -28,14 +28,16 @@ $(STAMP): pyproject.toml constraints.txt
 assets: $(STAMP)
 	$(VENV)/bin/deepfake-mlflow fetch > /dev/null
 
-# Debian's Chromium, which the browser tests drive (tests/test_dashboards.py): installed
-# when missing, as root with apt-get; elsewhere said once (those tests then skip, or fail
-# under CI=true)
-browser:
-	@command -v chromium > /dev/null || { test "$$(id -u)" = 0 && command -v apt-get > /dev/null \
+# Debian's packages the tests drive: Chromium (tests/test_dashboards.py) and PostgreSQL
+# (tests/test_team.py starts its own cluster). Installed when missing, as root with apt-get;
+# elsewhere said once (those tests then skip, or fail under CI=true).
+DEBIAN_PACKAGES := $(if $(shell command -v chromium),,chromium) \
+                   $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+system:
+	@test -z "$(strip $(DEBIAN_PACKAGES))" || { test "$$(id -u)" = 0 && command -v apt-get > /dev/null \
 	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       chromium > /dev/null; } \
-	  || echo "make: chromium is not installed (needs root and apt-get); browser tests skip"; }
+	       $(DEBIAN_PACKAGES) > /dev/null; } \
+	  || echo "make: $(strip $(DEBIAN_PACKAGES)) not installed (needs root and apt-get); their tests skip"; }
 
 test: setup
 	$(PY) -m pytest -q tests

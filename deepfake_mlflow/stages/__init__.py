@@ -16,8 +16,8 @@ import importlib
 from types import ModuleType
 
 # in the order of the study
-STAGES = ("corpus", "index", "extract", "train", "evaluate", "ablation", "promote", "predict",
-          "reproduce", "demo", "dashboard")
+STAGES = ("corpus", "index", "extract", "train", "evaluate", "ablation", "worker", "promote",
+          "predict", "reproduce", "demo", "dashboard")
 
 
 def get(name: str) -> ModuleType:

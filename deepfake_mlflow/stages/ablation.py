@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 HELP = "Optuna study over augmentations (grid: the paper's Fig. 3; search: sampled, pruned)"
 MODES = ("grid", "search")
+SURPLUS = "surplus"  # user attr of a trial that found the grid taken (several workers)
+GRID_POINT = "grid_point"  # user attr of a queued grid trial (and of its retries)
 OBJECTIVES = ("val-loss", "cross-val-auc")
 # training options an ablation passes through; augment is the trial's, the rest the study's
 _SHARED = [f for f in dataclasses.fields(TrainConfig)
@@ -62,6 +64,9 @@ class _AblationOptions:
                                          "workspace; none for none)")
     storage: str = option("", help="Optuna storage URL (default sqlite:///optuna.db beside "
                                    "the tracking store; postgresql://... for many workers)")
+    heartbeat: float = option(config.ABLATION_HEARTBEAT_S,
+                              help="seconds between a trial's heartbeats; a trial silent for "
+                                   "3 of them (its worker died) is failed and retried")
     study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>)")
 
 
@@ -140,9 +145,10 @@ def run(cfg) -> dict:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(
             max_retry=config.ABLATION_MAX_RETRY)
+    beat = max(1, round(cfg.heartbeat))  # Optuna counts heartbeats in whole seconds
     storage = optuna.storages.RDBStorage(
-        storage_url, heartbeat_interval=config.ABLATION_HEARTBEAT_S,
-        grace_period=3 * config.ABLATION_HEARTBEAT_S, heartbeat_stale_trial_callback=retry)
+        storage_url, heartbeat_interval=beat, grace_period=3 * beat,
+        heartbeat_stale_trial_callback=retry)
     maximise = cfg.objective == "cross-val-auc"
     cross = _datasets(cfg.cross_datasets, exclude=cfg.dataset) if maximise else {}
     if maximise and not cross:
@@ -159,8 +165,13 @@ def run(cfg) -> dict:
     study = optuna.create_study(storage=storage, study_name=cfg.study_name(), sampler=sampler,
                                 pruner=pruner, load_if_exists=True,
                                 direction="maximize" if maximise else "minimize")
+    if cfg.mode == "grid":
+        _enqueue_grid(study)
+    if "ablation_config" not in study.user_attrs:  # what `worker STUDY` rebuilds it from
+        study.set_user_attr("ablation_config", {k: list(v) if isinstance(v, tuple) else v
+                                                for k, v in dataclasses.asdict(cfg).items()})
     params = {**{k: v for k, v in dataclasses.asdict(cfg).items()},
-              "storage": storage_url, "study": cfg.study_name(),
+              "storage": shown_url(storage_url), "study": cfg.study_name(),
               "cross_datasets": ",".join(cross), "test_datasets": ",".join(tests)}
     with tracking.stage_run("ablation", run_name=cfg.study_name(),
                             tags={"dataset": cfg.dataset, "loss": cfg.loss,
@@ -170,14 +181,33 @@ def run(cfg) -> dict:
         # trial of the study sits under one run
         study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
         objective = _Objective(cfg, cross, tests, parent.info.run_id)
-        remaining = _remaining(study, cfg)
-        if remaining:
-            # catch: a trial that raises is recorded FAIL with its reason; the study goes on
-            study.optimize(objective, n_trials=remaining, catch=(Exception,))
+        while True:  # until no trial is left to run or running here or on other workers
+            remaining = _remaining(study, cfg)
+            if remaining:
+                before = len(study.trials)
+                # catch: a trial that raises is recorded FAIL with its reason; the study goes on
+                study.optimize(objective, n_trials=remaining, catch=(Exception,))
+                if all(SURPLUS in t.user_attrs for t in study.trials[before:]):
+                    log.warning("ablation: %d trial(s) left that no worker can take", remaining)
+                    break
+            elif _running(study):  # other workers' trials, or a dead worker's, failed
+                time.sleep(beat)   # (and re-queued) once its heartbeat is stale
+                optuna.storages.fail_stale_trials(study)
+            else:
+                break
         summary = _summarise(study, tests)
         _log_summary(study, summary, maximise)
         mlflow.log_metric("trials", len(summary["trials"]))
     return summary
+
+
+def shown_url(url: str) -> str:
+    """A storage URL as it may be shown and logged: its password masked."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL: Optuna will say so
+        return url
 
 
 def _parent_run_id(study) -> str | None:
@@ -196,12 +226,38 @@ def _remaining(study, cfg) -> int:
     """Trials still to run: a finished trial (complete, pruned or failed) is never redone;
     a trial re-queued by the heartbeat (its worker died) is."""
     from optuna.trial import TrialState
-    finished = [t for t in study.trials if t.state.is_finished()]
-    waiting = sum(t.state == TrialState.WAITING for t in study.trials)
-    if cfg.mode == "grid":
-        visited = {t.params.get("augment") for t in finished}
-        return len(set(grid()) - visited) + waiting
-    return max(0, cfg.trials - len(finished)) + waiting
+    trials = [t for t in study.trials if SURPLUS not in t.user_attrs]
+    finished = [t for t in trials if t.state.is_finished()]
+    running = _running(study)
+    waiting = sum(t.state == TrialState.WAITING for t in trials)
+    if cfg.mode == "grid":  # every point not yet run is a queued (waiting) trial
+        return waiting
+    return max(0, cfg.trials - len(finished) - len(running)) + waiting
+
+
+def _enqueue_grid(study) -> None:
+    """Queue each grid point that no trial holds yet, as a trial of its own: workers pop
+    queued trials one each (Optuna's storage hands a waiting trial to one worker), so with
+    any number of workers every point runs once."""
+    from optuna.trial import TrialState
+    held = set()
+    for t in study.trials:
+        if SURPLUS in t.user_attrs:
+            continue
+        if t.state == TrialState.FAIL and t.user_attrs.get(GRID_POINT) and any(
+                r.state != TrialState.FAIL and r.user_attrs.get(GRID_POINT) ==
+                t.user_attrs[GRID_POINT] for r in study.trials):
+            continue  # failed, and re-queued by the heartbeat
+        held.add(t.user_attrs.get(GRID_POINT) or t.params.get("augment"))
+    for point in grid():
+        if point not in held:
+            study.enqueue_trial({"augment": point}, user_attrs={GRID_POINT: point})
+
+
+def _running(study) -> list:
+    from optuna.trial import TrialState
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if SURPLUS not in t.user_attrs]
 
 
 class Pruned(EndedEarly):
@@ -230,6 +286,15 @@ class _Objective:
         from .. import augment, tracking
         from . import evaluate, train
 
+        # grid points are queued trials (popped by one worker each); a retry of a dead
+        # worker's trial carries the same user attributes. A trial without them found the
+        # queue empty: every point is taken, it runs nothing
+        if self.cfg.mode == "grid" and GRID_POINT not in trial.user_attrs:
+            # several workers: each grid point is the trial of its number, so a trial past
+            # the grid (not a retry) found every point taken: it stops here, runs nothing
+            trial.set_user_attr(SURPLUS, "the grid's trials were all taken by other workers")
+            trial.study.stop()
+            raise optuna.TrialPruned()
         spec = self.augment(trial)
         tag = tracking.augment_tag(augment.parse(spec))
         try:
@@ -305,6 +370,8 @@ class _Objective:
 def _summarise(study, tests: dict) -> dict:
     rows = []
     for t in study.trials:
+        if SURPLUS in t.user_attrs:
+            continue
         rows.append({"trial": t.number, "state": t.state.name,
                      "augment": t.user_attrs.get("augment", ""),
                      "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),

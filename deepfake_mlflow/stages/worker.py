@@ -1,0 +1,79 @@
+"""The `worker` stage: join an existing ablation study and run its trials until it is done.
+
+Start the study once (`deepfake-mlflow ablation DATASET --storage postgresql://...`, which
+creates the Optuna study, its MLflow parent run, and runs trials itself), then run
+`deepfake-mlflow worker STUDY --storage postgresql://...` on as many machines as there are:
+each rebuilds the ablation's options from the study (its user attribute ablation_config),
+reopens the same parent run and draws trials from the same study (Optuna's RDB storage),
+so every trial is one child run under that parent. A worker started before the study is
+ready waits for it. A worker that dies leaves its trial to Optuna's heartbeat: failed, then
+retried by another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from .options import at_least, option
+
+log = logging.getLogger(__name__)
+
+HELP = "join an ablation study (Optuna storage) and run its trials until it is complete"
+POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    study: str = option(help="the study's name (ablation-<dataset>-<mode>-<loss> unless "
+                             "--study was given to ablation)")
+    storage: str = option("", help="the study's Optuna storage URL (default sqlite:///"
+                                   "optuna.db beside the tracking store; postgresql://... "
+                                   "for many machines)")
+    wait: float = option(120.0, help="seconds to wait for the study to be created")
+
+    def __post_init__(self):
+        at_least(self, 0, "wait")
+
+
+CONFIG = WorkerConfig
+
+
+def run(cfg: WorkerConfig) -> dict:
+    """Run trials of the study until none is left; returns the study's summary."""
+    import optuna
+
+    from ..errors import UserInputError
+    from . import ablation
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = cfg.storage or ablation.default_storage()
+    deadline = time.monotonic() + cfg.wait
+    while True:
+        options = _ready(storage, cfg.study)
+        if options is not None:
+            break
+        if time.monotonic() > deadline:
+            raise UserInputError(f"no ready study {cfg.study!r} in {ablation.shown_url(storage)} "
+                                 f"after {cfg.wait:g} s: start it with `deepfake-mlflow "
+                                 "ablation DATASET --storage URL` first")
+        time.sleep(POLL_S)
+    log.info("worker: joining study %s in %s", cfg.study, ablation.shown_url(storage))
+    return ablation.run(ablation.AblationConfig(**{**options, "storage": storage,
+                                                   "study": cfg.study}))
+
+
+def _ready(storage: str, name: str) -> dict | None:
+    """The study's ablation options once it exists and names its parent run, else None."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:  # not created yet
+        return None
+    attrs = study.user_attrs
+    if "ablation_config" not in attrs or "mlflow_parent_run_id" not in attrs:
+        return None
+    return {k: tuple(v) if isinstance(v, list) else v
+            for k, v in attrs["ablation_config"].items()}
