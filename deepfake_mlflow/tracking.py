@@ -112,9 +112,12 @@ def experiment_id(stage: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         if "mlflow.experimentKind" not in found.tags:  # made by an earlier version
-            for key, value in {**EXPERIMENT_KIND,
-                               DESCRIPTION_TAG: DESCRIPTIONS.get(stage, "")}.items():
-                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+            try:
+                for key, value in {**EXPERIMENT_KIND,
+                                   DESCRIPTION_TAG: DESCRIPTIONS.get(stage, "")}.items():
+                    mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+            except mlflow.exceptions.MlflowException as err:  # another user's (auth server)
+                log.debug("experiment %s keeps its tags: %s", name, first_line(err))
         return found.experiment_id
     location = None
     if uses_embedded_store():
