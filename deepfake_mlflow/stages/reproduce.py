@@ -34,6 +34,8 @@ class ReproduceConfig:
     study: str = option("demo", help="a study file: demo, paper (deepfake_mlflow/studies/), "
                                      "or the path of a YAML file")
     report: str = option("report", help="folder of the study's report (report.html, figures/)")
+    storage: str = option("", help="the ablation's Optuna storage (postgresql://... so that "
+                                   "`deepfake-mlflow worker` on other machines joins it)")
 
     def __post_init__(self):
         self.plan()  # a bad file is named before any work
@@ -43,7 +45,10 @@ class ReproduceConfig:
         return named if named.is_file() else Path(self.study)
 
     def plan(self) -> "StudyPlan":
-        return StudyPlan.load(self.path())
+        plan = StudyPlan.load(self.path())
+        if self.storage and plan.ablation:
+            plan = replace(plan, ablation={**plan.ablation, "storage": self.storage})
+        return plan
 
 
 CONFIG = ReproduceConfig
