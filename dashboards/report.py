@@ -268,8 +268,10 @@ def mds_section(report: Report, scratch: Path) -> Section:
             continue
         fig = figures.mds_grid(projections, test_set,
                                f"MDS of {label(test_set)} test faces (every point a frame)")
+        first = next(e.info.run_id for e, _, n in found if n == test_set)
         section.body.append(report.figure(fig, f"mds-{test_set}", f"Fig. 2: {label(test_set)} "
-                                          "test faces under each model's features"))
+                                          "test faces under each model's features",
+                                          _matrix_run(report.study, first)))
         section.body.append(f"<p>Evaluation runs: {', '.join(sources)}</p>")
     return section
 
@@ -320,7 +322,8 @@ def robustness_section(report: Report, scratch: Path) -> Section:
                                   "downscaling", group="model")
     section.body.append(report.figure(fig, "robustness", "Frame AUC of each swept model "
                                       "(trained on, loss/augmentation, tested on) as the test "
-                                      "faces are re-compressed or downscaled"))
+                                      "faces are re-compressed or downscaled",
+                                      store.robustness_runs(report.study)[0].info.run_id))
     section.body.append(f"<p>Evaluation runs: {', '.join(links)}</p>")
     return section
 
@@ -340,8 +343,9 @@ def curves_section(report: Report) -> Section:
         section.notes.append("no validation-loss histories in this study")
         return section
     fig = figures.training_curves(pd.DataFrame(rows), "Validation loss of every grid training")
+    parent = report.study.parent.info.run_id if report.study.parent else ""
     section.body.append(report.figure(fig, "training-curves", "Validation loss by iteration, "
-                                      "per phase and training dataset"))
+                                      "per phase and training dataset", parent))
     return section
 
 

@@ -48,6 +48,8 @@ def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_sto
     assert len(links) > 40
     for experiment, run_id in set(links):
         assert mlflow.get_run(run_id).info.experiment_id == experiment
+    # every figure is a link to the run it comes from
+    assert len(re.findall(r'<a href="[^"]+"><img', text)) == text.count("<img")
     images = re.findall(r'<img src="([^"]+)"', text)
     assert len(images) >= 12  # 4 tables, 4 ROC, ablation, data-limited, MDS, robustness...
     for image in images:

@@ -183,13 +183,9 @@ def run(cfg) -> dict:
         objective = _Objective(cfg, cross, tests, parent.info.run_id)
         while True:  # until no trial is left to run or running here or on other workers
             remaining = _remaining(study, cfg)
-            if remaining:
-                before = len(study.trials)
-                # catch: a trial that raises is recorded FAIL with its reason; the study goes on
+            if remaining:  # grid: the queued points (a trial past the queue stops, see
+                # _Objective); catch: a trial that raises is recorded FAIL, the study goes on
                 study.optimize(objective, n_trials=remaining, catch=(Exception,))
-                if all(SURPLUS in t.user_attrs for t in study.trials[before:]):
-                    log.warning("ablation: %d trial(s) left that no worker can take", remaining)
-                    break
             elif _running(study):  # other workers' trials, or a dead worker's, failed
                 time.sleep(beat)   # (and re-queued) once its heartbeat is stale
                 optuna.storages.fail_stale_trials(study)
