@@ -60,13 +60,13 @@ def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_sto
                                                           "", text)  # no network needed
 
 
-def test_a_missing_evaluation_is_an_empty_cell_with_a_note(demo_store, tmp_path):
+def test_a_missing_evaluation_is_an_empty_cell_with_a_note(demo_store, tmp_path, monkeypatch):
     """A training evaluated on one test set only (in a copy of the store): its row has one
     number and dashes, the notes name the missing cells, nothing crashes."""
     folder = tmp_path / "copy"
     folder.mkdir()
     shutil.copy(demo_store["folder"] / "mlflow.db", folder / "mlflow.db")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder}/mlflow.db")
     configure()
     parent = demo_store["results"]["parent_run_id"]
     client = mlflow.MlflowClient()
