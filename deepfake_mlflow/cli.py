@@ -110,6 +110,8 @@ def report_demo(result) -> int:
 
 
 def report_dashboard(result) -> int:
+    if not result:  # --optuna: the server ran until it was stopped
+        return 0
     print(f"report of study {result['study']} ({result['runs']} runs): {result['page']}")
     if result["parent_run_id"]:
         print(f"logged to run {result['parent_run_id']} (artifacts report/)")
@@ -119,8 +121,11 @@ def report_dashboard(result) -> int:
 # what the command line prints of each stage's result (library code only logs)
 def report_ablation(summary) -> int:
     import pandas as pd
+
+    from .tracking import augment_label
     table = pd.DataFrame(summary["trials"])
     if len(table):
+        table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
         shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
         print(table[shown].round(4).to_string(index=False))
     best = summary["best"]

@@ -89,6 +89,13 @@ def setup(verbose_mode: bool = False) -> None:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.INFO if loud else logging.WARNING)
     os.environ.setdefault("GLOG_minloglevel", "0" if loud else "2")
+    # OpenCV's own warnings (a path it cannot open: the result row already says so): the
+    # variable for processes that import cv2 later, the call for this one
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO" if loud else "ERROR")
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and hasattr(cv2, "utils"):
+        levels = cv2.utils.logging
+        levels.setLogLevel(levels.LOG_LEVEL_INFO if loud else levels.LOG_LEVEL_ERROR)
     if not loud:
         warnings.filterwarnings("ignore")
         warnings.filterwarnings("default", module="deepfake_mlflow")

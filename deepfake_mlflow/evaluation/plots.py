@@ -112,8 +112,8 @@ def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None =
     values = table.to_numpy(dtype=float)
     cmap = matplotlib.colormaps[config.FIGURE_COLORMAP].with_extremes(bad="#dddddd")
     image = ax.imshow(np.ma.masked_invalid(values), vmin=0.5, vmax=1.0, cmap=cmap)
-    xlabels = [label(c) + (f"\n{videos[c]:.0f} videos" if videos and videos.get(c) else "")
-               for c in cols]
+    counts = {c: n for c, n in (videos or {}).items() if n and not pd.isna(n)}
+    xlabels = [label(c) + (f"\n{counts[c]:.0f} videos" if c in counts else "") for c in cols]
     ax.set_xticks(range(len(cols)), xlabels)
     ax.set_yticks(range(len(rows)), [label(r) for r in rows])
     ax.tick_params(length=0)

@@ -59,18 +59,19 @@ def run(cfg: DashboardConfig) -> dict:
 
 
 def serve_optuna(cfg: DashboardConfig) -> dict:
-    """optuna-dashboard on 127.0.0.1 (this process becomes it; Ctrl-C ends it)."""
+    """optuna-dashboard on 127.0.0.1 until Ctrl-C (its own server, through its Python API)."""
+    import logging
     import os
-    import shutil
+
+    import optuna_dashboard
 
     from ..errors import UserInputError
-    from .ablation import default_storage
+    from .ablation import default_storage, shown_url
     storage = cfg.storage or default_storage()
     if storage.startswith("sqlite:///") and not os.path.isfile(storage.removeprefix("sqlite:///")):
         raise UserInputError(f"no Optuna storage at {storage}: run an ablation first "
                              "(deepfake-mlflow ablation DATASET), or pass --storage URL")
-    program = shutil.which("optuna-dashboard")
-    if program is None:
-        raise UserInputError("optuna-dashboard is not installed: pip install optuna-dashboard")
-    os.execv(program, [program, storage, "--host", "127.0.0.1", "--port", str(cfg.port)])
-    return {}  # not reached
+    logging.getLogger(__name__).info("optuna-dashboard of %s on http://127.0.0.1:%d/dashboard "
+                                     "(Ctrl-C ends it)", shown_url(storage), cfg.port)
+    optuna_dashboard.run_server(storage, host="127.0.0.1", port=cfg.port)
+    return {}
