@@ -9,6 +9,7 @@ comes from. A section without runs says so; it never stops the others.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import tempfile
@@ -47,6 +48,11 @@ class Report:
         self.figures: list[Path] = []
         (out / "figures").mkdir(parents=True, exist_ok=True)
 
+    @functools.cached_property
+    def matrix(self) -> pd.DataFrame:
+        """The grid's cells (store.matrix_rows), read once for every section."""
+        return store.matrix_rows(self.study)
+
     def link(self, run_id: str) -> str:
         run = self.study.by_id.get(run_id)
         experiment = run.info.experiment_id if run else ""
@@ -77,7 +83,7 @@ class Report:
 # --- sections ---------------------------------------------------------------------------------
 def tables_section(report: Report) -> Section:
     section = Section("tables", "Tables I-IV: frame-level ROC AUC across datasets")
-    table = store.matrix_rows(report.study)
+    table = report.matrix
     published = paper.tables()
     trained = store.variants(report.study)
     if not trained:
@@ -278,7 +284,7 @@ def mds_section(report: Report, scratch: Path) -> Section:
 
 def roc_section(report: Report, scratch: Path) -> Section:
     section = Section("roc", "ROC curves (frame level)")
-    table = store.matrix_rows(report.study)
+    table = report.matrix
     if table.empty:
         section.notes.append("no evaluated grid models")
         return section

@@ -147,26 +147,20 @@ def _parent(run_id: str, study: str, uri: str) -> Run:
 
 
 # --- tables ---------------------------------------------------------------------------------
-MATRIX_COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
-                  "test_videos", "train_run_id", "eval_run_id"]
-
-
 def matrix_rows(study: Study) -> pd.DataFrame:
-    """One row per grid model x test set (the newest run of a variant when repeated)."""
+    """One row per grid model x test set (the newest run of a variant when repeated): the
+    matrix's rows of the training run, with the evaluation run that measured each cell and
+    its number of test videos."""
+    from deepfake_mlflow.evaluation import matrix
     rows = []
     for run in sorted(study.grid_runs(), key=lambda r: -r.info.start_time):
-        tags, metrics = run.data.tags, run.data.metrics
-        for key in sorted(k for k in metrics if k.startswith("auc_frame/") and k.count("/") == 1):
-            test = key.split("/", 1)[1]
-            evaluation = study.evaluation_of(run.info.run_id, test)
-            videos = evaluation.data.metrics.get(f"videos/{test}") if evaluation else None
-            rows.append({"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
-                         "augment": tags.get("augment", "?"), "test_set": test,
-                         "auc_frame": metrics[key],
-                         "auc_video": metrics.get(f"auc_video/{test}", float("nan")),
-                         "test_videos": videos, "train_run_id": run.info.run_id,
-                         "eval_run_id": evaluation.info.run_id if evaluation else ""})
-    table = pd.DataFrame(rows, columns=MATRIX_COLUMNS)
+        for row in matrix.rows_of_run(run):
+            evaluation = study.evaluation_of(run.info.run_id, row["test_set"])
+            if evaluation is not None:
+                row["test_videos"] = evaluation.data.metrics.get(f"videos/{row['test_set']}")
+            row["eval_run_id"] = evaluation.info.run_id if evaluation else ""
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=[*matrix.COLUMNS, "eval_run_id"])
     return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
 
 

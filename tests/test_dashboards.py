@@ -6,18 +6,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import matplotlib
 import matplotlib.image
 import mlflow
-import numpy as np
 import pytest
 
+import services
 from dashboards import report, store
 from deepfake_mlflow import cli
 from deepfake_mlflow.tracking import configure
@@ -128,36 +124,11 @@ def test_the_report_renders_in_chromium_from_disk(demo_store, tmp_path):
     assert pixels.shape[0] > 3000 and pixels.std() > 0.05
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_ui(demo_store, tmp_path):
     """`mlflow server` on the demo's store, on 127.0.0.1 (one worker, no job runner)."""
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", demo_store["uri"],
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "server.log").open("w"), env=env)
-    url = f"http://127.0.0.1:{port}"
-    import requests
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/health", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("mlflow server did not start: " + (tmp_path / "server.log").read_text()[-2000:])
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    with services.tracking_server(demo_store["uri"], tmp_path) as url:
+        yield url
 
 
 EXPANDER = "button[data-component-id$='runnamecellrenderer.tsx_46']"  # a parent's +

@@ -60,11 +60,14 @@ def chosen(option: str, tests: list[str], in_domain: str | None) -> list[str]:
     return names
 
 
-def _training_tags(ref: ModelRef) -> dict:
+def _training(ref: ModelRef) -> tuple[dict, str]:
+    """What the model was trained on (dataset, loss, augment tags) and the training run's
+    name (the model folder's for a model without a run)."""
     if not ref.run_id:
-        return {"dataset": "unknown", "loss": "unknown", "augment": "unknown"}
-    tags = mlflow.get_run(ref.run_id).data.tags
-    return {k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")}
+        return {"dataset": "unknown", "loss": "unknown", "augment": "unknown"}, Path(ref.uri).name
+    run = mlflow.get_run(ref.run_id)
+    tags = run.data.tags
+    return {k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")}, run.info.run_name
 
 
 def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict,
@@ -133,7 +136,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
     """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
     where = accel.resolve_device(device)
     hardware = accel.describe(where)
-    trained = _training_tags(ref)
+    trained, trained_name = _training(ref)
     names = list(tests)
     robust_on = chosen(robustness, names, trained["dataset"])
     mds_on = chosen(mds, names, trained["dataset"])
@@ -149,7 +152,6 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
     tags = {**trained, "variant": tracking.variant(trained["loss"], trained["augment"]),
             "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
     # robust:<training> for a sweep, eval:<training> for AUCs alone: unique in a study
-    trained_name = mlflow.get_run(ref.run_id).info.run_name if ref.run_id else Path(ref.uri).name
     run_name = run_name or ("robust:" if robust_on else "eval:") + trained_name
     rows, curves, robust_rows, summary = [], {}, [], []
     started = time.perf_counter()

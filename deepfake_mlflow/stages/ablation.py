@@ -223,12 +223,11 @@ def _remaining(study, cfg) -> int:
     a trial re-queued by the heartbeat (its worker died) is."""
     from optuna.trial import TrialState
     trials = [t for t in study.trials if SURPLUS not in t.user_attrs]
-    finished = [t for t in trials if t.state.is_finished()]
-    running = _running(study)
     waiting = sum(t.state == TrialState.WAITING for t in trials)
     if cfg.mode == "grid":  # every point not yet run is a queued (waiting) trial
         return waiting
-    return max(0, cfg.trials - len(finished) - len(running)) + waiting
+    finished = sum(t.state.is_finished() for t in trials)
+    return max(0, cfg.trials - finished - len(_running(study))) + waiting
 
 
 def _enqueue_grid(study) -> None:
@@ -286,8 +285,6 @@ class _Objective:
         # worker's trial carries the same user attributes. A trial without them found the
         # queue empty: every point is taken, it runs nothing
         if self.cfg.mode == "grid" and GRID_POINT not in trial.user_attrs:
-            # several workers: each grid point is the trial of its number, so a trial past
-            # the grid (not a retry) found every point taken: it stops here, runs nothing
             trial.set_user_attr(SURPLUS, "the grid's trials were all taken by other workers")
             trial.study.stop()
             raise optuna.TrialPruned()
@@ -328,10 +325,10 @@ class _Objective:
                 raise Pruned(f"pruned by the study's median rule at iteration {iteration}")
 
         cfg = self.cfg.train_config(spec)
-        done = [r for r in train.finished_runs(cfg) if r.info.status == "FINISHED"]
-        if done:  # the same training already ran (a study's grid): its model, not a copy
-            result = {"run_id": done[0].info.run_id,
-                      "best_val_loss": done[0].data.metrics["best_val_loss"]}
+        done = train.finished_run(train.final_runs(cfg))
+        if done is not None:  # the same training already ran (a study's grid): its model
+            result = {"run_id": done.info.run_id,
+                      "best_val_loss": done.data.metrics["best_val_loss"]}
             mlflow.set_tag("reused_training", result["run_id"])
         else:
             result = train.run(cfg, on_validation=report)

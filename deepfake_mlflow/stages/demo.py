@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config, paths
 from ..corpus import WRITERS
+from ..scoped_env import scoped_env
 from . import corpus, extract, index
 from .options import option
 
@@ -53,20 +53,6 @@ def stage(what: str):
     started = time.perf_counter()
     yield
     log.info("%-52s %6.0f s", what, time.perf_counter() - started)
-
-
-@contextlib.contextmanager
-def workspace(folder: Path):
-    """The study reads its faces from the demo's workspace (paths.workspace())."""
-    saved = os.environ.get("DEEPFAKE_MLFLOW_WORKSPACE")
-    os.environ["DEEPFAKE_MLFLOW_WORKSPACE"] = str(folder.resolve())
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("DEEPFAKE_MLFLOW_WORKSPACE", None)
-        else:
-            os.environ["DEEPFAKE_MLFLOW_WORKSPACE"] = saved
 
 
 def prepare(cfg: DemoConfig, out: Path) -> dict:
@@ -102,7 +88,8 @@ def run(cfg: DemoConfig) -> dict:
                             params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
                                     "out": str(out.resolve())}) as parent:
         indexed = prepare(cfg, out)
-        with workspace(out / "workspace"):
+        # the study reads its faces from the demo's workspace (paths.workspace())
+        with scoped_env(DEEPFAKE_MLFLOW_WORKSPACE=str((out / "workspace").resolve())):
             results = run_steps(plan, study.path(), out / "report")
         mlflow.log_metric("demo_seconds", time.perf_counter() - started)
     example = None

@@ -8,7 +8,6 @@ predict: the same code `mlflow models serve` runs. Results stream, one per video
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -17,6 +16,7 @@ from typing import Iterator
 
 from .. import config
 from ..errors import UserInputError
+from ..scoped_env import scoped_env
 from ..serving_policy import ROOTS_ENV
 from .options import option
 
@@ -51,23 +51,10 @@ def load(model: str, device: str = config.DEVICE):
     try:
         # read by the model as it loads: the device, and every path allowed (the command
         # scores its own user's files; a served model is confined to its roots)
-        with _environment(config.DEVICE_ENV, device), _environment(ROOTS_ENV, os.sep):
+        with scoped_env(**{config.DEVICE_ENV: device, ROOTS_ENV: os.sep}):
             return mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str):
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
 
 
 def run(cfg: PredictConfig) -> Iterator[dict]:

@@ -218,12 +218,12 @@ class _Study:
     def trained(self, cfg) -> dict:
         """The final run of this training: reused when finished, resumed when not."""
         from . import train
-        found = train.finished_runs(cfg)
-        done = [r for r in found if r.info.status == "FINISHED"]
-        if done:
+        found = train.final_runs(cfg)
+        done = train.finished_run(found)
+        if done is not None:
             self.counts["reused"] += 1
-            return {"run_id": done[0].info.run_id,
-                    "best_val_loss": done[0].data.metrics.get("best_val_loss")}
+            return {"run_id": done.info.run_id,
+                    "best_val_loss": done.data.metrics.get("best_val_loss")}
         self.counts["trained"] += 1
         unfinished = [r for r in found if r.info.status in ("KILLED", "FAILED", "RUNNING")]
         if unfinished:
@@ -262,6 +262,7 @@ class _Study:
         import mlflow
         import pandas as pd
 
+        from .. import tracking
         parent = mlflow.active_run().info.run_id
         query = (f"tags.mlflow.parentRunId = '{parent}' and tags.stage = 'evaluate' and "
                  "attributes.status = 'FINISHED'")
@@ -270,7 +271,7 @@ class _Study:
         for run in mlflow.search_runs(search_all_experiments=True, output_format="list",
                                       filter_string=query):
             logged = run.data.params
-            if any(logged.get(k) != _param(v) for k, v in params.items()):
+            if any(logged.get(k) != tracking.param_value(v) for k, v in params.items()):
                 continue
             if matrix_of is None:
                 return run
@@ -320,15 +321,14 @@ class _Study:
                                                     "mds": "none"}, train_run_id=run_id)
                     if done is not None:
                         self.counts["reused_evaluations"] += 1
-                        found = done.data.metrics
-                        return {"train_videos": int(n), "loss": loss, "run_id": run_id,
-                                "auc_frame": found[f"auc_frame/{dataset}"],
-                                "auc_video": found[f"auc_video/{dataset}"]}
-                    table = evaluate.run(evaluate.EvaluateConfig(
-                        run_id, self.tests([dataset]), robustness="none", mds="none"))
+                        auc = [done.data.metrics[f"{m}/{dataset}"]
+                               for m in ("auc_frame", "auc_video")]
+                    else:
+                        table = evaluate.run(evaluate.EvaluateConfig(
+                            run_id, self.tests([dataset]), robustness="none", mds="none"))
+                        auc = [float(table[m].iloc[0]) for m in ("auc_frame", "auc_video")]
                     return {"train_videos": int(n), "loss": loss, "run_id": run_id,
-                            "auc_frame": float(table["auc_frame"].iloc[0]),
-                            "auc_video": float(table["auc_video"].iloc[0])}
+                            "auc_frame": auc[0], "auc_video": auc[1]}
                 row = self.step(f"data-limited {dataset}, {loss}, {n} videos per class", point)
                 if row:
                     rows.append(row)
@@ -381,12 +381,6 @@ class _Study:
         self.results["report"] = self.step(
             "report: the paper's tables and figures",
             lambda: report.build(store.load(run_id=parent), folder).resolve())
-
-
-def _param(value) -> str:
-    """A value as MLflow stores it in a param."""
-    from ..tracking import param_value
-    return param_value(value)
 
 
 def _tuples(options: dict) -> dict:

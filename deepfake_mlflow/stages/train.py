@@ -111,14 +111,19 @@ class TrainConfig:
 CONFIG = TrainConfig
 
 
-def finished_runs(cfg: TrainConfig) -> list:
-    """The final runs of this very training (same config hash), newest first: a study
-    reuses a FINISHED one and resumes an unfinished one."""
+def final_runs(cfg: TrainConfig) -> list:
+    """The final runs of this very training (same config hash), newest first, whatever
+    their status: a study reuses a FINISHED one and resumes an unfinished one."""
     import mlflow
     return mlflow.search_runs(
         search_all_experiments=True, output_format="list",
         filter_string=f"tags.config_hash = '{cfg.config_hash()}' and tags.final = 'true'",
         order_by=["attributes.start_time DESC"])
+
+
+def finished_run(runs: list):
+    """The newest FINISHED run of final_runs(cfg), or None."""
+    return next((r for r in runs if r.info.status == "FINISHED"), None)
 
 
 def run(cfg: TrainConfig, on_validation=None) -> dict:
