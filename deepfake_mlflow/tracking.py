@@ -239,17 +239,11 @@ def check_reachable(uri: str) -> None:
                                   f"{DEFAULT_TRACKING_URI}") from None
 
 
-@contextmanager
-def quick_requests() -> Iterator[None]:
+def quick_requests():
     """MLflow calls that fail in seconds (no retries, a short timeout): for calls whose
     failure is handled (the metric journal keeps what could not be sent)."""
-    saved = {k: os.environ.get(k) for k in _QUICK}
-    os.environ.update(_QUICK)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    from .scoped_env import scoped_env
+    return scoped_env(**_QUICK)
 
 
 def _alive(pid: int) -> bool:
