@@ -201,7 +201,8 @@ def ablation_section(report: Report) -> Section:
             fig = figures.ablation_chart(rows, dataset, f"BCE on {label(dataset)}, one "
                                                         "augmentation at a time")
             section.body.append(report.figure(
-                fig, f"ablation-{_slug(name)}", f"Fig. 3 ({name}): frame AUC of each "
+                fig, _slug(name if name.startswith("ablation") else f"ablation-{name}"),
+                f"Fig. 3 ({name}): frame AUC of each "
                 "augmentation on every test set; lines: NONE", parent))
         else:
             section.notes.append(f"{name}: no completed trial with test AUCs yet")

@@ -126,7 +126,48 @@ def load(run_id: str = "", experiment: str = "", filter_string: str = "",
         chosen += children
         todo += [c.info.run_id for c in children]
     name = parent.data.tags.get("study") or parent.info.run_name
-    return Study(name=name, runs=[parent, *chosen], parent=parent)
+    dropped = superseded(chosen)
+    return Study(name=name, runs=[parent, *(r for r in chosen if r.info.run_id not in dropped)],
+                 parent=parent)
+
+
+def _step_key(run: Run) -> tuple | None:
+    """What a run is a step of, when a newer run of the same step replaces it: a grid or
+    data-limited training re-run on new faces, an ablation re-run as a new Optuna study,
+    the matrix evaluated again."""
+    tags, parent = run.data.tags, run.data.tags.get(PARENT)
+    stage = tags.get("stage")
+    if stage == "train" and tags.get(tracking.FINAL_TAG) == "true":
+        return ("train", parent, tags.get("dataset"), tags.get("loss"), tags.get("augment"),
+                _videos_per_class(run))
+    if stage == "ablation" and "optuna_trial" not in tags:
+        return ("ablation", parent, tags.get("dataset"), tags.get("loss"),
+                run.data.params.get("mode"))
+    if stage == "evaluate" and run.info.run_name.startswith("matrix:"):
+        return ("matrix", parent)
+    return None
+
+
+def superseded(runs: list[Run]) -> set[str]:
+    """Run ids the report leaves out: steps replaced by a newer run of the same step, all
+    the runs beneath them, and the evaluations of the models they trained."""
+    newest, dropped = {}, set()
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        key = _step_key(run)
+        if key is not None:
+            if key in newest:
+                dropped.add(newest[key])
+            newest[key] = run.info.run_id
+    changed = bool(dropped)
+    while changed:  # beneath a dropped run, or evaluating a dropped model
+        changed = False
+        for run in runs:
+            tags = run.data.tags
+            if run.info.run_id not in dropped and (tags.get(PARENT) in dropped
+                                                   or tags.get("train_run_id") in dropped):
+                dropped.add(run.info.run_id)
+                changed = True
+    return dropped
 
 
 def _parent(run_id: str, study: str, uri: str) -> Run:

@@ -117,3 +117,18 @@ def test_the_objective_reads_validation_splits_only(faces_ff, faces_celebdf, tmp
     assert all(0 <= row["objective"] <= 1 for row in summary["trials"])  # an AUC, maximised
     run = mlflow.get_run(summary["best"]["mlflow_run_id"])
     assert "val_auc_frame/celebdf" in run.data.metrics
+
+
+def test_a_named_study_resumes_only_with_its_own_options(faces_ff):
+    """Trials run with other options (or on other faces) do not compare: a study named with
+    --study refuses them; without --study, other options name another study."""
+    from deepfake_mlflow.errors import UserInputError
+
+    one = dict(faces=str(faces_ff), mode="search", trials=1, test_datasets="none", **TINY)
+    ablation.run(AblationConfig("ff", study="mine", **one))
+    other = AblationConfig("ff", study="mine", **{**one, "max_iters": 3})
+    with pytest.raises(UserInputError, match="'mine' .* other training options or faces"):
+        ablation.run(other)
+    unnamed = [AblationConfig("ff", **{**one, "max_iters": n}).study_name() for n in (2, 3)]
+    assert unnamed[0] != unnamed[1] and all(
+        n.startswith("ablation-ff-search-bce-") for n in unnamed)

@@ -79,3 +79,22 @@ def test_a_finished_corpus_is_reused_and_small_sizes_are_refused(corpus, tmp_pat
     from deepfake_mlflow.errors import UserInputError
     with pytest.raises(UserInputError, match="at least 6"):
         build_corpus(tmp_path / "c", size=2)
+
+
+def test_a_build_of_other_settings_starts_from_an_empty_folder(tmp_path):
+    """Videos of the same name from another build (other size, seed or format) may show
+    someone else: they are removed; an interrupted build of these settings keeps its own."""
+    from deepfake_mlflow.corpus import build
+
+    wanted = {"size": 6, "seed": 0, "version": "v", "format": build.FORMAT}
+    video = tmp_path / "celebdf" / "Celeb-real" / "id0_0000.mp4"
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"an earlier build's video")
+    (tmp_path / build.MANIFEST).write_text(json.dumps({**wanted, "format": build.FORMAT - 1}))
+    build._start_clean(tmp_path, wanted)
+    assert not video.exists() and not (tmp_path / build.MANIFEST).exists()
+
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"this build's video, before an interruption")
+    build._start_clean(tmp_path, wanted)  # the interrupted build, resumed
+    assert video.exists()

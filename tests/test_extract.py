@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from deepfake_mlflow import assets, config, tracking
-from deepfake_mlflow.corpus.video import write_video
+from deepfake_mlflow.corpus.video import read_frames, write_video
 from deepfake_mlflow.faces.detector import BlazeFace
 from deepfake_mlflow.faces.index import shard_of
 from deepfake_mlflow.faces.sampling import READERS, VideoReadError, sample_indices
@@ -185,6 +185,35 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     finished_runs = [r for r in runs if r.info.status == "FINISHED"]  # the killed one never ends
     assert len(runs) == 3 and len(finished_runs) == 2
     assert sorted(r.data.metrics["videos_resumed"] for r in finished_runs) == [0, finished]
+
+
+def test_a_video_rewritten_after_extraction_is_extracted_again(tmp_path):
+    """Faces of a rewritten video (a rebuilt corpus, a repaired download) are never reused:
+    the record remembers its video's size and modification time."""
+    data, out = tmp_path / "data", tmp_path / "out"
+    _folder_of_talking_heads(data, 2)
+    index.run(IndexConfig("folder", str(data), out=str(out / "videos.parquet")))
+
+    def run_extract():
+        extract.run(ExtractConfig("folder", str(data), index=str(out / "videos.parquet"),
+                                  out=str(out), frames=4, workers=1, progress=False))
+        return pd.read_parquet(out / "faces.parquet")
+
+    before = run_extract()
+    changed = data / "fake" / "v01.mp4"
+    frames = [cv2.flip(f, 1) for f in read_frames(changed)]  # the face moves across
+    write_video(changed, frames)
+    after = run_extract()
+    runs = mlflow.search_runs(experiment_names=["deepfake-extract"], output_format="list")
+    newest = max(runs, key=lambda r: r.info.start_time)
+    assert newest.data.metrics["videos_processed"] == 1
+    assert newest.data.metrics["videos_resumed"] == 3
+    key = after.loc[after["key"].str.endswith("fake/v01"), "key"].iloc[0]
+    old_x, new_x = (t.loc[t["key"] == key, "x"].to_numpy() for t in (before, after))
+    assert not np.allclose(old_x, new_x)  # the new file's faces, not the old file's
+    others = before["key"] != key
+    pd.testing.assert_frame_equal(before[others].reset_index(drop=True),
+                                  after[after["key"] != key].reset_index(drop=True))
 
 
 def test_shards_cover_every_video_once(tmp_path, place):

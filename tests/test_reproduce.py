@@ -96,3 +96,31 @@ def test_a_bad_study_file_is_named(tmp_path, capsys):
     bad.write_text(yaml.safe_dump({**TINY_STUDY, "train": {"batch_size": 3}}))
     assert main(["reproduce", "--study", str(bad)]) == 2
     assert "bad.yaml: --batch-size 3" in capsys.readouterr().err
+
+
+def test_faces_extracted_again_are_trained_and_evaluated_again(tiny_study, tmp_path):
+    """A study reuses a step only on the faces it ran on: after ff's faces index changes
+    (as extraction from a changed video rewrites it: other boxes, other detector scores),
+    ff's trainings and the evaluations that scored ff run again, and the report reads only
+    the new runs."""
+    import pandas as pd
+
+    from dashboards import store
+
+    first = reproduce.run(ReproduceConfig(str(tiny_study)))
+    before = {r.info.run_id for r in final_runs()}
+    index = tmp_path / "workspace" / "ff" / "faces.parquet"
+    faces = pd.read_parquet(index)
+    faces.loc[0, "score"] = faces.loc[0, "score"] * 0.99
+    faces.to_parquet(index, index=False)
+
+    second = reproduce.run(ReproduceConfig(str(tiny_study)))
+    assert second["failed"] == []
+    assert second["counts"] == {"trained": 3, "reused": 1, "reused_evaluations": 0}
+    runs = final_runs()
+    assert len(runs) == 6 and len({r.data.tags["faces_digest"] for r in runs}) == 2
+    assert second["parent_run_id"] == first["parent_run_id"]
+    study = store.load(run_id=second["parent_run_id"])
+    new = {r.info.run_id for r in runs} - before
+    assert {r.info.run_id for r in study.grid_runs()} <= new and len(study.grid_runs()) == 2
+    assert len(store.matrix_rows(study)) == 2 * 2  # the new models' cells only, once each

@@ -3,7 +3,8 @@ DFD, DFDC and Celeb-DF v2, made from real faces, so the same adapters index them
 
 Deterministic from the seed: every video draws from its own generator, seeded by the corpus
 seed and the video's name, so an interrupted build resumes (finished videos are kept) and
-gives the same bytes-for-bytes decisions as an uninterrupted one.
+gives the same bytes-for-bytes decisions as an uninterrupted one. A build of other
+settings (size, seed, version, format) in the same folder starts from an empty one.
 """
 
 from __future__ import annotations
@@ -41,11 +42,15 @@ DFD_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_seriou
               "walking_down_street_outside_angry")
 DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
 DFDC_FAKES_PER_REAL = 2
+CELEBDF_CLIPS_PER_CELEBRITY = 3
 MANIFEST = "manifest.json"
+BUILDING = "building.json"  # the settings of a build under way (an interrupted one resumes)
 MIN_SIZE = 6  # three FF++ pairs: one each for train, val and test
 PLACEMENT_CONFIDENCE = 0.5
 # 2: DFD's and Celeb-DF's fakes re-paste the filmed person's own face (see write_dfd)
-FORMAT = 2
+# 3: each Celeb-DF celebrity is filmed three times, the last clip listed for test
+#    (write_celebdf)
+FORMAT = 3
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -157,9 +162,13 @@ def write_dfdc(w: CorpusWriter, size: int) -> None:
 
 
 def write_celebdf(w: CorpusWriter, size: int) -> None:
-    n_celeb = max(3, int(round(size * 0.7)))
+    # Celeb-DF's test list holds celebrities that the rest of the dataset films too: each
+    # demo celebrity is filmed three times, the last clip listed for test, so that one is
+    # left for training even when the seeded validation draw takes another
+    clips = CELEBDF_CLIPS_PER_CELEBRITY
+    celebs = max(2, int(round(size * 0.7)) // clips)
+    n_celeb = celebs * clips
     n_youtube = max(2, size - n_celeb)
-    celebs = max(2, (n_celeb + 1) // 2)
     people = w.identities("celebdf", celebs + n_youtube)
     celeb_clips, test = [], []
     for n in range(n_celeb):
@@ -173,9 +182,9 @@ def write_celebdf(w: CorpusWriter, size: int) -> None:
         others = [c for kk, no, c in celeb_clips if kk == k and no != clip_no]
         w.fake("celebdf", f"Celeb-synthesis/id{k}_id{k}_{clip_no:04d}.mp4", clip,
                (others or [clip])[0], "Celeb-synthesis", people[k].name, people[k].name)
-    # The test list: the last Celeb-real clip of each group of three, its fake, one YouTube.
-    for n, (k, clip_no, _) in enumerate(celeb_clips):
-        if n % 3 == 2:
+    # The test list: each celebrity's last clip and its fake, and one YouTube clip.
+    for k, clip_no, _ in celeb_clips:
+        if clip_no == clips - 1:
             test += [f"1 Celeb-real/id{k}_{clip_no:04d}.mp4",
                      f"0 Celeb-synthesis/id{k}_id{k}_{clip_no:04d}.mp4"]
     test.append(f"1 YouTube-real/{n_youtube - 1:05d}.mp4")
@@ -215,6 +224,7 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
         done = json.loads(manifest_path.read_text())
         if {k: done.get(k) for k in wanted} == wanted:
             return manifest_path
+    _start_clean(out, wanted)
     # one process per dataset: each renders and encodes on its own core
     ctx = multiprocessing.get_context("spawn")  # MediaPipe's threads do not survive fork
     with ProcessPoolExecutor(max_workers=min(len(WRITERS), os.cpu_count() or 1),
@@ -237,4 +247,25 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     }
     with paths.atomic_target(manifest_path) as tmp:  # last: its presence means complete
         tmp.write_text(json.dumps(manifest, indent=1, default=list))
+    (out / BUILDING).unlink(missing_ok=True)
     return manifest_path
+
+
+def _start_clean(out: Path, wanted: dict) -> None:
+    """Keep the videos of an interrupted build of these very settings (it resumes); drop
+    the datasets of a build of other settings (size, seed, version or format), finished
+    or not: a video of the same name may show someone else or be made another way."""
+    import shutil
+    before = None
+    for name in (BUILDING, MANIFEST):
+        try:
+            before = json.loads((out / name).read_text())
+            break
+        except (OSError, ValueError):
+            continue
+    if before is not None and {k: before.get(k) for k in wanted} != wanted:
+        for dataset in WRITERS:
+            shutil.rmtree(out / dataset, ignore_errors=True)
+        (out / MANIFEST).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / BUILDING).write_text(json.dumps(wanted))

@@ -21,6 +21,7 @@ from mlflow.entities import Metric
 
 from .. import accel, config, paths, tracking
 from ..errors import UserInputError
+from ..faces.index import faces_digest
 from ..model_refs import ModelRef, artifacts_folder
 from ..scoring import Scorer, sigmoid
 from . import degrade, matrix, plots, projection
@@ -100,6 +101,8 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     found = frame_and_video_metrics(predictions)
     dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
                                        name=f"{name}-{split}-faces", context=split)
+    # which faces were scored: a study reuses this evaluation only on the same faces
+    mlflow.set_tag(f"faces_digest/{name}", faces_digest(test.index))
     metrics = {f"{k}/{name}": v for k, v in found.items()}
     metrics[f"unscored_videos/{name}"] = float(test.unscored_videos)
     mlflow.log_metrics(metrics, model_id=ref.model_id, dataset=dataset)

@@ -7,7 +7,9 @@ On disk, per video (the key contains the dataset: faces/ff/Deepfakes/000_003/):
 
 A video is written into <key>.partial/ and renamed to <key>/ when complete, record last:
 a run killed at any moment (even kill -9) leaves at most a .partial folder, which the
-next run deletes and redoes. A folder with record.json is finished and is never redone.
+next run deletes and redoes. A folder with record.json is finished, and is redone only when
+the video it was made from has changed since (its size and modification time, kept in the
+record): faces of a rewritten video are never reused.
 """
 
 from __future__ import annotations
@@ -85,8 +87,20 @@ def read_record(faces_root: Path, key: str) -> dict | None:
     return record if isinstance(record, dict) and record.get("key") == key else None
 
 
-def is_finished(faces_root: Path, key: str) -> bool:
-    return read_record(faces_root, key) is not None
+def video_fingerprint(path: str | Path) -> dict:
+    """What a record remembers of its video: a rewritten video (a rebuilt corpus, a fixed
+    download) differs in size or modification time, as make and rsync judge files."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return {}
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def is_finished(faces_root: Path, key: str, path: str | Path) -> bool:
+    """Whether the video's faces are extracted, from this very file."""
+    record = read_record(faces_root, key)
+    return record is not None and record.get("source") == video_fingerprint(path)
 
 
 def face_crop(frame, detector, settings: ExtractSettings):
@@ -124,7 +138,7 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
     shutil.rmtree(partial, ignore_errors=True)  # a killed earlier attempt
     partial.mkdir(parents=True)
     record = {"key": key, "status": VideoStatus.OK, "reason": "", "frames_total": 0, "fps": 0.0,
-              "rows": []}
+              "source": video_fingerprint(path), "rows": []}
     try:
         sampled = read_sampled(path, settings.frames, settings.reader, threads)
         record.update(frames_total=sampled.total, fps=sampled.fps)

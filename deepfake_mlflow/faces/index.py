@@ -8,11 +8,13 @@ into one faces.parquet, and refuses when a shard is missing or a video is absent
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from ..assets import file_sha256
 from ..errors import UserInputError
 from ..paths import shard_faces_index
 from ..vocabulary import VideoStatus
@@ -21,6 +23,22 @@ from .extract import read_record, record_rows
 FACE_COLUMNS = ["key", "frame", "timestamp", "x", "y", "w", "h", "score", "face_path",
                 "video_status", "video_reason", "label", "split", "dataset", "subset",
                 "method", "source"]
+
+
+def faces_digest(index: str | Path) -> str:
+    """A short digest of a faces index's bytes ("" when there is none): its boxes and
+    detector scores change with the videos' pixels, so a study reuses a training or an
+    evaluation only on the very faces it ran on. Read once per version of the file."""
+    try:
+        stat = Path(index).stat()
+    except OSError:
+        return ""
+    return _digest(str(Path(index).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)[:16]
 
 
 def parse_shard(shard: str) -> tuple[int, int]:

@@ -71,12 +71,13 @@ def extract_faces(videos, root: str | Path, faces_root: str | Path,
                   settings: ExtractSettings = ExtractSettings(), workers: int | None = None,
                   progress: bool = True) -> dict:
     """Extract every `ok` video of the index (a DataFrame) not finished yet; return counts
-    and timings. Finished videos (from an interrupted run) are skipped."""
+    and timings. Videos finished from the same file (by an interrupted or earlier run) are
+    skipped; a video rewritten since is extracted again."""
     root, faces_root = Path(root), Path(faces_root)
     workers = workers or os.cpu_count() or 1
     usable = videos[videos["status"] == VideoStatus.OK]
     todo = [(str(root / p), k) for p, k in zip(usable["path"], usable["key"])
-            if not is_finished(faces_root, k)]
+            if not is_finished(faces_root, k, root / p)]
     started = time.perf_counter()
     statuses: dict[str, int] = {}
     frames = faces = 0

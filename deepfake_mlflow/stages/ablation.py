@@ -67,7 +67,8 @@ class _AblationOptions:
     heartbeat: float = option(config.ABLATION_HEARTBEAT_S,
                               help="seconds between a trial's heartbeats; a trial silent for "
                                    "3 of them (its worker died) is failed and retried")
-    study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>)")
+    study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>-"
+                                 "<fingerprint of the options and faces>)")
 
 
 def _copied(f: dataclasses.Field) -> tuple:
@@ -88,8 +89,28 @@ def _train_config(self, augment: str) -> TrainConfig:
     return TrainConfig(self.dataset, augment=augment, loss=self.loss, **shared)
 
 
+def _fingerprint(self) -> str:
+    """What the study's trials learn from and report on, as 6 hex digits: the training
+    options (with the faces' digest, see TrainConfig.config_hash), the search, and the
+    faces of the cross-validation and test sets. A study holds trials of one fingerprint."""
+    import hashlib
+    import json
+
+    from ..faces.index import faces_digest
+    cross = (_datasets(self.cross_datasets, exclude=self.dataset)
+             if self.objective == "cross-val-auc" else {})
+    what = {"mode": self.mode, "trials": self.trials if self.mode == "search" else 0,
+            "loss": self.loss, "objective": self.objective,
+            "training": self.train_config("NONE").config_hash(),
+            "cross": {k: faces_digest(v) for k, v in cross.items()},
+            "tests": {k: faces_digest(v) for k, v in _datasets(self.test_datasets).items()}}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:6]
+
+
 def _study_name(self) -> str:
-    return self.study or f"ablation-{self.dataset}-{self.mode}-{self.loss}"
+    """--study, else ablation-<dataset>-<mode>-<loss>-<fingerprint>: other options or
+    faces open a new study instead of resuming one whose trials no longer apply."""
+    return self.study or f"ablation-{self.dataset}-{self.mode}-{self.loss}-{self.fingerprint()}"
 
 
 # the ablation's own options, then every training option of the train stage (one place of
@@ -99,7 +120,7 @@ AblationConfig = dataclasses.make_dataclass(
     [_copied(f) for f in [*dataclasses.fields(_AblationOptions), *_SHARED]],
     frozen=True,
     namespace={"__post_init__": _check, "train_config": _train_config,
-               "study_name": _study_name})
+               "study_name": _study_name, "fingerprint": _fingerprint})
 AblationConfig.__module__ = __name__
 CONFIG = AblationConfig
 
@@ -165,6 +186,8 @@ def run(cfg) -> dict:
     study = optuna.create_study(storage=storage, study_name=cfg.study_name(), sampler=sampler,
                                 pruner=pruner, load_if_exists=True,
                                 direction="maximize" if maximise else "minimize")
+    _check_fingerprint(study, cfg, storage_url)
+    log.info("ablation: Optuna study %s in %s", study.study_name, shown_url(storage_url))
     if cfg.mode == "grid":
         _enqueue_grid(study)
     if "ablation_config" not in study.user_attrs:  # what `worker STUDY` rebuilds it from
@@ -195,6 +218,21 @@ def run(cfg) -> dict:
         _log_summary(study, summary, maximise)
         mlflow.log_metric("trials", len(summary["trials"]))
     return summary
+
+
+def _check_fingerprint(study, cfg, storage_url: str) -> None:
+    """A study named with --study is resumed only with the options and faces its trials
+    ran with: anything else would mix trials that no longer compare."""
+    from ..errors import UserInputError
+    now, then = cfg.fingerprint(), study.user_attrs.get("fingerprint")
+    if then is None:
+        study.set_user_attr("fingerprint", now)
+    elif then != now:
+        raise UserInputError(
+            f"Optuna study {study.study_name!r} in {shown_url(storage_url)} holds trials of "
+            f"other training options or faces (fingerprint {then}, now {now}): name a new "
+            "study with --study, or leave --study out to use "
+            f"ablation-{cfg.dataset}-{cfg.mode}-{cfg.loss}-{now}")
 
 
 def shown_url(url: str) -> str:

@@ -67,6 +67,7 @@ def run(cfg: EvaluateConfig):
     from ..evaluation import matrix
     from ..evaluation.model_run import evaluate_model, parse_test_sets
     from ..evaluation.testset import load_test_set
+    from ..faces.index import faces_digest
     from ..model_refs import resolve
 
     accel.resolve_precision(cfg.precision, accel.resolve_device(cfg.device))  # fail early
@@ -87,6 +88,9 @@ def run(cfg: EvaluateConfig):
     params = {"models": len(refs), "test_sets": ",".join(tests), **options}
     with tracking.stage_run("evaluate", run_name=f"matrix:{len(refs)}x{len(tests)}",
                             params=params):
+        # the faces scored, as each model's run tags them (a study's reuse reads these)
+        mlflow.set_tags({f"faces_digest/{name}": faces_digest(test.index)
+                         for name, test in tests.items()})
         tracking.log_dataframe(pd.DataFrame({"model": names, "train_run_id": [
             r.run_id or "" for r in refs], "model_id": [r.model_id or "" for r in refs]}),
             "models.csv")

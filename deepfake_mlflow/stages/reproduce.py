@@ -258,11 +258,15 @@ class _Study:
     def earlier_evaluation(self, params: dict, train_run_id: str = "",
                            matrix_of: list | None = None):
         """A FINISHED evaluation run under this study's parent with these params (for one
-        training run, or the matrix run of these training runs): reused, not redone."""
+        training run, or the matrix run of these training runs), that scored the faces
+        the test sets hold now: reused, not redone."""
         import mlflow
         import pandas as pd
 
         from .. import tracking
+        from ..faces.index import faces_digest
+        scored = {f"faces_digest/{name}": faces_digest(index)
+                  for name, index in self.tests(params["test_sets"].split(",")).items()}
         parent = mlflow.active_run().info.run_id
         query = (f"tags.mlflow.parentRunId = '{parent}' and tags.stage = 'evaluate' and "
                  "attributes.status = 'FINISHED'")
@@ -273,6 +277,8 @@ class _Study:
             logged = run.data.params
             if any(logged.get(k) != tracking.param_value(v) for k, v in params.items()):
                 continue
+            if any(run.data.tags.get(k) != v for k, v in scored.items()):
+                continue  # faces extracted again since
             if matrix_of is None:
                 return run
             if run.info.run_name.startswith("matrix:"):

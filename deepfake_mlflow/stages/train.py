@@ -11,8 +11,9 @@ the loop itself in deepfake_mlflow.train.loop.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from .. import config
+from .. import config, paths
 from ..vocabulary import Loss, choices
 from .options import at_least, one_of, option, positive, require
 
@@ -95,15 +96,21 @@ class TrainConfig:
                 values.pop(name)
         return values
 
+    def faces_index(self) -> Path:
+        return Path(self.faces) if self.faces else paths.faces_index_path(self.dataset)
+
     def config_hash(self) -> str:
         """What the run learns from and how, as a short hash (tag config_hash): the same
         hash means the same training, whatever device, precision or loader it ran on. A
-        study finds a training it already ran by it."""
+        study finds a training it already ran by it. The faces index's digest is part of
+        it: faces extracted again from changed videos are another training."""
         import hashlib
         import json
 
         from .. import __version__
+        from ..faces.index import faces_digest
         what = {k: v for k, v in self.params().items() if k not in RUNTIME_OPTIONS}
+        what["faces_digest"] = faces_digest(self.faces_index())
         text = json.dumps({**what, "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

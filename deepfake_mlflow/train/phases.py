@@ -28,7 +28,7 @@ from .. import accel, augment, distributed, paths, tracking
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
-from ..faces.index import FACE_COLUMNS
+from ..faces.index import FACE_COLUMNS, faces_digest
 from ..journal import MetricJournal
 from ..model import create, load_weights
 from ..model_refs import RUN_ID
@@ -131,7 +131,7 @@ def resolve_weights(init: str) -> Path:
 
 
 def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
-    index = Path(cfg.faces) if cfg.faces else paths.faces_index_path(cfg.dataset)
+    index = cfg.faces_index()
     if not index.is_file():
         from ..faces.index import shard_indexes
         if shard_indexes(index.parent):
@@ -230,7 +230,8 @@ def _variant_tags(cfg: TrainConfig) -> dict:
     """The tags every run of a training carries: what it learns from and how."""
     tag = tracking.augment_tag(augment.parse(cfg.augment))
     return {"dataset": cfg.dataset, "loss": cfg.loss, "augment": tag, "model": cfg.model,
-            "variant": tracking.variant(cfg.loss, tag), "config_hash": cfg.config_hash()}
+            "variant": tracking.variant(cfg.loss, tag), "config_hash": cfg.config_hash(),
+            "faces_digest": faces_digest(cfg.faces_index())}
 
 
 def _model_name(cfg: TrainConfig) -> str:
