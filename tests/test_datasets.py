@@ -219,3 +219,20 @@ def test_index_roundtrips_through_parquet(tmp_path, place):
     frame = datasets.build_index("ff", tmp_path, seed=0).frame
     path = schema.save(frame, tmp_path / "out" / "videos.parquet")
     assert schema.load(path).equals(frame)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_celebdf_validation_holds_fakes_however_few_videos(tmp_path, place, seed):
+    """Two celebrities with three clips (the last listed for test) and four YouTube clips,
+    as the demo corpus has them: the validation split holds a fake whatever the seed."""
+    for k in range(2):
+        for n in range(3):
+            place(tmp_path, f"Celeb-real/id{k}_{n:04d}.mp4", f"Celeb-synthesis/id{k}_id{k}_{n:04d}.mp4")
+    for n in range(4):
+        place(tmp_path, f"YouTube-real/{n:05d}.mp4")
+    lines = [f"{m} {p}" for k in range(2) for m, p in
+             ((1, f"Celeb-real/id{k}_0002.mp4"), (0, f"Celeb-synthesis/id{k}_id{k}_0002.mp4"))]
+    (tmp_path / "List_of_testing_videos.txt").write_text("\n".join(lines) + "\n")
+    frame = datasets.build_index("celebdf", tmp_path, seed=seed).frame
+    for split in ("train", "val"):
+        assert set(frame.loc[frame["split"] == split, "label"]) == {config.REAL, config.FAKE}

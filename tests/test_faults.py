@@ -418,3 +418,19 @@ def test_the_suite_covers_thirty_kinds_of_fault(request):
     print(f"\nfault suite: {len(FAULTS)} cases run, all clean (exit code, one line, no "
           "traceback, nothing lost)")
     assert len(FAULTS) >= 30
+
+
+def test_a_validation_split_without_fakes_is_named_before_training(faces_ff, tmp_path, capsys):
+    """A val split of real videos only (a seeded draw on a small dataset) would make the
+    validation loss meaningless: refused in one line naming the index and the split."""
+    import pandas as pd
+    faces = pd.read_parquet(faces_ff)
+    faces = faces[~((faces["split"] == "val") & (faces["label"] == 1))]
+    index = faces_ff.parent / "faces-no-val-fakes.parquet"  # beside the crops it names
+    faces.to_parquet(index, index=False)
+    try:
+        refused(capsys, ["train", "ff", "--faces", str(index), "--model", "test_efficientnet",
+                         "--pretrained", "none", "--size", "64", "--max-iters", "2"],
+                str(index), "the val split has no fake faces")
+    finally:
+        index.unlink()

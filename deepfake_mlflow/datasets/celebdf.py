@@ -8,7 +8,8 @@
 In the test list a mark of 1 means REAL and 0 means FAKE (the reverse of this project's
 label; the folder of each line confirms it). The listed videos are the test set. Of the
 rest, a seeded 15% is validation, drawn by source video so that a fake and its original
-never fall into different splits; the remaining videos train.
+never fall into different splits, and among the celebrities' videos (which have fakes) and
+the YouTube ones apart, so that it holds fakes; the remaining videos train.
 """
 
 from __future__ import annotations
@@ -84,8 +85,14 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED) -> IndexResult:
             r.update(status=VideoStatus.MISSING, reason=f"listed in {test_list.name}, not on disk")
             rows.append(r)
 
+    # drawn among the celebrities' videos (the ones with fakes) and the YouTube ones apart,
+    # so that the validation split holds fakes however few videos there are
     rest = [r["group"] for r in rows if r["group"] != TEST_GROUP]
-    val = splits.holdout_groups(rest, config.CELEBDF_VAL_FRACTION, seed)
+    faked = {r["group"] for r in rows if r["label"] == config.FAKE}
+    fraction = config.CELEBDF_VAL_FRACTION
+    val = (splits.holdout_groups([g for g in rest if g in faked], fraction, seed)
+           | splits.holdout_groups([g for g in rest if g not in faked], fraction, seed,
+                                   minimum=0))
     keys = {r["key"] for r in rows}
     for r in rows:
         r["split"] = "test" if r["group"] == TEST_GROUP else ("val" if r["group"] in val else "train")

@@ -45,13 +45,15 @@ def assign_groups(groups, weights: dict[str, float], seed: int) -> dict[str, str
     return out
 
 
-def holdout_groups(groups, fraction: float, seed: int, name: str = "val") -> set[str]:
-    """A seeded `fraction` of the distinct groups (at least one when there are two or more)."""
+def holdout_groups(groups, fraction: float, seed: int, name: str = "val",
+                   minimum: int = 1) -> set[str]:
+    """A seeded `fraction` of the distinct groups (at least `minimum` when there are two
+    or more)."""
     unique = sorted(set(groups))
     if not unique:
         return set()
     k = int(round(len(unique) * fraction))
     if len(unique) >= 2:
-        k = max(k, 1)
+        k = max(k, minimum)
     rng = np.random.default_rng(seed)
     return {unique[i] for i in rng.permutation(len(unique))[:k]}

@@ -24,7 +24,7 @@ import mlflow
 import pandas as pd
 import torch
 
-from .. import accel, augment, distributed, paths, tracking
+from .. import accel, augment, config, distributed, paths, tracking
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
@@ -159,9 +159,12 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
     pipeline = augment.build(names, seed=cfg.seed)
     train_rows = training_faces(faces, "train", cfg.train_videos, cfg.seed)
     val_rows = training_faces(faces, "val")
-    if train_rows.empty or val_rows.empty:
-        raise UserInputError(f"{index}: the faces index needs faces in both the train and "
-                             "the val split")
+    for split, rows in (("train", train_rows), ("val", val_rows)):
+        missing = [name for label, name in ((config.REAL, "real"), (config.FAKE, "fake"))
+                   if not (rows["label"] == label).any()]
+        if missing:
+            raise UserInputError(f"{index}: the {split} split has no {' and no '.join(missing)}"
+                                 " faces; training needs both in the train and the val split")
     train = FaceCrops(train_rows, faces_root, cfg.size, augment=pipeline)
     val = FaceCrops(val_rows, faces_root, cfg.size, augment=None)  # never augmented
     batches = phase.sampler(train.labels, batch, cfg.seed)
