@@ -132,3 +132,23 @@ def test_a_named_study_resumes_only_with_its_own_options(faces_ff):
     unnamed = [AblationConfig("ff", **{**one, "max_iters": n}).study_name() for n in (2, 3)]
     assert unnamed[0] != unnamed[1] and all(
         n.startswith("ablation-ff-search-bce-") for n in unnamed)
+
+
+def test_a_worker_reads_the_test_sets_the_study_was_started_on(faces_ff, tmp_path,
+                                                                monkeypatch):
+    """The study keeps its test sets as found where it started (every dataset of that
+    workspace): a worker whose own workspace is elsewhere joins it all the same."""
+    import shutil
+
+    from deepfake_mlflow.stages import worker
+
+    workspace = tmp_path / "workspace"  # the conftest's DEEPFAKE_MLFLOW_WORKSPACE
+    shutil.copytree(faces_ff.parent, workspace / "ff",
+                    ignore=shutil.ignore_patterns("runs", "*.lock"))
+    cfg = AblationConfig("ff", faces=str(workspace / "ff" / "faces.parquet"), mode="search",
+                         trials=1, **TINY)
+    ablation.run(cfg)
+    name = cfg.study_name()  # printed by the ablation; here its test sets are ff's
+    monkeypatch.setenv("DEEPFAKE_MLFLOW_WORKSPACE", str(tmp_path / "elsewhere"))
+    summary = worker.run(worker.WorkerConfig(name, wait=5))
+    assert len(summary["trials"]) == 1 and "auc_frame/ff" in summary["trials"][0]

@@ -191,8 +191,14 @@ def run(cfg) -> dict:
     if cfg.mode == "grid":
         _enqueue_grid(study)
     if "ablation_config" not in study.user_attrs:  # what `worker STUDY` rebuilds it from
-        study.set_user_attr("ablation_config", {k: list(v) if isinstance(v, tuple) else v
-                                                for k, v in dataclasses.asdict(cfg).items()})
+        stored = {k: list(v) if isinstance(v, tuple) else v
+                  for k, v in dataclasses.asdict(cfg).items()}
+        # the test and cross-validation sets as found here, so that a worker reads the
+        # same files whatever its own workspace
+        stored["test_datasets"] = _as_option(tests)
+        if maximise:
+            stored["cross_datasets"] = _as_option(cross)
+        study.set_user_attr("ablation_config", stored)
     params = {**{k: v for k, v in dataclasses.asdict(cfg).items()},
               "storage": shown_url(storage_url), "study": cfg.study_name(),
               "cross_datasets": ",".join(cross), "test_datasets": ",".join(tests)}
@@ -220,6 +226,11 @@ def run(cfg) -> dict:
     return summary
 
 
+def _as_option(datasets: dict) -> str:
+    """{name: faces index} as the NAME=PATH option that names the same files anywhere."""
+    return ",".join(f"{k}={Path(v).resolve()}" for k, v in datasets.items()) or "none"
+
+
 def _check_fingerprint(study, cfg, storage_url: str) -> None:
     """A study named with --study is resumed only with the options and faces its trials
     ran with: anything else would mix trials that no longer compare."""
@@ -230,9 +241,10 @@ def _check_fingerprint(study, cfg, storage_url: str) -> None:
     elif then != now:
         raise UserInputError(
             f"Optuna study {study.study_name!r} in {shown_url(storage_url)} holds trials of "
-            f"other training options or faces (fingerprint {then}, now {now}): name a new "
+            f"other training options or faces (fingerprint {then}, here {now}): name a new "
             "study with --study, or leave --study out to use "
-            f"ablation-{cfg.dataset}-{cfg.mode}-{cfg.loss}-{now}")
+            f"ablation-{cfg.dataset}-{cfg.mode}-{cfg.loss}-{now}; a worker must read the "
+            "faces the study was started on")
 
 
 def shown_url(url: str) -> str:

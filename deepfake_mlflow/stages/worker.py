@@ -12,13 +12,11 @@ retried by another worker.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
 from .options import at_least, option
 
-log = logging.getLogger(__name__)
 
 HELP = "join an ablation study (Optuna storage) and run its trials until it is complete"
 POLL_S = 2.0
@@ -59,7 +57,7 @@ def run(cfg: WorkerConfig) -> dict:
                                  f"after {cfg.wait:g} s: start it with `deepfake-mlflow "
                                  "ablation DATASET --storage URL` first")
         time.sleep(POLL_S)
-    log.info("worker: joining study %s in %s", cfg.study, ablation.shown_url(storage))
+    # the ablation says which study it joined, in its first line
     return ablation.run(ablation.AblationConfig(**{**options, "storage": storage,
                                                    "study": cfg.study}))
 
