@@ -132,6 +132,9 @@ def test_a_named_study_resumes_only_with_its_own_options(faces_ff):
     unnamed = [AblationConfig("ff", **{**one, "max_iters": n}).study_name() for n in (2, 3)]
     assert unnamed[0] != unnamed[1] and all(
         n.startswith("ablation-ff-search-bce-") for n in unnamed)
+    more = AblationConfig("ff", study="mine", **{**one, "trials": 2})  # more trials: the same
+    assert more.fingerprint() == AblationConfig("ff", **one).fingerprint()
+    assert len(ablation.run(more)["trials"]) == 2
 
 
 def test_a_worker_reads_the_test_sets_the_study_was_started_on(faces_ff, tmp_path,

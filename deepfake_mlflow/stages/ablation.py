@@ -99,8 +99,8 @@ def _fingerprint(self) -> str:
     from ..faces.index import faces_digest
     cross = (_datasets(self.cross_datasets, exclude=self.dataset)
              if self.objective == "cross-val-auc" else {})
-    what = {"mode": self.mode, "trials": self.trials if self.mode == "search" else 0,
-            "loss": self.loss, "objective": self.objective,
+    # not the number of search trials: asking for more continues the same study
+    what = {"mode": self.mode, "loss": self.loss, "objective": self.objective,
             "training": self.train_config("NONE").config_hash(),
             "cross": {k: faces_digest(v) for k, v in cross.items()},
             "tests": {k: faces_digest(v) for k, v in _datasets(self.test_datasets).items()}}

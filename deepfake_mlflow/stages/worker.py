@@ -24,8 +24,8 @@ POLL_S = 2.0
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    study: str = option(help="the study's name (ablation-<dataset>-<mode>-<loss> unless "
-                             "--study was given to ablation)")
+    study: str = option(help="the study's name, as the ablation printed it "
+                             "(ablation-<dataset>-<mode>-<loss>-<fingerprint>, or its --study)")
     storage: str = option("", help="the study's Optuna storage URL (default sqlite:///"
                                    "optuna.db beside the tracking store; postgresql://... "
                                    "for many machines)")
