@@ -142,7 +142,8 @@ def report_reproduce(result) -> int:
     return report_study(result)
 
 
-REPORTS = {"index": report_index, "ablation": report_ablation, "worker": report_ablation, "reproduce": report_reproduce,
+REPORTS = {"index": report_index, "ablation": report_ablation, "worker": report_ablation,
+           "reproduce": report_reproduce,
            "extract": lambda faces: 0, "train": report_train,
            "evaluate": report_evaluate, "promote": report_promote,
            "predict": report_predict, "corpus": report_corpus, "demo": report_demo,

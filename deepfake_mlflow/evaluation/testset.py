@@ -16,7 +16,7 @@ from .. import config, console, paths
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.crop import read_crop, stored_side
-from ..faces.index import FACE_COLUMNS
+from ..faces.index import FACE_COLUMNS, missing_index_error
 from ..scoring import Scorer
 from ..vocabulary import SCORABLE
 
@@ -39,12 +39,8 @@ class TestSet:
 def load_test_set(name: str, index: str | Path, split: str = config.EVAL_SPLIT) -> TestSet:
     index = Path(index)
     if not index.is_file():
-        from ..faces.index import shard_indexes
-        if shard_indexes(index.parent):
-            raise UserInputError(f"test set {name}: no faces index at {index}, only shards of "
-                                 f"it: run `deepfake-mlflow extract {name} ROOT --merge`")
-        raise UserInputError(f"test set {name}: no faces index at {index}; run `deepfake-mlflow "
-                             f"extract {name} ROOT` first, or name the file with {name}=PATH")
+        raise missing_index_error(index, name, f"test set {name}: ", f"; run `deepfake-mlflow "
+                                  f"extract {name} ROOT` first, or name the file with {name}=PATH")
     frame = read_table(index, FACE_COLUMNS, "faces index")
     rows = frame[frame["split"] == split]
     with_face = rows[(rows["face_path"] != "")

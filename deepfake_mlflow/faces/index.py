@@ -41,6 +41,16 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
     return file_sha256(path)[:16]
 
 
+def missing_index_error(index: Path, dataset: str, prefix: str,
+                        otherwise: str) -> UserInputError:
+    """The error for a faces index that is not there: merge the shards when only they are
+    (an extraction spread over machines), else `otherwise` (how to make it)."""
+    if shard_indexes(index.parent):
+        return UserInputError(f"{prefix}no faces index at {index}, only shards of it: run "
+                              f"`deepfake-mlflow extract {dataset} ROOT --merge`")
+    return UserInputError(f"{prefix}no faces index at {index}{otherwise}")
+
+
 def parse_shard(shard: str) -> tuple[int, int]:
     try:
         k, n = (int(v) for v in str(shard).split("/"))

@@ -183,7 +183,8 @@ def run(cfg) -> dict:
     else:
         sampler = optuna.samplers.TPESampler(seed=cfg.seed)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    study = optuna.create_study(storage=storage, study_name=cfg.study_name(), sampler=sampler,
+    name = cfg.study_name()
+    study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
                                 pruner=pruner, load_if_exists=True,
                                 direction="maximize" if maximise else "minimize")
     _check_fingerprint(study, cfg, storage_url)
@@ -200,11 +201,11 @@ def run(cfg) -> dict:
             stored["cross_datasets"] = _as_option(cross)
         study.set_user_attr("ablation_config", stored)
     params = {**{k: v for k, v in dataclasses.asdict(cfg).items()},
-              "storage": shown_url(storage_url), "study": cfg.study_name(),
+              "storage": shown_url(storage_url), "study": name,
               "cross_datasets": ",".join(cross), "test_datasets": ",".join(tests)}
-    with tracking.stage_run("ablation", run_name=cfg.study_name(),
+    with tracking.stage_run("ablation", run_name=name,
                             tags={"dataset": cfg.dataset, "loss": cfg.loss,
-                                  "optuna_study": cfg.study_name()}, params=params,
+                                  "optuna_study": name}, params=params,
                             run_id=_parent_run_id(study)) as parent:
         # the study names its parent run: a re-run (or another worker) reopens it, so every
         # trial of the study sits under one run

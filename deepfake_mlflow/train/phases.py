@@ -28,7 +28,7 @@ from .. import accel, augment, config, distributed, paths, tracking
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
-from ..faces.index import FACE_COLUMNS, faces_digest
+from ..faces.index import FACE_COLUMNS, faces_digest, missing_index_error
 from ..journal import MetricJournal
 from ..model import create, load_weights
 from ..model_refs import RUN_ID
@@ -133,12 +133,8 @@ def resolve_weights(init: str) -> Path:
 def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
     index = cfg.faces_index()
     if not index.is_file():
-        from ..faces.index import shard_indexes
-        if shard_indexes(index.parent):
-            raise UserInputError(f"no faces index at {index}, only shards of it: run "
-                                 f"`deepfake-mlflow extract {cfg.dataset} ROOT --merge`")
-        raise UserInputError(f"no faces index at {index}: run `deepfake-mlflow extract "
-                             f"{cfg.dataset} ROOT` first, or pass faces=PATH")
+        raise missing_index_error(index, cfg.dataset, "", f": run `deepfake-mlflow extract "
+                                  f"{cfg.dataset} ROOT` first, or pass faces=PATH")
     return read_table(index, FACE_COLUMNS, "faces index"), index, paths.faces_root(index)
 
 
