@@ -1,5 +1,5 @@
 # make demo : set-up, then the whole study scaled down on the demo corpus (SQLite + ./mlartifacts)
-# make test : set-up, then every test
+# make test : set-up, then every test (make test-fast: the unit tests alone, under a minute)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: setup assets system test demo ui clean
+.PHONY: setup assets system test test-fast demo ui clean
 
 setup: $(STAMP) assets system
 
@@ -41,6 +41,10 @@ system:
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# while editing: the pure and unit tests (no corpus, no extraction, no services), under a minute
+test-fast: setup
+	$(PY) -m pytest -q -m "not integration and not slow and not cuda" tests
 
 demo: setup
 	$(VENV)/bin/deepfake-mlflow demo --out demo

@@ -77,7 +77,8 @@ def main() -> None:
         faces = (2048 if cuda else 256) if size == 64 else (1024 if cuda else 64)
         crops = np.random.default_rng(0).integers(0, 255, (faces, size, size, 3), dtype=np.uint8)
         for precision in ("fp32", "bf16") if cuda else ("fp32",):
-            scorer = Scorer(weights, "efficientnet_b4", size, device=device, precision=precision)
+            scorer = Scorer(weights, "efficientnet_b4", size,
+                            accel.Compute.resolve(device, precision))
             scorer.score(crops[:2 * scorer.batch])  # warm-up (cuDNN picks its kernels)
             speeds = [throughput(scorer, crops) for _ in range(ROUNDS)]
             result[f"faces_per_s_{size}px_{precision}"] = round(statistics.median(speeds), 1)

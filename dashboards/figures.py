@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_mlflow.evaluation import plots
-from deepfake_mlflow.tracking import augment_label
+from deepfake_mlflow.naming import augment_label
 from deepfake_mlflow.evaluation.plots import LINES, colour, label, ordered, plt
 
 LOSS_STYLE = {"bce": ("-", "o"), "triplet": ("--", "s")}

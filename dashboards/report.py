@@ -20,7 +20,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from deepfake_mlflow import config, tracking
+from deepfake_mlflow import config, naming, tracking
 from deepfake_mlflow.evaluation import plots
 from deepfake_mlflow.evaluation.matrix import PAPER_TABLES, SELECTED
 from deepfake_mlflow.evaluation.plots import label, ordered
@@ -222,7 +222,7 @@ def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str]) -> str:
     for _, row in rows.sort_values("objective", na_position="last").iterrows():
         cells = "".join(f"<td>{_fmt(row.get(f'auc_frame/{t}'), 3)}</td>" for t in tests)
         body.append(f"<tr><td>{report.anchor(str(row['trial']), row['run_id'])}</td>"
-                    f"<td>{html.escape(tracking.augment_label(row['augment']).upper())}</td>"
+                    f"<td>{html.escape(naming.augment_label(row['augment']).upper())}</td>"
                     f"<td>{row['state']}</td>"
                     f"<td>{_fmt(row['objective'], 4)}</td>{cells}</tr>")
     return (f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
@@ -319,7 +319,7 @@ def robustness_section(report: Report, scratch: Path) -> Section:
             continue
         tags = run.data.tags
         model = f"{label(tags.get('dataset', '?'))}, " + \
-            tracking.variant(tags.get("loss", "?"), tags.get("augment", "?"))
+            naming.variant(tags.get("loss", "?"), tags.get("augment", "?"))
         tables.append(table.assign(model=model + " on " + table["test_set"].map(label)))
         links.append(report.anchor(model, run.info.run_id))
     if not tables:

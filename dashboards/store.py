@@ -21,7 +21,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Run
 
-from deepfake_mlflow import tracking
+from deepfake_mlflow import naming, queries, tracking
 from deepfake_mlflow.errors import UserInputError
 
 PARENT = "mlflow.parentRunId"
@@ -65,12 +65,12 @@ class Study:
     # --- the runs each section reads ------------------------------------------------------
     def grid_runs(self) -> list[Run]:
         """Final training runs on all training videos, outside the ablation: Tables I-IV."""
-        return [r for r in self.stage("train") if r.data.tags.get(tracking.FINAL_TAG) == "true"
+        return [r for r in self.stage("train") if r.data.tags.get(naming.FINAL_TAG) == "true"
                 and _videos_per_class(r) == 0 and not self.under_ablation(r)]
 
     def limited_runs(self) -> list[Run]:
         """Final training runs on a subset of the training videos: Fig. 1."""
-        return [r for r in self.stage("train") if r.data.tags.get(tracking.FINAL_TAG) == "true"
+        return [r for r in self.stage("train") if r.data.tags.get(naming.FINAL_TAG) == "true"
                 and _videos_per_class(r) > 0]
 
     def trial_runs(self) -> list[Run]:
@@ -96,11 +96,6 @@ def _videos_per_class(run: Run) -> int:
         return 0
 
 
-def _all_runs(experiment_ids: list[str], filter_string: str = "") -> list[Run]:
-    return mlflow.search_runs(experiment_ids, filter_string=filter_string, output_format="list",
-                              order_by=["attributes.start_time ASC"])
-
-
 def load(run_id: str = "", experiment: str = "", filter_string: str = "",
          study: str = "") -> Study:
     """The study of a parent run (default: the newest reproduce or demo run, of `study`
@@ -111,12 +106,12 @@ def load(run_id: str = "", experiment: str = "", filter_string: str = "",
         found = mlflow.get_experiment_by_name(experiment)
         if found is None:
             raise NoStudy(f"no experiment {experiment!r} in the tracking store {uri}")
-        runs = _all_runs([found.experiment_id], filter_string)
+        runs = queries.experiment_runs(found.experiment_id, filter_string)
         if not runs:
             raise NoStudy(f"no runs in experiment {experiment!r} match {filter_string!r}")
         return Study(name=experiment, runs=runs)
     parent = _parent(run_id, study, uri)
-    runs = _all_runs([parent.info.experiment_id])
+    runs = queries.experiment_runs(parent.info.experiment_id)
     tree = defaultdict(list)
     for run in runs:
         tree[run.data.tags.get(PARENT)].append(run)
@@ -137,7 +132,7 @@ def _step_key(run: Run) -> tuple | None:
     the matrix evaluated again."""
     tags, parent = run.data.tags, run.data.tags.get(PARENT)
     stage = tags.get("stage")
-    if stage == "train" and tags.get(tracking.FINAL_TAG) == "true":
+    if stage == "train" and tags.get(naming.FINAL_TAG) == "true":
         return ("train", parent, tags.get("dataset"), tags.get("loss"), tags.get("augment"),
                 _videos_per_class(run))
     if stage == "ablation" and "optuna_trial" not in tags:
@@ -177,9 +172,8 @@ def _parent(run_id: str, study: str, uri: str) -> Run:
         except mlflow.exceptions.MlflowException:
             raise NoStudy(f"no run {run_id} in the tracking store {uri}") from None
     query = " or ".join(f"tags.stage = '{s}'" for s in STUDY_STAGES)
-    found = [r for s in STUDY_STAGES for r in mlflow.search_runs(
-        search_all_experiments=True, output_format="list",
-        filter_string=f"tags.stage = '{s}'" + (f" and tags.study = '{study}'" if study else ""))]
+    named = {"study": study} if study else {}
+    found = [r for s in STUDY_STAGES for r in queries.runs({"stage": s, **named}, max_results=1)]
     if not found:
         what = f"study {study!r}" if study else "study (" + query.replace("tags.", "") + ")"
         raise NoStudy(f"no {what} in the tracking store {uri}: run `make demo` or "

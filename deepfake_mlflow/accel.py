@@ -88,6 +88,28 @@ def resolve_precision(spec: str | None, device: torch.device) -> Precision:
     return Precision(text, device.type)
 
 
+@dataclass(frozen=True)
+class Compute:
+    """Where a command computes and in which precision, resolved once from the user's
+    spec and handed down (evaluate -> each model's run -> its Scorer; the logged model):
+    a missing GPU or a precision the device lacks fails before any work, and every layer
+    runs on the same device."""
+    device: torch.device
+    precision: Precision
+
+    @classmethod
+    def resolve(cls, device: str | torch.device | None = "auto",
+                precision: str | None = "fp32") -> "Compute":
+        where = resolve_device(device)
+        compute = cls(where, resolve_precision(precision, where))
+        configure_backends(compute.device, compute.precision)
+        return compute
+
+    def describe(self) -> dict[str, str]:
+        """device, device_name, device_memory_gb (see describe())."""
+        return describe(self.device)
+
+
 def configure_backends(device: torch.device, precision: Precision) -> None:
     """cuDNN picks the fastest kernels for the fixed input size; fp32 stays true fp32 (no
     TF32), so an fp32 score on a GPU equals the CPU's up to rounding."""

@@ -64,6 +64,7 @@ DEMO_FPS = 25
 # --- Face extraction -------------------------------------------------------------------
 FACE_MARGIN = 0.3  # the square side is (1 + margin) x the longer side of BlazeFace's box
 FACE_JPEG_QUALITY = 95
+VIDEO_READERS = ("opencv", "pyav")  # decoders of faces.sampling; OpenCV's grab() is fastest
 DETECTOR_MODEL = "full"  # chosen by measured recall (README, benchmarks/detector_recall.py)
 DETECTOR_MIN_CONFIDENCE = 0.65  # full model: 0.5 fires on 32% of a no-face clip, 0.65 on none
 MIN_FACE_SIZE = 16  # smallest crop side accepted (pixels)
@@ -83,7 +84,8 @@ LR_FACTOR = 0.1  # learning rate x0.1 on a plateau
 MIN_LR = 1e-8  # stop when the learning rate falls below this
 BCE = {"batch_size": 32, "lr": 1e-4, "patience": 2000}  # balanced: 16 real + 16 fake
 TRIPLET = {"batch_size": 10, "lr": 1e-5, "patience": 500}  # 10 triplets, half of each kind
-FINETUNE = {"batch_size": 32, "lr": 1e-6, "patience": 100}  # the classifier alone, BCE
+# the classifier alone, BCE, on the bce phase's balanced batches (BCE["batch_size"])
+FINETUNE = {"lr": 1e-6, "patience": 100}
 TRIPLET_MARGIN = 1.0
 VAL_INTERVAL = 100  # iterations between validations
 VAL_SIZE = 1024  # validation faces (balanced, fixed, never augmented)

@@ -53,8 +53,10 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
 
         settings = ModelConfig.load(context.artifacts["config"])
         # not MLflow's model_config: its keys would be logged as params of the training run
+        # the device `predict --device` or the server's environment names; scores in fp32
+        compute = accel.Compute.resolve(accel.environment_device(), "fp32")
         self.scorer = Scorer(context.artifacts["weights"], settings.model, settings.size,
-                             device=accel.environment_device())
+                             compute)
         self.extract = replace(ExtractSettings(**settings.extract),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)

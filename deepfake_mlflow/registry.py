@@ -23,7 +23,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Run
 
-from . import config, tracking
+from . import config, queries, tracking
 from .errors import UserInputError
 
 VAL_LOSS = "best_val_loss"
@@ -49,7 +49,7 @@ def model_of(run: Run) -> str:
 
 def candidates(datasets: list[str] | None = None) -> list[Run]:
     """Finished final training runs with a validation loss and a logged model."""
-    runs = tracking.final_training_runs("attributes.status = 'FINISHED'")
+    runs = queries.final_trainings(status="FINISHED")
     return [r for r in runs
             if (not datasets or r.data.tags.get("dataset") in datasets)
             and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan))

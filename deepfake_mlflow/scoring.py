@@ -64,27 +64,24 @@ def sigmoid(logit):
 
 
 class Scorer:
-    """A DeepfakeDetector in eval mode scoring RGB uint8 crops (N, size, size, 3) on a
-    device (auto: CUDA when present), in fp32 unless asked otherwise."""
+    """A DeepfakeDetector in eval mode scoring RGB uint8 crops (N, size, size, 3) where
+    `compute` says (default: CUDA when present, fp32)."""
 
     def __init__(self, weights: str | Path, model_name: str, size: int,
-                 batch: int = config.SCORE_BATCH,
-                 device: str | torch.device = config.DEVICE,
-                 precision: str = config.SCORE_PRECISION):
+                 compute: accel.Compute | None = None, batch: int = config.SCORE_BATCH):
         from .model import create, load_weights
 
+        compute = compute or accel.Compute.resolve(config.DEVICE, config.SCORE_PRECISION)
         self.size, self.batch = int(size), int(batch)
-        self.device = accel.resolve_device(device)
-        self.precision = accel.resolve_precision(precision, self.device)
-        accel.configure_backends(self.device, self.precision)
+        self.device, self.precision = compute.device, compute.precision
         model = load_weights(create(model_name, "none"), weights).eval()
         self.model = model.to(self.device, memory_format=MEMORY_FORMAT)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, **options) -> "Scorer":
+    def from_folder(cls, folder: str | Path, compute: accel.Compute | None = None) -> "Scorer":
         """The model_config.json of a logged model's artifacts folder, and its weights."""
         settings = ModelConfig.load(Path(folder) / MODEL_CONFIG)
-        return cls(Path(folder) / settings.weights, settings.model, settings.size, **options)
+        return cls(Path(folder) / settings.weights, settings.model, settings.size, compute)
 
     def score(self, crops: np.ndarray, features: bool = False):
         """Logits (N,), and with features=True also the pooled features (N, F)."""

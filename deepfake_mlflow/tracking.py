@@ -1,4 +1,7 @@
-"""MLflow conventions in one place: the store, experiment names, run shape, tags.
+"""MLflow conventions in one place: the store, experiments, the run life cycle, inputs.
+
+The words of names and tags are deepfake_mlflow.naming's; every search of the store is
+deepfake_mlflow.queries'.
 
 - The embedded default is sqlite:///mlflow.db with artifacts in mlartifacts/ beside the
   database file (so one store's artifacts never scatter over working directories);
@@ -23,11 +26,12 @@ import socket
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import mlflow
 import pandas as pd
 
+from . import naming
 from .errors import EndedEarly, TrackingUnavailable, UserInputError
 
 log = logging.getLogger(__name__)
@@ -35,9 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 EXPERIMENT_PREFIX = "deepfake-"
-STAGES = ("index", "corpus", "extract", "train", "evaluate", "registry", "ablation", "reproduce",
-          "demo")
-FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
 HOST_TAG, PID_TAG = "host", "pid"  # where a run's process runs: dead runs are found by them
 REACH_TIMEOUT_S = 5
 # MLflow 3's UI opens an experiment on its GenAI overview unless told it holds model training
@@ -100,8 +101,9 @@ def ui_runs_url(experiment_id: str, ui_url: str | None = None) -> str:
 
 
 def experiment_name(stage: str) -> str:
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+    from .stages import EXPERIMENTS  # the one list of stages and their experiments
+    if stage not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {stage!r}; one of {', '.join(EXPERIMENTS)}")
     return EXPERIMENT_PREFIX + stage
 
 
@@ -129,37 +131,6 @@ def experiment_id(stage: str) -> str:
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
-def canonical(value) -> str:
-    return str(value).strip().lower()
-
-
-def augment_tag(names: Iterable[str]) -> str:
-    """Canonical augmentation tag: sorted, lower case, '+'-joined, 'none' when empty."""
-    cleaned = sorted({canonical(n) for n in names if canonical(n) not in ("", "none")})
-    return "+".join(cleaned) or "none"
-
-
-def augment_label(tag: str) -> str:
-    """The short name of an augmentation tag: 'selected' for the paper's set, 'mix' for
-    all of them, else the tag itself."""
-    from . import config
-    from .augment import AUGMENTATIONS
-    if tag == augment_tag(config.SELECTED_AUGMENTATIONS):
-        return "selected"
-    return "mix" if tag == augment_tag(AUGMENTATIONS) else tag
-
-
-def variant(loss: str, augment: str) -> str:
-    """The `variant` tag: loss/augmentation set (bce/none ... triplet/selected)."""
-    return f"{canonical(loss)}/{augment_label(augment)}"
-
-
-def training_name(dataset: str, loss: str, augment: str, videos_per_class: int = 0) -> str:
-    """dfdc-bce-none, celebdf-triplet-selected, dfdc-bce-none-4v (4 videos per class)."""
-    name = f"{dataset}-{canonical(loss)}-{augment_label(augment)}"
-    return f"{name}-{videos_per_class}v" if videos_per_class else name
-
-
 @contextmanager
 def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
               params: dict | None = None, run_id: str | None = None,
@@ -174,7 +145,7 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     check_reachable(uri)
     parent = mlflow.active_run()
     tags = {"stage": stage, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
-            **{k: canonical(v) for k, v in (tags or {}).items()}}
+            **{k: naming.canonical(v) for k, v in (tags or {}).items()}}
     common = {"run_id": run_id, "tags": tags, "log_system_metrics": system_metrics or None}
     if run_id is None:
         common["run_name"] = run_name
@@ -259,12 +230,9 @@ def _alive(pid: int) -> bool:
 def end_dead_runs(experiment: str) -> list[str]:
     """End KILLED the RUNNING runs of `experiment` started on this host by a process that
     no longer exists, and fail their unfinished logged models; returns their ids."""
-    host = socket.gethostname()
-    found = mlflow.search_runs([experiment], output_format="list",
-                               filter_string=f"attributes.status = 'RUNNING' and "
-                                             f"tags.{HOST_TAG} = '{host}'")
+    from . import queries
     client, ended = mlflow.MlflowClient(), []
-    for run in found:
+    for run in queries.running_on_host(experiment, socket.gethostname(), HOST_TAG):
         pid = int(run.data.tags.get(PID_TAG, "0") or 0)
         if not pid or pid == os.getpid() or _alive(pid):
             continue
@@ -279,18 +247,12 @@ def end_dead_runs(experiment: str) -> list[str]:
     return ended
 
 
-def logged_models(run_id: str) -> list:
-    """Every logged model a run made, whatever its status."""
-    experiment = mlflow.get_run(run_id).info.experiment_id
-    return mlflow.search_logged_models(experiment_ids=[experiment], output_format="list",
-                                       filter_string=f"source_run_id = '{run_id}'")
-
-
 def fail_pending_models(run_id: str) -> list:
     """A logged model left PENDING (its process died while logging it) is marked FAILED;
     returns the run's models as they stand after that."""
     from mlflow.entities import LoggedModelStatus
-    models = logged_models(run_id)
+    from . import queries
+    models = queries.logged_models(run_id)
     for i, model in enumerate(models):
         if model.status == LoggedModelStatus.PENDING:
             models[i] = mlflow.MlflowClient().finalize_logged_model(model.model_id,
@@ -337,14 +299,3 @@ def logged_model_id(run: mlflow.entities.Run) -> str | None:
     """The id of the last model a run logged (MLflow 3 logged models), or None."""
     outputs = run.outputs.model_outputs if run.outputs else []
     return outputs[-1].model_id if outputs else None
-
-
-def final_training_runs(filter_string: str = "") -> list[mlflow.entities.Run]:
-    """Runs holding a variant's final model, newest first, in every experiment: a training
-    run inside a study (the demo, an ablation) lives in the study's experiment."""
-    configure()
-    query = f"tags.stage = 'train' and tags.{FINAL_TAG} = 'true'"
-    if filter_string:
-        query += f" and {filter_string}"
-    return mlflow.search_runs(search_all_experiments=True, filter_string=query,
-                              output_format="list", order_by=["attributes.start_time DESC"])

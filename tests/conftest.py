@@ -14,7 +14,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+from helpers import tracking_into  # noqa: E402 - after the environment above
+
 CORPUS_SIZE = 6  # the smallest corpus with every split populated
+# fixtures that build real data or start real services (a corpus, extracted faces, the
+# tiny demo study, PostgreSQL): a test that needs one is an integration test
+INTEGRATION_FIXTURES = {"corpus", "faces_ff", "faces_celebdf", "tiny_demo", "demo_store",
+                        "postgres"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark integration tests by what they use, so that `make test-fast` (-m "not
+    integration and not slow") runs the pure and unit tests alone."""
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)
@@ -70,18 +84,11 @@ def _extracted(corpus: Path, work: Path, dataset: str) -> Path:
     its own, away from the tests' stores; returns the faces index path."""
     from deepfake_mlflow.stages import extract, index
 
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
-    try:
+    with tracking_into(work):
         videos = str(work / dataset / "videos.parquet")
         index.run(index.IndexConfig(dataset, str(corpus / dataset), out=videos))
         extract.run(extract.ExtractConfig(dataset, str(corpus / dataset), index=videos,
                                           frames=8, size=64, workers=2, progress=False))
-    finally:
-        if saved is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
     return work / dataset / "faces.parquet"
 
 
@@ -127,18 +134,9 @@ def tiny_demo(corpus, tmp_path_factory) -> dict:
     shutil.copytree(corpus, work / "demo" / "corpus")  # a finished corpus is reused
     study = work / "tiny-demo.yaml"
     study.write_text(yaml.safe_dump(TINY_DEMO))
-    uri = f"sqlite:///{work}/mlflow.db"
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "DEEPFAKE_MLFLOW_WORKSPACE")}
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
+    with tracking_into(work, chdir=True) as uri:  # the demo sets its own workspace
         cfg = DemoConfig(str(work / "demo"), size=CORPUS_SIZE, seed=0, study=str(study))
         results = run_demo(cfg)
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     return {"results": results, "config": cfg, "folder": work, "uri": uri}
 
 

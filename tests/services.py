@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 USER = "deepfake"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _missing(what: str):

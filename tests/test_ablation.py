@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from deepfake_mlflow.stages import ablation
+from deepfake_mlflow.ablation.storage import default_storage
 from deepfake_mlflow.stages.ablation import AblationConfig
 
 TINY = dict(model="test_efficientnet", pretrained="none", size=64, batch_size=4,
@@ -61,16 +62,16 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(faces_ff, monkeypatch):
     """Fault injection (a training that raises for one augmentation): the trial is FAIL with
     its reason in Optuna and in its run; every other grid point still runs."""
-    from deepfake_mlflow.stages import train
+    from deepfake_mlflow.train import phases
 
-    real_run = train.run
+    real_train = phases.train
 
     def failing_for_jpeg(cfg, on_validation=None):
         if cfg.augment == "JPEG":
             raise RuntimeError("disk full while writing a checkpoint")
-        return real_run(cfg, on_validation)
+        return real_train(cfg, on_validation)
 
-    monkeypatch.setattr(train, "run", failing_for_jpeg)
+    monkeypatch.setattr(phases, "train", failing_for_jpeg)
     cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="failing",
                          **TINY)
     summary = ablation.run(cfg)
@@ -92,7 +93,7 @@ def test_search_mode_prunes_on_validation_losses(faces_ff):
     run = mlflow.get_run(pruned["mlflow_run_id"])
     assert run.info.status == "KILLED" and run.data.tags["optuna_state"] == "PRUNED"
     assert "pruned" in run.data.tags["ended_early"]
-    study = optuna.load_study(study_name=cfg.study_name(), storage=ablation.default_storage())
+    study = optuna.load_study(study_name=cfg.study_name(), storage=default_storage())
     assert sum(t.state.name == "PRUNED" for t in study.trials) == states.count("PRUNED")
 
 

@@ -1,15 +1,14 @@
 import numpy as np
 import pytest
 
-from deepfake_mlflow import augment, tracking
+from deepfake_mlflow import augment, naming
 from deepfake_mlflow.errors import UserInputError
 
 
 @pytest.mark.parametrize("name", list(augment.AUGMENTATIONS))
 def test_each_augmentation_applies_and_keeps_shape_and_dtype(name):
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    single = augment.AUGMENTATIONS[name]()
-    single.p = 1.0  # force it to fire
+    single = augment.transform(name, p=1.0)  # forced to fire
     out = single(image=image)["image"]
     assert out.shape == image.shape and out.dtype == np.uint8
     if name != "HF":  # a flip of random noise is still a different image
@@ -22,8 +21,8 @@ def test_groups_compose_what_they_should():
     assert augment.parse("NONE") == [] and augment.parse("") == []
     assert augment.parse("jpeg, hf") == ["HF", "JPEG"]
     assert len(augment.build("MIX").transforms) == 7
-    assert tracking.augment_tag(augment.parse("SELECTED")) == "bc+hf+hsv+jpeg"
-    assert tracking.augment_tag([]) == "none"
+    assert naming.augment_tag(augment.parse("SELECTED")) == "bc+hf+hsv+jpeg"
+    assert naming.augment_tag([]) == "none"
 
 
 def test_unknown_names_list_the_valid_ones():

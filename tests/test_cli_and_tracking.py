@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 
 from deepfake_mlflow import tracking
 from deepfake_mlflow.cli import main
@@ -78,6 +79,7 @@ def test_console_script_runs_as_a_process(tmp_path, place):
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
+@pytest.mark.integration  # `mlflow run` in a process of its own
 def test_mlflow_run_index_entry_point(tmp_path, place):
     make_folder_dataset(tmp_path / "data", place, n=4)
     # `mlflow run --env-manager local` runs `python` from PATH: this environment's, first

@@ -23,7 +23,7 @@ from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.data import BalancedBatches, TripletBatches, shard
 from deepfake_mlflow.train.loop import CHECKPOINT
 
-from test_train import metric_history, tiny
+from helpers import metric_history, tiny
 
 
 @pytest.fixture
@@ -79,39 +79,40 @@ def test_shards_of_a_batch_are_the_batch_and_keep_triplets_whole():
 
 def test_bf16_on_the_cpu_trains_and_scores(faces_ff, tmp_path):
     result = run_train(tiny(faces_ff, precision="bf16"))
-    run = mlflow.get_run(result["run_id"])
+    run = mlflow.get_run(result.run_id)
     assert run.data.params["precision_used"] == "bf16" and run.data.tags["precision"] == "bf16"
     assert run.data.params["device_used"] == "cpu" and run.data.tags["device"] == "cpu"
     assert run.data.params["device_name"] and float(run.data.params["device_memory_gb"]) > 0
     mlflow.flush_async_logging()
-    losses = metric_history(result["run_id"], "train_loss")
+    losses = metric_history(result.run_id, "train_loss")
     assert len(losses) == 4 and all(np.isfinite(losses))
     crops = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
-    exact = Scorer(result["weights"], "test_efficientnet", 64, device="cpu").score(crops)
-    fast = Scorer(result["weights"], "test_efficientnet", 64, device="cpu",
-                  precision="bf16").score(crops)
+    exact = Scorer(result.weights, "test_efficientnet", 64,
+                   accel.Compute.resolve("cpu")).score(crops)
+    fast = Scorer(result.weights, "test_efficientnet", 64,
+                  accel.Compute.resolve("cpu", "bf16")).score(crops)
     assert fast.dtype == np.float32 and np.allclose(fast, exact, atol=0.1)
 
 
 def test_a_checkpoint_resumes_under_another_precision(faces_ff, interrupted):
-    part = {"run_id": interrupted(run_train, tiny(faces_ff, max_iters=6), at=4)}  # fp32
-    resumed = run_train(tiny(faces_ff, max_iters=6, precision="bf16", resume=part["run_id"]))
-    assert resumed["run_id"] == part["run_id"]
-    run = mlflow.get_run(part["run_id"])
+    part = interrupted(run_train, tiny(faces_ff, max_iters=6), at=4)  # fp32, a run id
+    resumed = run_train(tiny(faces_ff, max_iters=6, precision="bf16", resume=part))
+    assert resumed.run_id == part
+    run = mlflow.get_run(part)
     assert run.data.tags["precision"] == "bf16"  # where it runs now
     assert run.data.params["precision_used"] == "fp32"  # params keep the first session's
-    state = torch.load(faces_ff.parent / "runs" / part["run_id"] / CHECKPOINT,
+    state = torch.load(faces_ff.parent / "runs" / part / CHECKPOINT,
                        weights_only=True)
     assert state["iteration"] == 6
     mlflow.flush_async_logging()
-    assert len(metric_history(part["run_id"], "val_loss")) == 3
+    assert len(metric_history(part, "val_loss")) == 3
 
 
 def test_a_scorer_keeps_uint8_inputs_exact_against_the_float_reference(tmp_path):
     """The device-side preprocessing equals the textbook normalisation, in fp32."""
     weights = save_weights(create("test_efficientnet", "none"), tmp_path / "w.safetensors")
     crops = np.random.default_rng(1).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
-    scorer = Scorer(weights, "test_efficientnet", 32, device="cpu")
+    scorer = Scorer(weights, "test_efficientnet", 32, accel.Compute.resolve("cpu"))
     mean = np.array([0.485, 0.456, 0.406], np.float32) * 255
     std = np.array([0.229, 0.224, 0.225], np.float32) * 255
     x = torch.from_numpy(((crops - mean) / std).transpose(0, 3, 1, 2).copy())
@@ -177,7 +178,7 @@ def test_the_logged_model_device_comes_from_the_loader_or_the_environment(
         faces_ff, no_cuda, monkeypatch):
     from deepfake_mlflow.stages.predict import load
     trained = run_train(tiny(faces_ff))
-    run = mlflow.get_run(trained["run_id"])
+    run = mlflow.get_run(trained.run_id)
     assert run.data.params["device"] == "auto"  # the model's logging added no param
     uri = f"models:/{run.outputs.model_outputs[0].model_id}"
     model = mlflow.pyfunc.load_model(uri)  # auto: the CPU here

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,16 +30,13 @@ from deepfake_mlflow.evaluation.degrade import sweep
 from deepfake_mlflow.stages import evaluate, predict, promote
 from deepfake_mlflow.stages.train import TrainConfig
 from deepfake_mlflow.stages.train import run as run_train
+from helpers import free_port, tracking_into
 
 
 @pytest.fixture(scope="module")
 def study(faces_ff, faces_celebdf, tmp_path_factory):
     work = tmp_path_factory.mktemp("study")
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI",)}
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlflow.db"
-    cwd = os.getcwd()
-    os.chdir(work)  # ./mlartifacts of this store
-    try:
+    with tracking_into(work, chdir=True):  # ./mlartifacts of this store
         def tiny(dataset, faces, **extra):
             return run_train(TrainConfig(
                 dataset=dataset, faces=str(faces), model="test_efficientnet", pretrained="none",
@@ -50,15 +46,11 @@ def study(faces_ff, faces_celebdf, tmp_path_factory):
                    "celebdf": tiny("celebdf", faces_celebdf)}
         tests = {"ff": faces_ff, "celebdf": faces_celebdf}
         table = evaluate.run(evaluate.EvaluateConfig(
-            tuple(trained[k]["run_id"] for k in ("ff", "celebdf")), tests,
+            tuple(trained[k].run_id for k in ("ff", "celebdf")), tests,
             robustness="in-domain", mds="all", mds_pairs=2))
         champions = promote.run(promote.PromoteConfig())
         yield {"work": work, "trained": trained, "table": table, "tests": tests,
                "champions": {c["dataset"]: c for c in champions}}
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 @pytest.fixture
@@ -81,7 +73,7 @@ def artifact_paths(run_id: str, path: str = "") -> set[str]:
 
 
 def test_metrics_per_test_set_match_the_logged_predictions(store):
-    train_id = store["trained"]["ff"]["run_id"]
+    train_id = store["trained"]["ff"].run_id
     run = evaluation_runs(train_id)[0]
     assert run.data.tags["dataset"] == "ff" and run.data.tags["stage"] == "evaluate"
     local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
@@ -108,7 +100,7 @@ def test_metrics_per_test_set_match_the_logged_predictions(store):
 
 
 def test_robustness_is_swept_in_domain_only(store):
-    run = evaluation_runs(store["trained"]["ff"]["run_id"])[0]
+    run = evaluation_runs(store["trained"]["ff"].run_id)[0]
     assert {"robustness.csv", "robustness.png"} <= artifact_paths(run.info.run_id)
     table = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="robustness.csv"))
@@ -119,7 +111,7 @@ def test_robustness_is_swept_in_domain_only(store):
 
 
 def test_mds_projects_the_chosen_pairs(store):
-    run = evaluation_runs(store["trained"]["celebdf"]["run_id"])[0]
+    run = evaluation_runs(store["trained"]["celebdf"].run_id)[0]
     assert {"mds/ff.png", "mds/ff.csv", "mds/celebdf.png"} <= artifact_paths(run.info.run_id, "mds")
     points = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
                                                              artifact_path="mds/celebdf.csv"))
@@ -151,7 +143,7 @@ def test_cross_dataset_matrix_is_logged_and_rebuilt_from_the_store(store):
 
 
 def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
-    ff_runs = [mlflow.get_run(store["trained"][k]["run_id"]) for k in ("ff", "ff_fast")]
+    ff_runs = [mlflow.get_run(store["trained"][k].run_id) for k in ("ff", "ff_fast")]
     best = min(ff_runs, key=lambda r: r.data.metrics["best_val_loss"])
     champion = store["champions"]["ff"]
     assert champion["train_run_id"] == best.info.run_id
@@ -163,7 +155,7 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
                                                             rel=1e-5)
     assert len(version.tags) == 6  # dataset, loss, augment, model, train_run_id, val_loss
     assert best.info.run_name in version.description
-    if best.info.run_id == store["trained"]["ff"]["run_id"]:  # the evaluated one: its AUCs
+    if best.info.run_id == store["trained"]["ff"].run_id:  # the evaluated one: its AUCs
         assert "| celebdf |" in version.description
     again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
@@ -188,7 +180,7 @@ def corpus_video(corpus: Path, faces_index: Path, split: str, label: int) -> tup
 def test_predict_scores_a_video_file_as_evaluate_scored_its_faces(store, corpus):
     """From the file: same frames, detector, crop, JPEG round trip and aggregation as the
     extract + evaluate path, so the video logit is the same number."""
-    train_id = store["trained"]["ff"]["run_id"]
+    train_id = store["trained"]["ff"].run_id
     key, video = corpus_video(corpus, store["tests"]["ff"], "test", config.FAKE)
     (result,) = predict.run(predict.PredictConfig(train_id, (str(video),)))  # a run id is a model reference too
     assert result["status"] == "ok" and result["faces_found"] == result["frames_sampled"] == 8
@@ -226,12 +218,6 @@ def test_predict_names_a_model_that_does_not_exist(store, capsys):
     assert "not found" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
     """The served model reads paths only inside its roots (the same answer for every path
     outside them, existing or not), scores bytes as it scores the file, bounds a request,
@@ -239,7 +225,7 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
     _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
     secret = tmp_path / "secret.mp4"  # exists, outside the roots
     secret.write_bytes(video.read_bytes())
-    port = _free_port()
+    port = free_port()
     mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     server = subprocess.Popen(
         [mlflow_cli, "models", "serve", "-m", CELEBDF_CHAMPION,
@@ -293,7 +279,7 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
 
 def test_evaluate_and_registry_through_the_command_line(store, capsys):
     """The CLI doors reach the same functions: one model, one test set, no extras."""
-    train_id = store["trained"]["ff_fast"]["run_id"]
+    train_id = store["trained"]["ff_fast"].run_id
     code = cli.main(["evaluate", train_id, f"ff={store['tests']['ff']}", "--robustness", "none",
                      "--mds", "none"])
     assert code == 0

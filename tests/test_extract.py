@@ -157,6 +157,7 @@ def _folder_of_talking_heads(root: Path, n: int) -> None:
             shutil.copyfile(assets.path("single_face.mp4"), root / label / f"v{i:02d}.mp4")
 
 
+@pytest.mark.integration  # a real extraction killed with SIGKILL, then resumed: ~20 s
 def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     _folder_of_talking_heads(tmp_path / "data", 6)
     for out in ("a", "b"):

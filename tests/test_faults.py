@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake_mlflow import assets, paths, tracking
+from deepfake_mlflow import accel, assets, paths, queries, tracking
 from deepfake_mlflow.cli import main
 from deepfake_mlflow.corpus.video import read_frames, write_video
+from helpers import free_port
 
 FAULTS: list[str] = []  # every case run, by name
 
@@ -169,11 +170,11 @@ def test_a_damaged_model_folder_is_named(tmp_path, capsys):
             "no faces index")  # test sets are checked before the model is read
     from deepfake_mlflow.scoring import Scorer
     with pytest.raises(Exception, match="weights.safetensors: not a readable safetensors"):
-        Scorer.from_folder(folder, device="cpu")
+        Scorer.from_folder(folder, accel.Compute.resolve("cpu"))
     FAULTS.append("scorer: truncated weights")
     (folder / "model_config.json").write_text('{"model": "test_eff')
     with pytest.raises(Exception, match="model_config.json: not a model config"):
-        Scorer.from_folder(folder, device="cpu")
+        Scorer.from_folder(folder, accel.Compute.resolve("cpu"))
     FAULTS.append("scorer: broken model_config.json")
 
 
@@ -245,7 +246,8 @@ def test_a_video_with_faces_in_few_frames_is_not_scored(tmp_path):
     assert status["folder/fake/mostly_empty"] == "few_faces"
     assert status["folder/real/talking"] == "ok"
     save_weights(create("test_efficientnet", "none"), tmp_path / "w.safetensors")
-    scorer = Scorer(tmp_path / "w.safetensors", "test_efficientnet", 64, device="cpu")
+    scorer = Scorer(tmp_path / "w.safetensors", "test_efficientnet", 64,
+                    accel.Compute.resolve("cpu"))
     with BlazeFace("full") as detector:
         score = score_video(data / "fake" / "mostly_empty.mp4", detector, scorer,
                             ExtractSettings(size=64))
@@ -330,12 +332,6 @@ def test_an_unreachable_tracking_server_fails_in_seconds(tmp_path, place, capsys
     assert (tmp_path / "workspace" / "folder" / "videos.parquet").is_file()  # work kept
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _server(db: Path, artifacts: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
@@ -369,7 +365,7 @@ def test_a_tracking_outage_during_training_loses_no_metric(faces_ff, tmp_path, c
     FAULTS.append("train: tracking server killed mid-run, then resumed")
     from deepfake_mlflow.train import loop
 
-    port = _free_port()
+    port = free_port()
     db, artifacts = tmp_path / "server.db", tmp_path / "server-artifacts"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
     server = _server(db, artifacts, port)
@@ -404,20 +400,9 @@ def test_a_tracking_outage_during_training_loses_no_metric(faces_ff, tmp_path, c
         assert steps == list(range(1, 9))  # every point, once
         val = [m.value for m in client.get_metric_history(run_id, "val_loss")]
         assert len(val) == 4 and run.data.metrics["best_val_loss"] == min(val)
-        assert len(tracking.logged_models(run_id)) == 1
+        assert len(queries.logged_models(run_id)) == 1
     finally:
         _stop(server)
-
-
-def test_the_suite_covers_thirty_kinds_of_fault(request):
-    """Runs last (file order): the cases above, counted."""
-    tests = sum(1 for name in globals() if name.startswith("test_"))
-    selected = [item for item in request.session.items if item.module is request.module]
-    if len(selected) < tests - 1 + len(VALUE_CASES):
-        pytest.skip("only part of the fault suite ran: nothing to count")
-    print(f"\nfault suite: {len(FAULTS)} cases run, all clean (exit code, one line, no "
-          "traceback, nothing lost)")
-    assert len(FAULTS) >= 30
 
 
 def test_a_validation_split_without_fakes_is_named_before_training(faces_ff, tmp_path, capsys):
@@ -434,3 +419,15 @@ def test_a_validation_split_without_fakes_is_named_before_training(faces_ff, tmp
                 str(index), "the val split has no fake faces")
     finally:
         index.unlink()
+
+
+def test_the_suite_covers_thirty_kinds_of_fault(request):
+    """The last test of the file (pytest runs a module in file order): the cases above,
+    counted. Keep it at the end."""
+    tests = sum(1 for name in globals() if name.startswith("test_"))
+    selected = [item for item in request.session.items if item.module is request.module]
+    if len(selected) < tests - 1 + len(VALUE_CASES):
+        pytest.skip("only part of the fault suite ran: nothing to count")
+    print(f"\nfault suite: {len(FAULTS)} cases run, all clean (exit code, one line, no "
+          "traceback, nothing lost)")
+    assert len(FAULTS) >= 30

@@ -21,6 +21,7 @@ from deepfake_mlflow.faces.crop import square_box
 from deepfake_mlflow.faces.detector import BlazeFace
 from deepfake_mlflow.stages import evaluate, extract, index, train
 from deepfake_mlflow.stages.train import TrainConfig
+from helpers import tracking_into
 
 PIXEL = 8  # a pixelated face is drawn from blocks of PIXEL x PIXEL source pixels
 SPLITS = {"train": 0.6, "val": 0.15, "test": 0.25}
@@ -81,22 +82,14 @@ def write_pixelation_dataset(corpus, root) -> tuple:
 @pytest.fixture(scope="module")
 def pixelation_faces(corpus, tmp_path_factory):
     """The pixelation dataset, indexed and extracted (8 frames a video, 64-px faces)."""
-    import os
-
     root = tmp_path_factory.mktemp("pixelation")
     split_csv = write_pixelation_dataset(corpus, root)
     work = tmp_path_factory.mktemp("pixelation_work")
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/prep.db"
-    try:
+    with tracking_into(work, "prep.db"):
         videos = str(work / "videos.parquet")
         index.run(index.IndexConfig("folder", str(root), out=videos, split_csv=str(split_csv)))
         extract.run(extract.ExtractConfig("folder", str(root), index=videos, frames=8, size=64,
                                           workers=2, progress=False))
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_URI")
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
     return work / "faces.parquet"
 
 
@@ -122,7 +115,7 @@ def test_the_pipeline_learns_and_a_label_swap_inverts_it(pixelation_faces, tmp_p
     assert (faces["face_path"] != "").mean() > 0.75  # most pixelated faces are still found
 
     learned = train.run(small_training(pixelation_faces))
-    assert in_domain_auc(learned["run_id"], pixelation_faces) >= 0.95
+    assert in_domain_auc(learned.run_id, pixelation_faces) >= 0.95
 
     swapped = tmp_path / "swapped" / "faces.parquet"  # same faces, labels reversed
     swapped.parent.mkdir()
@@ -132,4 +125,4 @@ def test_the_pipeline_learns_and_a_label_swap_inverts_it(pixelation_faces, tmp_p
         pixelation_faces.parent / "extract_settings.json")
     inverted = train.run(small_training(swapped))
     # scored against the true labels, the swapped model ranks every face the wrong way
-    assert in_domain_auc(inverted["run_id"], pixelation_faces) <= 0.05
+    assert in_domain_auc(inverted.run_id, pixelation_faces) <= 0.05

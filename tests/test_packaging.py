@@ -9,9 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from deepfake_mlflow import stages
+from deepfake_mlflow import options, stages
 from deepfake_mlflow.cli import build_parser
-from deepfake_mlflow.stages import options
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +81,6 @@ def test_train_defaults_are_the_protocol_numbers_of_config():
     cfg = TrainConfig("ff")
     assert (cfg.batch_size, cfg.lr, cfg.patience) == tuple(config.BCE.values())
     assert (cfg.triplets, cfg.triplet_lr, cfg.triplet_patience) == tuple(config.TRIPLET.values())
-    assert (cfg.batch_size, cfg.finetune_lr, cfg.finetune_patience) == tuple(
-        config.FINETUNE.values())
+    assert (cfg.finetune_lr, cfg.finetune_patience) == tuple(config.FINETUNE.values())
     assert (cfg.size, cfg.min_lr, cfg.val_interval, cfg.val_size) == (
         config.FACE_SIZE, config.MIN_LR, config.VAL_INTERVAL, config.VAL_SIZE)

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 import services
-from deepfake_mlflow.stages.ablation import SURPLUS, grid
+from deepfake_mlflow.ablation.storage import SURPLUS, grid
 
 pytestmark = pytest.mark.slow
 

@@ -6,31 +6,18 @@ from __future__ import annotations
 
 import os
 
-import dataclasses
 
 import mlflow
 import pandas as pd
 import pytest
 import torch
 
-from deepfake_mlflow import tracking
+from deepfake_mlflow import queries
 from deepfake_mlflow.errors import UserInputError
 from deepfake_mlflow.stages.train import TrainConfig
 from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.loop import BEST, CHECKPOINT
-
-
-def tiny(faces_ff, **overrides) -> TrainConfig:
-    return dataclasses.replace(
-        TrainConfig(dataset="ff", faces=str(faces_ff), model="test_efficientnet",
-                    pretrained="none", size=64,
-                    batch_size=4, triplets=2, max_iters=4, val_interval=2, val_size=8,
-                    patience=100, workers=0, seed=0), **overrides)
-
-
-def metric_history(run_id: str, key: str) -> list[float]:
-    history = mlflow.MlflowClient().get_metric_history(run_id, key)
-    return [m.value for m in sorted(history, key=lambda m: m.step)]
+from helpers import metric_history, tiny
 
 
 def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch):
@@ -39,7 +26,7 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.05")
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
     result = run_train(tiny(faces_ff, augment="SELECTED"))
-    run = mlflow.get_run(result["run_id"])
+    run = mlflow.get_run(result.run_id)
     assert run.data.tags["loss"] == "bce" and run.data.tags["augment"] == "bc+hf+hsv+jpeg"
     assert run.data.tags["dataset"] == "ff" and run.data.tags["stage"] == "train"
     assert run.data.params["phase_lr"] == "0.0001" and run.data.params["started_from"] == "none"
@@ -72,7 +59,7 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
 
 def test_triplet_is_a_parent_with_bce_triplet_finetune_children(faces_ff):
     result = run_train(tiny(faces_ff, loss="triplet", model="efficientnet_b4"))
-    parent = mlflow.get_run(result["run_id"])
+    parent = mlflow.get_run(result.run_id)
     assert parent.data.tags["loss"] == "triplet"
     children = mlflow.search_runs(search_all_experiments=True, output_format="list",
                                   filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
@@ -90,9 +77,9 @@ def test_triplet_is_a_parent_with_bce_triplet_finetune_children(faces_ff):
 
 def test_init_from_a_run_skips_the_bce_phase(faces_ff):
     bce = run_train(tiny(faces_ff))
-    result = run_train(tiny(faces_ff, loss="triplet", init=bce["run_id"]))
+    result = run_train(tiny(faces_ff, loss="triplet", init=bce.run_id))
     children = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                                  filter_string=f"tags.mlflow.parentRunId = '{result['run_id']}'")
+                                  filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert sorted(c.data.tags["phase"] for c in children) == ["finetune", "triplet"]
 
 
@@ -100,8 +87,8 @@ def test_two_runs_with_one_seed_give_identical_loss_curves(faces_ff):
     a = run_train(tiny(faces_ff, augment="MIX", workers=0))
     b = run_train(tiny(faces_ff, augment="MIX", workers=2))  # worker count changes nothing
     mlflow.flush_async_logging()
-    assert metric_history(a["run_id"], "train_loss") == metric_history(b["run_id"], "train_loss")
-    assert metric_history(a["run_id"], "val_loss") == metric_history(b["run_id"], "val_loss")
+    assert metric_history(a.run_id, "train_loss") == metric_history(b.run_id, "train_loss")
+    assert metric_history(a.run_id, "val_loss") == metric_history(b.run_id, "val_loss")
 
 
 def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff, interrupted):
@@ -110,20 +97,20 @@ def test_resume_from_a_mid_run_checkpoint_equals_the_uninterrupted_run(faces_ff,
     part = interrupted(run_train, tiny(faces_ff, max_iters=6, augment="HF"), at=4)
     assert mlflow.get_run(part).info.status == "KILLED"  # not left RUNNING
     resumed = run_train(tiny(faces_ff, max_iters=6, augment="HF", resume=part))
-    assert resumed["run_id"] == part  # the same MLflow run continues
+    assert resumed.run_id == part  # the same MLflow run continues
     assert mlflow.get_run(part).info.status == "FINISHED"
     # every point once, as in the uninterrupted run (the journal covers the checkpoint)
-    assert metric_history(part, "train_loss") == metric_history(full["run_id"], "train_loss")
-    assert metric_history(part, "val_loss") == metric_history(full["run_id"], "val_loss")
-    assert mlflow.get_run(part).data.metrics["best_val_loss"] == resumed["best_val_loss"]
+    assert metric_history(part, "train_loss") == metric_history(full.run_id, "train_loss")
+    assert metric_history(part, "val_loss") == metric_history(full.run_id, "val_loss")
+    assert mlflow.get_run(part).data.metrics["best_val_loss"] == resumed.best_val_loss
     folder = faces_ff.parent / "runs"
-    a = torch.load(folder / full["run_id"] / CHECKPOINT, weights_only=True)["model"]
+    a = torch.load(folder / full.run_id / CHECKPOINT, weights_only=True)["model"]
     b = torch.load(folder / part / CHECKPOINT, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     # a finished run is final: resuming it again is refused, and logs no second model
     with pytest.raises(UserInputError, match="the run finished"):
         run_train(tiny(faces_ff, max_iters=8, augment="HF", resume=part))
-    assert len(tracking.logged_models(part)) == 1
+    assert len(queries.logged_models(part)) == 1
 
 
 def test_missing_faces_index_and_bad_loss_are_clear(tmp_path, faces_ff, capsys):

@@ -12,12 +12,12 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 
-from .. import config, tracking
+from .. import config, naming, tracking
 from ..vocabulary import Loss
 
 COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
            "test_videos", "train_run_id", "model_id"]
-SELECTED = tracking.augment_tag(config.SELECTED_AUGMENTATIONS)
+SELECTED = naming.augment_tag(config.SELECTED_AUGMENTATIONS)
 PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
                 (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
 
@@ -40,9 +40,11 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id} for t in tests]
 
 
-def from_store(filter_string: str = "") -> pd.DataFrame:
-    """The long table from the final training runs of the store (newest run per variant)."""
-    runs = tracking.final_training_runs(filter_string)
+def from_store(**tags) -> pd.DataFrame:
+    """The long table from the final training runs of the store (newest run per variant),
+    of those with these tags when given."""
+    from .. import queries
+    runs = queries.final_trainings(**tags)
     rows = [row for run in runs for row in rows_of_run(run)]
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
@@ -68,7 +70,7 @@ def summary_metrics(table: pd.DataFrame) -> dict[str, float]:
            "auc_cross": float(table.loc[~in_domain, "auc_frame"].mean()),
            "models": float(table["train_run_id"].nunique())}
     for (loss, augment), rows in table.groupby(["loss", "augment"]):
-        name = tracking.variant(loss, augment).replace("/", "-")
+        name = naming.variant(loss, augment).replace("/", "-")
         same = rows["train_dataset"] == rows["test_set"]
         out[f"auc_in_domain/{name}"] = float(rows.loc[same, "auc_frame"].mean())
         out[f"auc_cross/{name}"] = float(rows.loc[~same, "auc_frame"].mean())

@@ -19,30 +19,17 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Metric
 
-from .. import accel, config, paths, tracking
+from .. import accel, naming, tracking
 from ..errors import UserInputError
 from ..faces.index import faces_digest
 from ..model_refs import ModelRef, artifacts_folder
 from ..scoring import Scorer, sigmoid
 from . import degrade, matrix, plots, projection
+from .config import EvaluateConfig
 from .metrics import frame_and_video_metrics, video_scores
 from .testset import TestSet, degraded_column, score_test_set
 
 COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video")
-
-
-def parse_test_sets(datasets: str | list[str] | dict) -> dict[str, Path]:
-    """'ff,celebdf' (faces in the workspace) or 'ff=path/faces.parquet,...' -> name: index."""
-    if isinstance(datasets, dict):
-        return {name: Path(path) for name, path in datasets.items()}
-    items = datasets.split(",") if isinstance(datasets, str) else list(datasets)
-    found = {}
-    for item in (i.strip() for i in items if i.strip()):
-        name, _, path = item.partition("=")
-        found[name] = Path(path) if path else paths.faces_index_path(name)
-    if not found:
-        raise UserInputError("no test datasets given: expected e.g. ff,dfd,dfdc,celebdf")
-    return found
 
 
 def chosen(option: str, tests: list[str], in_domain: str | None) -> list[str]:
@@ -130,29 +117,24 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     return found, roc, curve
 
 
-def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "in-domain",
-                   mds: str = "all", mds_pairs: int = config.MDS_PAIRS,
-                   seed: int = config.DEFAULT_SEED, split: str = config.EVAL_SPLIT,
-                   jpeg_qualities=config.ROBUSTNESS_JPEG_QUALITIES,
-                   scales=config.ROBUSTNESS_SCALES, device: str = config.DEVICE,
-                   precision: str = config.SCORE_PRECISION, run_name: str = "") -> list[dict]:
-    """Evaluate one model on every test set as one run; returns its cross-dataset rows."""
-    where = accel.resolve_device(device)
-    hardware = accel.describe(where)
+def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig,
+                   compute: accel.Compute, run_name: str = "") -> list[dict]:
+    """Evaluate one model on every test set as one run, as `cfg` says, where `compute`
+    says (resolved once by the stage); returns its cross-dataset rows."""
+    hardware = compute.describe()
     trained, trained_name = _training(ref)
     names = list(tests)
-    robust_on = chosen(robustness, names, trained["dataset"])
-    mds_on = chosen(mds, names, trained["dataset"])
+    robust_on = chosen(cfg.robustness, names, trained["dataset"])
+    mds_on = chosen(cfg.mds, names, trained["dataset"])
     params = {"model": ref.reference, "model_uri": ref.uri, "model_id": ref.model_id or "",
-              "train_run_id": ref.run_id or "", "test_sets": ",".join(names), "split": split,
-              "robustness": ",".join(robust_on) or "none", "mds": ",".join(mds_on) or "none",
-              "mds_pairs": mds_pairs, "seed": seed,
-              "jpeg_qualities": ",".join(map(str, jpeg_qualities)),
-              "scales": ",".join(map(str, scales)), "device": hardware["device"],
-              "device_name": hardware["device_name"],
-              "precision": accel.resolve_precision(precision, where).name}
-    sweep_points = degrade.sweep(jpeg_qualities, scales)
-    tags = {**trained, "variant": tracking.variant(trained["loss"], trained["augment"]),
+              "train_run_id": ref.run_id or "", "test_sets": ",".join(names),
+              "split": cfg.split, "robustness": ",".join(robust_on) or "none",
+              "mds": ",".join(mds_on) or "none", "mds_pairs": cfg.mds_pairs, "seed": cfg.seed,
+              "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
+              "scales": ",".join(map(str, cfg.scales)), "device": hardware["device"],
+              "device_name": hardware["device_name"], "precision": compute.precision.name}
+    sweep_points = degrade.sweep(cfg.jpeg_qualities, cfg.scales)
+    tags = {**trained, "variant": naming.variant(trained["loss"], trained["augment"]),
             "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""}
     # robust:<training> for a sweep, eval:<training> for AUCs alone: unique in a study
     run_name = run_name or ("robust:" if robust_on else "eval:") + trained_name
@@ -162,11 +144,11 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], robustness: str = "
             tracking.stage_run("evaluate", run_name=run_name, tags=tags, params=params), \
             tempfile.TemporaryDirectory() as scratch:
         mlflow.set_tags({"device": hardware["device"], "device_name": hardware["device_name"]})
-        scorer = Scorer.from_folder(folder, device=where, precision=precision)
+        scorer = Scorer.from_folder(folder, compute)
         for name, test in tests.items():
             found, curves[name], curve = _evaluate_test_set(
-                name, test, scorer, ref, trained, split, seed,
-                mds_pairs if name in mds_on else 0,
+                name, test, scorer, ref, trained, cfg.split, cfg.seed,
+                cfg.mds_pairs if name in mds_on else 0,
                 sweep_points if name in robust_on else None, Path(scratch))
             robust_rows += curve
             summary.append({"test_set": name, **found})

@@ -171,8 +171,8 @@ def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
     return _sample(stream, total, fps, n)
 
 
-READERS = {"opencv": read_opencv, "pyav": read_pyav}
-DEFAULT_READER = "opencv"
+READERS = dict(zip(config.VIDEO_READERS, (read_opencv, read_pyav)))
+DEFAULT_READER = config.VIDEO_READERS[0]
 
 
 def read_sampled(path: str | Path, n: int = config.FRAMES_PER_VIDEO,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from .options import option
+from ..options import option
 
 HELP = "write the demo corpus: four small datasets from real faces"
 
@@ -47,3 +47,8 @@ def run(cfg: CorpusConfig) -> Path:
         mlflow.log_metrics({"videos": len(videos), "corpus_mb": size_bytes / 2**20,
                             "seconds": time.perf_counter() - started})
     return manifest
+
+
+def report(manifest) -> int:
+    print(f"wrote {manifest}")
+    return 0

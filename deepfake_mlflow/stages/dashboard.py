@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import config
-from .options import option
+from ..options import option
 
 HELP = "the paper's tables and figures of a study, as one static HTML report"
 
@@ -66,7 +66,7 @@ def serve_optuna(cfg: DashboardConfig) -> dict:
     import optuna_dashboard
 
     from ..errors import UserInputError
-    from .ablation import default_storage, shown_url
+    from ..ablation.storage import default_storage, shown_url
     storage = cfg.storage or default_storage()
     if storage.startswith("sqlite:///") and not os.path.isfile(storage.removeprefix("sqlite:///")):
         raise UserInputError(f"no Optuna storage at {storage}: run an ablation first "
@@ -75,3 +75,12 @@ def serve_optuna(cfg: DashboardConfig) -> dict:
                                      "(Ctrl-C ends it)", shown_url(storage), cfg.port)
     optuna_dashboard.run_server(storage, host="127.0.0.1", port=cfg.port)
     return {}
+
+
+def report(result) -> int:
+    if not result:  # --optuna: the server ran until it was stopped
+        return 0
+    print(f"report of study {result['study']} ({result['runs']} runs): {result['page']}")
+    if result["parent_run_id"]:
+        print(f"logged to run {result['parent_run_id']} (artifacts report/)")
+    return 0

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config, paths
-from ..corpus import WRITERS
+from ..options import option
 from ..scoped_env import scoped_env
 from . import corpus, extract, index
-from .options import option
 
 log = logging.getLogger(__name__)
 
 HELP = "the whole study, scaled down, on the demo corpus"
-DATASETS = tuple(WRITERS)  # the corpus writes all four layouts
 STUDY = "demo"  # deepfake_mlflow/studies/demo.yaml
 
 
@@ -57,10 +55,11 @@ def stage(what: str):
 
 def prepare(cfg: DemoConfig, out: Path) -> dict:
     """The corpus, then each dataset indexed and its faces extracted into out/workspace."""
+    from ..corpus import WRITERS  # the corpus writes all four layouts (imports OpenCV)
     results = {}
-    with stage(f"corpus: {len(DATASETS)} datasets of {cfg.size} real videos"):
+    with stage(f"corpus: {len(WRITERS)} datasets of {cfg.size} real videos"):
         corpus.run(corpus.CorpusConfig(str(out / "corpus"), cfg.size, cfg.seed))
-    for dataset in DATASETS:
+    for dataset in WRITERS:
         videos = paths.index_path(dataset, out / "workspace")
         root = str(out / "corpus" / dataset)
         with stage(f"index and extract {dataset}"):
@@ -77,14 +76,15 @@ def run(cfg: DemoConfig) -> dict:
     import mlflow
 
     from .. import tracking
-    from .reproduce import ReproduceConfig, parent_of, run_steps
+    from ..study.runner import parent_run_id, run_steps
+    from .reproduce import ReproduceConfig
 
     out = Path(cfg.out)
     study = ReproduceConfig(cfg.study)
     plan = study.plan()
     started = time.perf_counter()
     with tracking.stage_run("demo", run_name="demo", tags={"study": plan.name},
-                            run_id=parent_of("demo", plan.name, {"out": str(out.resolve())}),
+                            run_id=parent_run_id("demo", plan.name, {"out": str(out.resolve())}),
                             params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
                                     "out": str(out.resolve())}) as parent:
         indexed = prepare(cfg, out)
@@ -97,3 +97,22 @@ def run(cfg: DemoConfig) -> dict:
         example = next((out / "corpus" / results["champions"][0]["dataset"]).rglob("*.mp4"))
     return {"indexed": indexed, **results, "example_video": example,
             "parent_run_id": parent.info.run_id, "seconds": time.perf_counter() - started}
+
+
+def report(result) -> int:
+    """How long the demo took, the study's findings, and where to look next."""
+    import mlflow
+
+    from ..tracking import ui_runs_url
+    from .reproduce import report_study
+    counts = result["counts"]
+    print(f"\ndemo finished in {result['seconds']:.0f} s: {counts['trained']} trainings run, "
+          f"{counts['reused']} reused; parent run {result['parent_run_id']}")
+    code = report_study(result)
+    if result["example_video"] is not None:
+        print(f"score a video: deepfake-mlflow predict {result['champions'][0]['uri']} "
+              f"{result['example_video']}")
+    experiment = mlflow.get_run(result["parent_run_id"]).info.experiment_id
+    print(f"browse the runs: mlflow ui --backend-store-uri {mlflow.get_tracking_uri()} "
+          f"(or make ui), then open {ui_runs_url(experiment)}")
+    return code

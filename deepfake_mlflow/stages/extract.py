@@ -14,12 +14,11 @@ from pathlib import Path
 
 from .. import config
 from ..datasets import DATASETS
-from .options import at_least, option, require
+from ..options import at_least, option, require
 
 log = logging.getLogger(__name__)
 
 HELP = "BlazeFace faces of every video (one MLflow run)"
-READERS = ("opencv", "pyav")
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,8 @@ class ExtractConfig:
                                                        ".tflite path")
     min_confidence: float = option(config.DETECTOR_MIN_CONFIDENCE,
                                    help="lowest BlazeFace score taken as a face")
-    reader: str = option("opencv", choices=READERS, help="video decoder")
+    reader: str = option(config.VIDEO_READERS[0], choices=config.VIDEO_READERS,
+                         help="video decoder")
     workers: int = option(0, help="processes (0: one per core)")
     shard: str = option("1/1", help="k/n: this machine's share of the videos")
     merge: bool = option(False, help="merge the shards' faces-k-of-n.parquet into "
@@ -61,10 +61,11 @@ class ExtractConfig:
 
     def settings(self):
         """How the faces are made (recorded beside faces.parquet, read by the logged model)."""
+        from dataclasses import fields
+
         from ..faces.extract import ExtractSettings
-        return ExtractSettings(frames=self.frames, size=self.size, margin=self.margin,
-                               quality=self.quality, detector=self.detector,
-                               min_confidence=self.min_confidence, reader=self.reader)
+        # the extract options of the same names (ExtractSettings' defaults are config's too)
+        return ExtractSettings(**{f.name: getattr(self, f.name) for f in fields(ExtractSettings)})
 
     def index_path(self) -> Path:
         from .. import paths
@@ -209,3 +210,8 @@ def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: P
              metrics["videos_processed"], metrics["videos_resumed"],
              100 * metrics["face_found_ratio"], target)
     return faces
+
+
+def report(result) -> int:
+    """Nothing more: the progress bar and the log lines said it all."""
+    return 0

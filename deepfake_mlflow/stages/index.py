@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import config
 from ..datasets import DATASETS
-from .options import at_least, option
+from ..options import at_least, option
 
 HELP = "index a dataset root into videos.parquet (one MLflow run)"
 
@@ -80,3 +80,14 @@ def run(cfg: IndexConfig):
             metrics[f"videos_{split}_fake"] = int((part["label"] == config.FAKE).sum())
         mlflow.log_metrics(metrics)
     return result
+
+
+def report(result) -> int:
+    """The split summary on stdout, the index's notes on stderr."""
+    import sys
+
+    from ..datasets import schema
+    print(schema.split_summary(result.frame).to_string(index=False))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0

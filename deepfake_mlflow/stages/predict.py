@@ -16,9 +16,9 @@ from typing import Iterator
 
 from .. import config
 from ..errors import UserInputError
+from ..options import option
 from ..scoped_env import scoped_env
 from ..serving_policy import ROOTS_ENV
-from .options import option
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
 
@@ -40,18 +40,19 @@ CONFIG = PredictConfig
 
 def load(model: str, device: str = config.DEVICE):
     """The pyfunc of any model reference evaluate accepts (run id, URI, local folder), on
-    `device` (auto: CUDA when present)."""
+    `device` (auto: CUDA when present), resolved here once."""
     import mlflow
 
     from .. import accel
     from ..model_refs import resolve
 
-    accel.resolve_device(device)  # a missing GPU fails before the model is fetched
+    where = accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
-        # read by the model as it loads: the device, and every path allowed (the command
-        # scores its own user's files; a served model is confined to its roots)
-        with scoped_env(**{config.DEVICE_ENV: device, ROOTS_ENV: os.sep}):
+        # read by the model as it loads (the serving interface, set for the load alone):
+        # the device resolved above, by name, and every path allowed (the command scores
+        # its own user's files; a served model is confined to its roots)
+        with scoped_env(**{config.DEVICE_ENV: str(where), ROOTS_ENV: os.sep}):
             return mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
@@ -81,3 +82,13 @@ def run(cfg: PredictConfig) -> Iterator[dict]:
             yield row
     finally:
         pyfunc.unwrap_python_model().close()
+
+
+def report(results) -> int:
+    """One JSON line per video as soon as it is scored; exit 1 if any could not be."""
+    import json
+    failed = 0
+    for result in results:  # a generator: each line as soon as its video is scored
+        failed += result["p_fake"] is None
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .options import option
+from ..options import option
 
 HELP = ("register the lowest-validation-loss model of each training dataset as "
         "deepfake-<architecture>-<dataset>@champion")
@@ -29,3 +29,11 @@ def run(cfg: PromoteConfig) -> list[dict]:
     """One dict per dataset: what its champion points at and what changed."""
     from .. import registry
     return registry.promote(cfg.names())
+
+
+def report(results) -> int:
+    """One JSON line per dataset: its champion and what changed."""
+    import json
+    for result in results:
+        print(json.dumps(result))
+    return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .options import at_least, option
+from ..options import at_least, option
 
 
 HELP = "join an ablation study (Optuna storage) and run its trials until it is complete"
@@ -43,23 +43,24 @@ def run(cfg: WorkerConfig) -> dict:
     import optuna
 
     from ..errors import UserInputError
+    from ..ablation.config import AblationConfig
+    from ..ablation.storage import default_storage, shown_url
     from . import ablation
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = cfg.storage or ablation.default_storage()
+    storage = cfg.storage or default_storage()
     deadline = time.monotonic() + cfg.wait
     while True:
         options = _ready(storage, cfg.study)
         if options is not None:
             break
         if time.monotonic() > deadline:
-            raise UserInputError(f"no ready study {cfg.study!r} in {ablation.shown_url(storage)} "
+            raise UserInputError(f"no ready study {cfg.study!r} in {shown_url(storage)} "
                                  f"after {cfg.wait:g} s: start it with `deepfake-mlflow "
                                  "ablation DATASET --storage URL` first")
         time.sleep(POLL_S)
     # the ablation says which study it joined, in its first line
-    return ablation.run(ablation.AblationConfig(**{**options, "storage": storage,
-                                                   "study": cfg.study}))
+    return ablation.run(AblationConfig(**{**options, "storage": storage, "study": cfg.study}))
 
 
 def _ready(storage: str, name: str) -> dict | None:
@@ -75,3 +76,9 @@ def _ready(storage: str, name: str) -> dict | None:
         return None
     return {k: tuple(v) if isinstance(v, list) else v
             for k, v in attrs["ablation_config"].items()}
+
+
+def report(summary) -> int:
+    """The study's trials as the ablation prints them."""
+    from .ablation import report as report_ablation
+    return report_ablation(summary)

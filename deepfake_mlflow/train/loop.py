@@ -128,6 +128,37 @@ def _cpu_state(state: dict) -> dict:
     return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
+def write_checkpoint(folder: Path, model, optimizer, plateau: Plateau, scaler, iteration: int,
+                     journal: MetricJournal | None, device: torch.device) -> None:
+    """Everything a resume needs, written whole or not at all, with the number of journal
+    points it covers (those after it are made again by a resume)."""
+    state = dict(model=_cpu_state(model.state_dict()), optimizer=optimizer.state_dict(),
+                 plateau=plateau.state_dict(), torch_rng=torch.get_rng_state(),
+                 iteration=iteration, scaler=scaler.state_dict(),
+                 journal_points=journal.count if journal is not None else 0)
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    save_checkpoint(folder / CHECKPOINT, **state)
+
+
+def read_checkpoint(folder: Path, model, optimizer, plateau: Plateau, scaler,
+                    precision: accel.Precision, device: torch.device) -> tuple[int, int]:
+    """Restore the last checkpoint, if any, on this device; returns the iteration it was
+    written at and the journal points it covers (0, 0 for a fresh start)."""
+    if not (folder / CHECKPOINT).is_file():
+        return 0, 0
+    state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])  # moved to the parameters' device
+    plateau.load_state_dict(state["plateau"])
+    if precision.needs_scaler and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    return int(state["iteration"]), int(state.get("journal_points", 0))
+
+
 def _prepare_model(model: DeepfakeDetector, settings: LoopSettings) -> DeepfakeDetector:
     model = model.to(settings.device, memory_format=MEMORY_FORMAT)
     if settings.world.distributed and settings.device.type == "cuda":
@@ -149,19 +180,9 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
     optimizer = torch.optim.Adam(params, lr=settings.lr)
     scaler = precision.scaler()
     plateau = Plateau(settings.lr, settings.patience, min_lr=settings.min_lr)
-    iteration = covered = 0  # covered: the journal's points the checkpoint accounts for
-    if (folder / CHECKPOINT).is_file():  # resume where the last checkpoint left off
-        state = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])  # moved to the parameters' device
-        plateau.load_state_dict(state["plateau"])
-        if precision.needs_scaler and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        iteration = int(state["iteration"])
-        covered = int(state.get("journal_points", 0))
+    # resume where the last checkpoint left off; covered: the journal points it accounts for
+    iteration, covered = read_checkpoint(folder, model, optimizer, plateau, scaler, precision,
+                                         device)
     if journal is not None:  # points after the checkpoint are made again from here
         journal.rewind(covered)
     net = model
@@ -224,13 +245,8 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
             logging += time.perf_counter() - t0
             if improved:
                 save_weights(model, folder / BEST)
-            state = dict(model=_cpu_state(model.state_dict()), optimizer=optimizer.state_dict(),
-                         plateau=plateau.state_dict(), torch_rng=torch.get_rng_state(),
-                         iteration=iteration, scaler=scaler.state_dict(),
-                         journal_points=journal.count if journal is not None else 0)
-            if device.type == "cuda":
-                state["cuda_rng"] = torch.cuda.get_rng_state(device)
-            save_checkpoint(folder / CHECKPOINT, **state)
+            write_checkpoint(folder, model, optimizer, plateau, scaler, iteration, journal,
+                             device)
             t0 = time.perf_counter()
             if journal is not None:  # the points the checkpoint covers may go to the store
                 journal.checkpointed(journal.count)

@@ -18,29 +18,44 @@ import contextlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
 import torch
 
-from .. import accel, augment, config, distributed, paths, tracking
+from .. import accel, augment, config, distributed, naming, paths, queries, tracking
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
 from ..faces.index import FACE_COLUMNS, faces_digest, missing_index_error
 from ..journal import MetricJournal
 from ..model import create, load_weights
-from ..model_refs import RUN_ID
+from ..model_refs import resolve
 from ..pyfunc import log_video_detector
-from ..stages.train import RUNTIME_OPTIONS
 from ..vocabulary import Loss, PhaseName
+from .config import RUNTIME_OPTIONS, TrainConfig
 from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
 from .loop import BEST, LoopSettings, fit
 from .objectives import BCE, Finetune, Triplet
 
-if TYPE_CHECKING:  # the config lives with its stage; only its fields are read here
-    from ..stages.train import TrainConfig
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training gives back: its final run, where its best weights were written (on
+    the machine that trained it; None when the run does not say), their validation loss."""
+    run_id: str
+    weights: Path | None
+    best_val_loss: float
+    reused: bool = False  # an earlier finished run of the same training (train_or_reuse)
+
+    @classmethod
+    def of_run(cls, run: mlflow.entities.Run, reused: bool = False) -> "TrainResult":
+        """The result a finished run recorded (a bce run or phase keeps its checkpoint
+        folder as a param; a triplet parent's weights are its last phase's: None here)."""
+        folder = run.data.params.get("checkpoint_dir")
+        weights = Path(folder) / BEST if folder else None
+        return cls(run.info.run_id, weights, run.data.metrics.get("best_val_loss", float("nan")),
+                   reused)
 
 
 @dataclass(frozen=True)
@@ -107,27 +122,24 @@ LOSSES = {Loss.BCE: (PhaseName.BCE,),  # the phases of each loss, in order
 
 
 def resolve_weights(init: str) -> Path:
-    """A weights file from a local path, a run id / runs:/ URI, or a models:/ URI."""
-    path = Path(init)
-    if path.is_file():
-        return path
-    match = RUN_ID.fullmatch(init)
-    if match:
-        run = mlflow.get_run(match.group(1))
-        folder = run.data.params.get("checkpoint_dir")
-        if folder and (Path(folder) / BEST).is_file():
-            return Path(folder) / BEST
-        model_id = tracking.logged_model_id(run)
-        if model_id is None:
-            raise UserInputError(f"init {init}: the run has neither local weights nor a model")
-        init = f"models:/{model_id}"
-    if init.startswith("models:/"):
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init))
-        found = sorted(local.rglob("*.safetensors"))
-        if found:
-            return found[0]
-    raise UserInputError(f"init {init!r}: expected a weights file, a run id, or a runs:/ or "
-                         "models:/ URI of a model trained here")
+    """The weights to start from: a weights file, or the model of any reference
+    model_refs.resolve accepts (run id, runs:/ or models:/ URI, model folder). A training
+    run's local best weights are read when they are still on this disk."""
+    if Path(init).is_file():
+        return Path(init)
+    ref = resolve(init)
+    if ref.run_id:
+        local = TrainResult.of_run(mlflow.get_run(ref.run_id)).weights
+        if local is not None and local.is_file():
+            return local
+    folder = Path(ref.uri)
+    if not folder.is_dir():
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri))
+    found = sorted(folder.rglob("*.safetensors"))
+    if not found:
+        raise UserInputError(f"init {init!r}: the model holds no weights (*.safetensors); "
+                             "expected a weights file or a model trained here")
+    return found[0]
 
 
 def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
@@ -147,12 +159,11 @@ def _main_run(runtime: Runtime, stage: str, **options):
 
 def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame, index: Path,
            faces_root: Path, init_weights: Path | None, run_id: str | None = None,
-           on_validation=None) -> dict:
+           on_validation=None) -> TrainResult:
     """Train one phase as one run; returns its result (best weights, loss, run id)."""
     batch, lr, patience = phase.settings(cfg)
     objective = phase.objective()
-    names = augment.parse(cfg.augment)
-    pipeline = augment.build(names, seed=cfg.seed)
+    pipeline = augment.build(cfg.augment_names, seed=cfg.seed)
     train_rows = training_faces(faces, "train", cfg.train_videos, cfg.seed)
     val_rows = training_faces(faces, "val")
     for split, rows in (("train", train_rows), ("val", val_rows)):
@@ -174,9 +185,9 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         model = create(cfg.model, cfg.pretrained)
         started_from = cfg.pretrained
     tags = {**_variant_tags(cfg), "phase": phase.name}
-    name = tracking.training_name(cfg.dataset, cfg.loss, tags["augment"], cfg.train_videos)
+    name = cfg.name()
     if len(LOSSES[cfg.loss]) == 1:  # the run itself holds the variant's final model
-        tags[tracking.FINAL_TAG] = "true"
+        tags[naming.FINAL_TAG] = "true"
     else:  # a phase of a triplet training: the phase first, then the training's name
         name = f"{phase.name}:{name}"
     main = runtime.world.main
@@ -206,8 +217,7 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
             journal.send()  # what an earlier, interrupted try could not send
         result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
                      folder, journal)
-        outcome = {"run_id": run_id, "weights": result.best_weights,
-                   "best_val_loss": result.best_val_loss}
+        outcome = TrainResult(run_id, result.best_weights, result.best_val_loss)
         if not main:
             return outcome
         # logged at the last step, so the run's latest best_val_loss is the final one
@@ -221,23 +231,16 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         mlflow.set_tag("stopped_by", result.stopped_by)
         if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
             log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
-                               ExtractSettings.of_faces(index.parent), name=_model_name(cfg))
+                               ExtractSettings.of_faces(index.parent), name=cfg.name())
         return outcome
 
 
 def _variant_tags(cfg: TrainConfig) -> dict:
     """The tags every run of a training carries: what it learns from and how."""
-    tag = tracking.augment_tag(augment.parse(cfg.augment))
-    return {"dataset": cfg.dataset, "loss": cfg.loss, "augment": tag, "model": cfg.model,
-            "variant": tracking.variant(cfg.loss, tag), "config_hash": cfg.config_hash(),
+    return {"dataset": cfg.dataset, "loss": cfg.loss, "augment": cfg.augment_tag,
+            "model": cfg.model, "variant": naming.variant(cfg.loss, cfg.augment_tag),
+            "config_hash": cfg.config_hash(),
             "faces_digest": faces_digest(cfg.faces_index())}
-
-
-def _model_name(cfg: TrainConfig) -> str:
-    """The logged model's name: the training's (dfdc-bce-none), not MLflow's `model`."""
-    return tracking.training_name(cfg.dataset, cfg.loss,
-                                  tracking.augment_tag(augment.parse(cfg.augment)),
-                                  cfg.train_videos)
 
 
 def _has_model(run_id: str) -> bool:
@@ -246,25 +249,24 @@ def _has_model(run_id: str) -> bool:
     return any(m.status == "READY" for m in tracking.fail_pending_models(run_id))
 
 
-def _children(parent_id: str) -> dict[str, mlflow.entities.Run]:
-    found = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                               filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
-    return {r.data.tags.get("phase"): r for r in found}
+def _phase_runs(parent_id: str) -> dict[str, mlflow.entities.Run]:
+    """A triplet parent's phase runs by phase name (the newest of each)."""
+    found = {}
+    for run in reversed(queries.children(parent_id)):  # oldest first: the newest stays
+        found[run.data.tags.get("phase")] = run
+    return found
 
 
-def _finished_phases(parent_id: str) -> dict[str, dict]:
-    """The phases of a triplet parent that finished, as results a later phase starts from."""
-    done = {}
-    for phase, child in _children(parent_id).items():
+def _earlier_phases(parent_id: str) -> tuple[dict[str, TrainResult], dict[str, str]]:
+    """The phases of a triplet parent being resumed: the finished ones as results a later
+    phase starts from, and the run id of each unfinished one (resumed in its run)."""
+    finished, unfinished = {}, {}
+    for phase, child in _phase_runs(parent_id).items():
         if child.info.status == "FINISHED":
-            done[phase] = {"run_id": child.info.run_id,
-                           "weights": Path(child.data.params["checkpoint_dir"]) / BEST,
-                           "best_val_loss": child.data.metrics["best_val_loss"]}
+            finished[phase] = TrainResult.of_run(child)
         else:
-            done[phase] = {"resume": child.info.run_id}
-    return done
-
-
+            unfinished[phase] = child.info.run_id
+    return finished, unfinished
 
 
 def check_resumable(cfg: TrainConfig) -> None:
@@ -297,7 +299,7 @@ def _same_value(logged: str, value, key: str = "") -> bool:
         return True
     if key == "augment":  # `mlflow run -P augment=SELECTED` logged it as typed
         try:
-            return tracking.augment_tag(augment.parse(logged)) == text
+            return naming.augment_tag(augment.parse(logged)) == text
         except UserInputError:
             return False
     try:  # 1e-4 typed through `mlflow run` is 0.0001 here
@@ -306,11 +308,10 @@ def _same_value(logged: str, value, key: str = "") -> bool:
         return False
 
 
-def train(cfg: TrainConfig, on_validation=None) -> dict:
-    """Train by the protocol (the train stage's work); returns the final phase's result.
+def train(cfg: TrainConfig, on_validation=None) -> TrainResult:
+    """Train by the protocol (the train stage's work); returns the final run's result.
     on_validation(val_loss, iteration) is called after each validation of the first phase
     (an ablation's pruner)."""
-    augment.parse(cfg.augment)  # bad names fail before any work
     faces, index, faces_root = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
     if runtime.world.size > 1 and runtime.device.type != "cuda":
@@ -325,7 +326,7 @@ def train(cfg: TrainConfig, on_validation=None) -> dict:
 
 
 def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
-           faces_root: Path, resume: str, on_validation=None) -> dict:
+           faces_root: Path, resume: str, on_validation=None) -> TrainResult:
     main, world = runtime.world.main, runtime.world
     tracking.configure()
     if resume and main:
@@ -335,40 +336,37 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
                       init, run_id=resume or None, on_validation=on_validation)
 
-    tags = {**_variant_tags(cfg), tracking.FINAL_TAG: "true"}
-    with _main_run(runtime, "train", run_name=_model_name(cfg), tags=tags,
+    tags = {**_variant_tags(cfg), naming.FINAL_TAG: "true"}
+    with _main_run(runtime, "train", run_name=cfg.name(), tags=tags,
                    run_id=resume or None) as parent:
         if main:
             mlflow.set_tags(runtime.tags())
             tracking.log_params({**cfg.logged_params(), **runtime.params()})
-        done = world.share(_finished_phases(parent.info.run_id) if resume and main else {})
+        earlier = _earlier_phases(parent.info.run_id) if resume and main else ({}, {})
+        finished, unfinished = world.share(earlier)
         # a given starting model replaces the first (bce) phase
         phases = LOSSES[cfg.loss][1:] if init is not None else LOSSES[cfg.loss]
         result = None
         for name in phases:
-            found = done.get(name, {})
-            if "weights" in found:
-                result = found
-            else:
-                result = _phase(cfg, runtime, PHASES[name], faces, index, faces_root, init,
-                                run_id=found.get("resume"),
-                                on_validation=on_validation if name == phases[0] else None)
-            init = result["weights"]
+            result = finished.get(name) or _phase(
+                cfg, runtime, PHASES[name], faces, index, faces_root, init,
+                run_id=unfinished.get(name),
+                on_validation=on_validation if name == phases[0] else None)
+            init = result.weights
         if not main:
             return result
         _log_phases(parent.info.run_id, result)
         if not _has_model(parent.info.run_id):
-            log_video_detector(result["weights"], cfg.model, cfg.size,
-                               result["weights"].parent, ExtractSettings.of_faces(index.parent),
-                               name=_model_name(cfg))
-        return {**result, "run_id": parent.info.run_id}
+            log_video_detector(result.weights, cfg.model, cfg.size, result.weights.parent,
+                               ExtractSettings.of_faces(index.parent), name=cfg.name())
+        return TrainResult(parent.info.run_id, result.weights, result.best_val_loss)
 
 
-def _log_phases(parent_id: str, final: dict) -> None:
+def _log_phases(parent_id: str, final: TrainResult) -> None:
     """The triplet parent's own record: phases.csv (each phase run, its iterations and best
     validation loss) and best_val_loss at the last phase's last iteration."""
     rows = []
-    for name, child in _children(parent_id).items():
+    for name, child in _phase_runs(parent_id).items():
         metrics = child.data.metrics
         rows.append({"phase": name, "run_id": child.info.run_id,
                      "run_name": child.info.run_name, "status": child.info.status,
@@ -380,4 +378,4 @@ def _log_phases(parent_id: str, final: dict) -> None:
     rows.sort(key=lambda r: order.index(r["phase"]) if r["phase"] in order else len(order))
     tracking.log_dataframe(pd.DataFrame(rows), "phases.csv")
     last = int(rows[-1]["iterations"] or 0) if rows else 0
-    mlflow.log_metric("best_val_loss", final["best_val_loss"], step=last)
+    mlflow.log_metric("best_val_loss", final.best_val_loss, step=last)

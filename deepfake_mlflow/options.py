@@ -1,4 +1,7 @@
-"""Command-line options generated from a stage's config dataclass, and value checks.
+"""Command-line options generated from a config dataclass, and value checks.
+
+The config of a stage, or of a domain package (train.config.TrainConfig), declares its
+fields with option(); the checks below refuse a bad value in one line.
 
 A config field is the one place of an option's default, help and accepted values: the
 `deepfake-mlflow` subcommand and `mlflow run -P name=value` (passed through as
@@ -13,7 +16,7 @@ import argparse
 import dataclasses
 from typing import Any, Callable
 
-from ..errors import UserInputError
+from .errors import UserInputError
 
 MISSING = dataclasses.MISSING
 

@@ -1,0 +1,127 @@
+"""What an ablation runs: AblationConfig, its own options followed by every training
+option of the train stage (TrainConfig is the one place of their defaults and checks).
+
+The class is assembled with dataclasses.make_dataclass from the two field lists, so that
+a new training option reaches `ablation` and `worker` without being written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..options import at_least, one_of, option
+from ..train.config import TrainConfig
+from ..vocabulary import Loss, choices
+
+MODES = ("grid", "search")
+OBJECTIVES = ("val-loss", "cross-val-auc")
+
+# training options an ablation passes through; augment is the trial's, the rest the study's
+_SHARED = [f for f in dataclasses.fields(TrainConfig)
+           if f.name not in ("dataset", "augment", "loss", "init", "resume")]
+
+
+@dataclass(frozen=True)
+class _AblationOptions:
+    dataset: str = option(help="training dataset (its faces index in the workspace unless "
+                               "--faces)")
+    mode: str = option("grid", choices=MODES, help="grid: the Fig. 3 set; search: Optuna's "
+                                                   "sampler with pruning")
+    trials: int = option(config.ABLATION_SEARCH_TRIALS, help="search: trials in the study "
+                                                             "(grid: the grid's size)")
+    loss: str = option(Loss.BCE.value, choices=choices(Loss), help="loss of every trial")
+    objective: str = option(OBJECTIVES[0], choices=OBJECTIVES,
+                            help="val-loss (the training set's validation split), or "
+                                 "cross-val-auc (mean frame AUC on the validation splits of "
+                                 "--cross-datasets)")
+    cross_datasets: str = option("", help="cross-val-auc: comma list of other datasets "
+                                          "(NAME or NAME=faces.parquet; default: every other "
+                                          "dataset in the workspace)")
+    test_datasets: str = option("", help="test sets evaluated and reported per trial, never "
+                                         "optimised (default: every dataset in the "
+                                         "workspace; none for none)")
+    storage: str = option("", help="Optuna storage URL (default sqlite:///optuna.db beside "
+                                   "the tracking store; postgresql://... for many workers)")
+    heartbeat: float = option(config.ABLATION_HEARTBEAT_S,
+                              help="seconds between a trial's heartbeats; a trial silent for "
+                                   "3 of them (its worker died) is failed and retried")
+    study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>-"
+                                 "<fingerprint of the options and faces>)")
+
+
+def _copied(f: dataclasses.Field) -> tuple:
+    """A field of another config, for make_dataclass: same name, default, help, choices."""
+    meta = {k: f.metadata.get(k) for k in ("help", "choices", "parse", "nargs")}
+    return f.name, f.type, option(f.default, **meta)
+
+
+def _check(self) -> None:
+    one_of(self, "mode", MODES)
+    one_of(self, "objective", OBJECTIVES)
+    at_least(self, 1, "trials")
+    self.train_config("NONE")  # the training options, checked by the train stage's rules
+
+
+def _train_config(self, augment: str) -> TrainConfig:
+    shared = {f.name: getattr(self, f.name) for f in _SHARED}
+    return TrainConfig(self.dataset, augment=augment, loss=self.loss, **shared)
+
+
+def _fingerprint(self) -> str:
+    """What the study's trials learn from and report on, as 6 hex digits: the training
+    options (with the faces' digest, see TrainConfig.config_hash), the search, and the
+    faces of the cross-validation and test sets. A study holds trials of one fingerprint."""
+    import hashlib
+    import json
+
+    from ..faces.index import faces_digest
+    cross = (datasets_option(self.cross_datasets, exclude=self.dataset)
+             if self.objective == "cross-val-auc" else {})
+    # not the number of search trials: asking for more continues the same study
+    what = {"mode": self.mode, "loss": self.loss, "objective": self.objective,
+            "training": self.train_config("NONE").config_hash(),
+            "cross": {k: faces_digest(v) for k, v in cross.items()},
+            "tests": {k: faces_digest(v)
+                      for k, v in datasets_option(self.test_datasets).items()}}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _study_name(self) -> str:
+    """--study, else ablation-<dataset>-<mode>-<loss>-<fingerprint>: other options or
+    faces open a new study instead of resuming one whose trials no longer apply."""
+    return self.study or f"ablation-{self.dataset}-{self.mode}-{self.loss}-{self.fingerprint()}"
+
+
+# the ablation's own options, then every training option of the train stage (one place of
+# their defaults: TrainConfig)
+AblationConfig = dataclasses.make_dataclass(
+    "AblationConfig",
+    [_copied(f) for f in [*dataclasses.fields(_AblationOptions), *_SHARED]],
+    frozen=True,
+    namespace={"__post_init__": _check, "train_config": _train_config,
+               "study_name": _study_name, "fingerprint": _fingerprint})
+# a class made by make_dataclass belongs to the dataclasses module unless told (the
+# `module=` argument needs Python 3.12): pickling and help() look for it here
+AblationConfig.__module__ = __name__
+
+
+def datasets_option(option_value: str, exclude: str = "") -> dict[str, Path]:
+    """NAME / NAME=PATH comma list -> faces indexes; empty: every dataset in the workspace;
+    none: no dataset."""
+    from .. import paths
+    from ..evaluation.config import parse_test_sets
+    if option_value.strip().lower() == "none":
+        return {}
+    if option_value.strip():
+        return {k: v for k, v in parse_test_sets(option_value).items() if k != exclude}
+    root = paths.workspace()
+    return {d.name: d / paths.FACES_INDEX for d in sorted(root.iterdir())
+            if (d / paths.FACES_INDEX).is_file() and d.name != exclude} if root.is_dir() else {}
+
+
+def as_option(datasets: dict) -> str:
+    """{name: faces index} as the NAME=PATH option that names the same files anywhere."""
+    return ",".join(f"{k}={Path(v).resolve()}" for k, v in datasets.items()) or "none"

@@ -1,0 +1,66 @@
+"""What an ablation found: the trials table, the best trial, and the figures logged to the
+study's parent run (trials.csv, Optuna's history and importances)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from .storage import SURPLUS
+
+log = logging.getLogger(__name__)
+
+
+def summarise(study, tests: dict) -> dict:
+    rows = []
+    for t in study.trials:
+        if SURPLUS in t.user_attrs:
+            continue
+        rows.append({"trial": t.number, "state": t.state.name,
+                     "augment": t.user_attrs.get("augment", ""),
+                     "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
+                     "fail_reason": t.user_attrs.get("fail_reason", ""),
+                     **{f"auc_frame/{name}": t.user_attrs.get(f"auc_frame/{name}")
+                        for name in tests}})
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    best = study.best_trial if complete else None
+    return {"trials": rows, "best": None if best is None else {
+        "trial": best.number, "augment": best.user_attrs.get("augment"), "objective": best.value,
+        "mlflow_run_id": best.user_attrs.get("mlflow_run_id")}}
+
+
+def log_summary(study, summary: dict, maximise: bool) -> None:
+    import mlflow
+    import pandas as pd
+
+    from .. import tracking
+    from ..evaluation import plots
+
+    table = pd.DataFrame(summary["trials"])
+    if len(table):
+        table = table.sort_values("objective", ascending=not maximise, na_position="last")
+    tracking.log_dataframe(table, "trials.csv")
+    best = summary["best"]
+    if best is not None:
+        mlflow.log_metric("best_objective", best["objective"])
+        mlflow.set_tags({"best_augment": best["augment"], "best_trial": str(best["trial"]),
+                         "best_run_id": best["mlflow_run_id"]})
+    import matplotlib
+    import optuna
+    from optuna.visualization import matplotlib as views
+    for name, draw in (("history", views.plot_optimization_history),
+                       ("importances", views.plot_param_importances)):
+        # Optuna's views switch matplotlib to its ggplot style for good: kept to this block,
+        # or every later figure of the process turns grey
+        with matplotlib.rc_context():
+            try:
+                with warnings.catch_warnings():  # Optuna's matplotlib views are "experimental"
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    axes = draw(study)
+            except Exception as err:  # too few finished trials for the plot: said, not fatal
+                log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
+                continue
+            figure = axes.figure if hasattr(axes, "figure") else axes
+            figure.set_size_inches(8, 4.5)
+            figure.tight_layout()
+            plots.log(figure, f"optuna_{name}.png")

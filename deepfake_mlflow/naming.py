@@ -1,0 +1,45 @@
+"""The words runs are named and tagged with: canonical tags, variants, training names.
+
+Light (no MLflow import): configs use it to name what they describe.
+- augment tags are sorted, lower case, '+'-joined, "none" when empty: bc+hf+hsv+jpeg;
+- variant = loss/augmentation set (bce/none ... triplet/selected): the paper's four tables;
+- a training is named dataset-loss-augmentation[-Nv]: dfdc-bce-none, ff-bce-none-4v.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from . import config
+from .augment import AUGMENTATIONS
+
+FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
+
+
+def canonical(value) -> str:
+    return str(value).strip().lower()
+
+
+def augment_tag(names: Iterable[str]) -> str:
+    """Canonical augmentation tag: sorted, lower case, '+'-joined, 'none' when empty."""
+    cleaned = sorted({canonical(n) for n in names if canonical(n) not in ("", "none")})
+    return "+".join(cleaned) or "none"
+
+
+def augment_label(tag: str) -> str:
+    """The short name of an augmentation tag: 'selected' for the paper's set, 'mix' for
+    all of them, else the tag itself."""
+    if tag == augment_tag(config.SELECTED_AUGMENTATIONS):
+        return "selected"
+    return "mix" if tag == augment_tag(AUGMENTATIONS) else tag
+
+
+def variant(loss: str, augment: str) -> str:
+    """The `variant` tag: loss/augmentation set (bce/none ... triplet/selected)."""
+    return f"{canonical(loss)}/{augment_label(augment)}"
+
+
+def training_name(dataset: str, loss: str, augment: str, videos_per_class: int = 0) -> str:
+    """dfdc-bce-none, celebdf-triplet-selected, dfdc-bce-none-4v (4 videos per class)."""
+    name = f"{dataset}-{canonical(loss)}-{augment_label(augment)}"
+    return f"{name}-{videos_per_class}v" if videos_per_class else name
