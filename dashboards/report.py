@@ -91,8 +91,9 @@ def tables_section(report: Report) -> Section:
         return section
     section.body.append(
         "<p>Rows: training dataset; columns: test dataset. Each cell: our AUC (linked to the "
-        "evaluation run that measured it), the paper's value and the difference. The "
-        "in-domain diagonal is outlined in the heatmaps.</p>")
+        "evaluation run that measured it) with its 95% interval (the test videos drawn "
+        "again, 1000 times), the paper's value and the difference. The in-domain diagonal "
+        "is outlined in the heatmaps; a hatched cell's interval holds 0.5, chance.</p>")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()
     variants = sorted({(loss, augment) for _, loss, augment in trained}, key=_variant_order)
     for loss, augment in variants:
@@ -101,16 +102,19 @@ def tables_section(report: Report) -> Section:
         datasets = ordered({d for d, lo, au in trained if (lo, au) == (loss, augment)})
         tests = ordered(set(rows["test_set"]) | (set(reference.columns)
                                                  if reference is not None else set()))
-        grid = rows.pivot_table(index="train_dataset", columns="test_set", values="auc_frame",
-                                aggfunc="first").reindex(index=datasets, columns=tests)
+        grid, low, high = (rows.pivot_table(index="train_dataset", columns="test_set",
+                                            values=value, aggfunc="first", dropna=False)
+                           .reindex(index=datasets, columns=tests)
+                           for value in ("auc_frame", "auc_frame_low", "auc_frame_high"))
         heading = _variant_title(loss, augment)
         section.body.append(f"<h3>{html.escape(heading)}</h3><div class=\"pair\">")
-        section.body.append(_html_grid(report, rows, grid, reference, videos))
+        section.body.append(_html_grid(report, rows, grid, reference, videos, low, high))
         missing = [f"{label(d)} → {label(t)}" for d in datasets for t in tests
                    if pd.isna(grid.loc[d, t])]
         if missing:
             section.notes.append(f"{heading}: no evaluation for " + ", ".join(missing))
-        fig = plots.matrix_heatmap(grid, heading, paper=reference, videos=videos)
+        fig = plots.matrix_heatmap(grid, heading, paper=reference, videos=videos, low=low,
+                                   high=high)
         source = rows["eval_run_id"].iloc[0] if len(rows) else ""
         matrix_run = _matrix_run(report.study, source)
         section.body.append(report.figure(fig, f"table-{loss}-{_slug(augment)}",
@@ -148,7 +152,8 @@ def _matrix_run(study: store.Study, eval_run_id: str) -> str:
 
 
 def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
-               reference: pd.DataFrame | None, videos: dict) -> str:
+               reference: pd.DataFrame | None, videos: dict, low: pd.DataFrame,
+               high: pd.DataFrame) -> str:
     head = "".join(f"<th>{label(t)}<br><small>{_videos(videos.get(t))}</small></th>"
                    for t in grid.columns)
     body = []
@@ -166,6 +171,9 @@ def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
                 found = rows[(rows["train_dataset"] == dataset) & (rows["test_set"] == test)]
                 run_id = found["eval_run_id"].iloc[0] or found["train_run_id"].iloc[0]
                 text = f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}</span>'
+                lo, hi = low.loc[dataset, test], high.loc[dataset, test]
+                if not (pd.isna(lo) or pd.isna(hi)):
+                    text += f'<span class="interval">[{lo:.2f}, {hi:.2f}]</span>'
             if theirs is not None and not pd.isna(theirs):
                 text += f'<span class="paper">paper {theirs:.3f}</span>'
                 if not pd.isna(value):

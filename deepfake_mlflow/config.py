@@ -115,6 +115,18 @@ SERVE_MAX_VIDEO_BYTES = 256 * 2**20  # a video sent as bytes
 # --- Evaluation ---------------------------------------------------------------------------
 EVAL_SPLIT = "test"
 MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a point
+# every AUC carries a 95% interval: test videos drawn again with replacement within each
+# label (a video's frames together: they are not independent), this many times
+BOOTSTRAP_SAMPLES = 1000
+INTERVAL_LEVEL = 0.95
+INTERVAL_MIN_VIDEOS = 3  # of each class; below, an AUC is printed without an interval
+BOOTSTRAP_BATCH = 50  # resamples scored at once (memory: this many x the test faces)
+# BCa corrects the skew of an AUC's bootstrap distribution at the cost of a jackknife (one
+# AUC per left-out video): used from BCA_MIN_VIDEOS videos of each class (fewer give too
+# few distinct resamples for its bias correction) up to BCA_MAX_VIDEOS videos in all (past
+# that the percentile interval is as good and the jackknife is not paid)
+BCA_MIN_VIDEOS = 10
+BCA_MAX_VIDEOS = 2000
 ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
 ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
 

@@ -86,9 +86,15 @@ def version_description(run: Run) -> str:
              f"validation loss, {metrics[VAL_LOSS]:.4g}; test AUCs are reported, never used "
              "to choose."]
     if tests:
-        lines += ["", "| test set | frame AUC | video AUC |", "|---|---|---|"]
-        lines += [f"| {t} | {metrics[f'auc_frame/{t}']:.3f} | "
-                  f"{metrics.get(f'auc_video/{t}', float('nan')):.3f} |" for t in tests]
+        from .evaluation.matrix import cell
+
+        def auc(level: str, test: str) -> str:  # 0.582 [0.41, 0.75]: the 95% interval
+            nan = float("nan")
+            return cell(*(metrics.get(f"{k}/{test}", nan)
+                          for k in (level, f"{level}_low", f"{level}_high")))
+        lines += ["", "| test set | frame AUC [95% interval] | video AUC [95% interval] |",
+                  "|---|---|---|"]
+        lines += [f"| {t} | {auc('auc_frame', t)} | {auc('auc_video', t)} |" for t in tests]
     return "\n".join(lines)
 
 

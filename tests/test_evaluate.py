@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -90,9 +91,20 @@ def test_metrics_per_test_set_match_the_logged_predictions(store):
             roc_auc_score(videos["label"], videos["logit"]))
         for name in ("ap", "eer", "log_loss", "balanced_accuracy"):
             assert f"{name}_frame/{test_set}" in run.data.metrics
+        per_class = videos.groupby("label").size()
+        for level in ("frame", "video"):  # each AUC inside its 95% interval over videos
+            low, auc, high = (run.data.metrics[f"{k}/{test_set}"] for k in (
+                f"auc_{level}_low", f"auc_{level}", f"auc_{level}_high"))
+            if per_class.min() >= config.INTERVAL_MIN_VIDEOS:
+                assert 0 <= low <= auc <= high <= 1
+            else:  # too few videos of a class for an interval that means anything
+                assert math.isnan(low) and math.isnan(high)
+    assert run.data.params["bootstrap"] == "1000"
     # copied onto the training run, and linked to the logged model
     trained = mlflow.get_run(train_id)
     assert trained.data.metrics["auc_frame/celebdf"] == run.data.metrics["auc_frame/celebdf"]
+    assert trained.data.metrics["auc_frame_high/celebdf"] == pytest.approx(
+        run.data.metrics["auc_frame_high/celebdf"], nan_ok=True)
     model_id = trained.outputs.model_outputs[-1].model_id
     linked = {m.key for m in mlflow.get_logged_model(model_id).metrics}
     assert {"auc_frame/ff", "auc_video/celebdf"} <= linked
@@ -157,6 +169,9 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
     assert best.info.run_name in version.description
     if best.info.run_id == store["trained"]["ff"].run_id:  # the evaluated one: its AUCs
         assert "| celebdf |" in version.description
+        low, high = (best.data.metrics[f"auc_frame_{b}/celebdf"] for b in ("low", "high"))
+        if not math.isnan(low):  # the AUC's 95% interval, where the test set allows one
+            assert f"[{low:.2f}, {high:.2f}]" in version.description
     again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
     assert len(client.search_model_versions("name = 'deepfake-test-efficientnet-ff'")) == 1

@@ -105,9 +105,10 @@ class Objective:
             table = evaluate.run(evaluate.EvaluateConfig(
                 result.run_id, self.tests, robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"eval:{name}"))
-            for r in table.itertuples():
-                metrics[f"auc_frame/{r.test_set}"] = r.auc_frame
-                trial.set_user_attr(f"auc_frame/{r.test_set}", r.auc_frame)
+            for row in table.to_dict("records"):  # each AUC with its 95% interval
+                for key in ("auc_frame", "auc_frame_low", "auc_frame_high"):
+                    metrics[f"{key}/{row['test_set']}"] = row[key]
+                    trial.set_user_attr(f"{key}/{row['test_set']}", row[key])
         trial.set_user_attr("train_run_id", result.run_id)
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,

@@ -20,8 +20,9 @@ def summarise(study, tests: dict) -> dict:
                      "augment": t.user_attrs.get("augment", ""),
                      "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
                      "fail_reason": t.user_attrs.get("fail_reason", ""),
-                     **{f"auc_frame/{name}": t.user_attrs.get(f"auc_frame/{name}")
-                        for name in tests}})
+                     **{f"{key}/{name}": t.user_attrs.get(f"{key}/{name}")
+                        for name in tests
+                        for key in ("auc_frame", "auc_frame_low", "auc_frame_high")}})
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     best = study.best_trial if complete else None
     return {"trials": rows, "best": None if best is None else {

@@ -31,7 +31,10 @@ class EvaluateConfig:
                                    help="comma list of JPEG qualities (robustness)")
     scales: tuple = option(config.ROBUSTNESS_SCALES, parse=numbers(float),
                            help="comma list of downscale factors (robustness)")
-    seed: int = option(config.DEFAULT_SEED, help="seed of the MDS pairs")
+    seed: int = option(config.DEFAULT_SEED, help="seed of the MDS pairs and the bootstrap")
+    bootstrap: int = option(config.BOOTSTRAP_SAMPLES,
+                            help="resamples of the test videos for each AUC's 95%% interval "
+                                 "(0: no interval)")
     device: str = option(config.DEVICE, help="auto (CUDA when present), cpu, cuda or cuda:N")
     precision: str = option(config.SCORE_PRECISION, choices=config.PRECISIONS,
                             help="fp32 (scores equal on every device), bf16 or fp16 "
@@ -42,7 +45,7 @@ class EvaluateConfig:
     def __post_init__(self):
         one_of(self, "split", config.SPLITS)
         one_of(self, "precision", config.PRECISIONS)
-        at_least(self, 0, "mds_pairs")
+        at_least(self, 0, "mds_pairs", "bootstrap")
         require(all(1 <= q <= 100 for q in self.jpeg_qualities), "jpeg_qualities",
                 "JPEG qualities from 1 to 100", self.jpeg_qualities)
         require(all(0 < s < 1 for s in self.scales), "scales",

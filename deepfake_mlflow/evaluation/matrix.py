@@ -15,8 +15,10 @@ import pandas as pd
 from .. import config, naming, tracking
 from ..vocabulary import Loss
 
+# each AUC with its 95% interval (evaluation.metrics.auc_interval; NaN when not computed)
+INTERVALS = ["auc_frame_low", "auc_frame_high", "auc_video_low", "auc_video_high"]
 COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
-           "test_videos", "train_run_id", "model_id"]
+           *INTERVALS, "test_videos", "train_run_id", "model_id"]
 SELECTED = naming.augment_tag(config.SELECTED_AUGMENTATIONS)
 PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
                 (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
@@ -37,6 +39,7 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "augment": tags.get("augment", "?"), "test_set": t,
              "auc_frame": metrics[f"auc_frame/{t}"],
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
+             **{k: metrics.get(f"{k}/{t}", float("nan")) for k in INTERVALS},
              "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id} for t in tests]
 
 
@@ -48,6 +51,37 @@ def from_store(**tags) -> pd.DataFrame:
     rows = [row for run in runs for row in rows_of_run(run)]
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
+
+
+def cell(value: float, low: float = float("nan"), high: float = float("nan")) -> str:
+    """An AUC as tables print it: 0.582 [0.41, 0.75] (its 95% interval), or 0.582 alone
+    when it has none."""
+    if pd.isna(value):
+        return "-"
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.2f}, {high:.2f}]"
+
+
+def cells(table: pd.DataFrame, level: str = "auc_frame") -> pd.Series:
+    """Each row's AUC at `level` (auc_frame, auc_video) with its interval, as text."""
+    low = table.get(f"{level}_low", pd.Series(float("nan"), index=table.index))
+    high = table.get(f"{level}_high", pd.Series(float("nan"), index=table.index))
+    return pd.Series([cell(v, lo, hi) for v, lo, hi in zip(table[level], low, high)],
+                     index=table.index, dtype=object)
+
+
+def test_auc_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """A trials table's auc_frame/<test set> columns as text with their intervals (from
+    auc_frame_low/<test set>, auc_frame_high/<test set>), the interval columns dropped."""
+    nan = pd.Series(float("nan"), index=table.index)
+    out = table.copy()
+    for column in [c for c in table.columns if c.startswith("auc_frame/")]:
+        test = column.split("/", 1)[1]
+        low, high = (table.get(f"auc_frame_{b}/{test}", nan) for b in ("low", "high"))
+        out[column] = [cell(v, lo, hi) for v, lo, hi in zip(table[column], low, high)]
+    return out.drop(columns=[c for c in table.columns
+                             if c.startswith(("auc_frame_low/", "auc_frame_high/"))])
 
 
 def pivots(table: pd.DataFrame, level: str = "auc_frame") -> dict[tuple[str, str], pd.DataFrame]:
@@ -84,9 +118,12 @@ def log_matrix(table: pd.DataFrame, artifact_dir: str = "matrix") -> dict:
 
     tracking.log_dataframe(table, f"{artifact_dir}/cross_dataset_auc.csv")
     grids = pivots(table)
+    lows, highs = pivots(table, "auc_frame_low"), pivots(table, "auc_frame_high")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()
     for (loss, augment), grid in grids.items():
         stem = f"{artifact_dir}/{loss}-{augment}"
         mlflow.log_text(grid.to_csv(), f"{stem}.csv")
-        plots.log(plots.matrix_heatmap(grid, title(loss, augment), videos=videos), f"{stem}.png")
+        plots.log(plots.matrix_heatmap(grid, title(loss, augment), videos=videos,
+                                       low=lows.get((loss, augment)),
+                                       high=highs.get((loss, augment))), f"{stem}.png")
     return grids

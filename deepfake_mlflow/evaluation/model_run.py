@@ -29,7 +29,7 @@ from .config import EvaluateConfig
 from .metrics import frame_and_video_metrics, video_scores
 from .testset import TestSet, degraded_column, score_test_set
 
-COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video")
+COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video", *matrix.INTERVALS)
 
 
 def chosen(option: str, tests: list[str], in_domain: str | None) -> list[str]:
@@ -66,8 +66,8 @@ def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict,
              "auc_frame": clean["auc_frame"], "auc_video": clean["auc_video"]}
             for kind, level in (("jpeg", 100.0), ("scale", 1.0))]
     for kind, level in sweep_points:
-        found = frame_and_video_metrics(predictions.assign(
-            logit=predictions[degraded_column(kind, level)]))
+        found = frame_and_video_metrics(predictions.assign(  # intervals: clean faces only
+            logit=predictions[degraded_column(kind, level)]), samples=0)
         rows.append({"test_set": name, "kind": kind, "level": level, "degraded": True,
                      "auc_frame": found["auc_frame"], "auc_video": found["auc_video"]})
     return rows
@@ -78,14 +78,15 @@ def _describe(trained: dict) -> str:
 
 
 def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, trained: dict,
-                       split: str, seed: int, mds_pairs: int, sweep_points: dict | None,
+                       cfg: EvaluateConfig, mds_pairs: int, sweep_points: dict | None,
                        scratch: Path) -> tuple[dict, dict, list[dict]]:
     """Score one test set and log its metrics and artifacts into the active run; returns
     its metrics, its ROC inputs and its robustness rows (empty without a sweep)."""
+    split, seed = cfg.split, cfg.seed
     pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if mds_pairs else []
     scores = score_test_set(test, scorer, sweep_points, feature_keys=pairs)
     predictions = scores.predictions
-    found = frame_and_video_metrics(predictions)
+    found = frame_and_video_metrics(predictions, cfg.bootstrap, seed)
     dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
                                        name=f"{name}-{split}-faces", context=split)
     # which faces were scored: a study reuses this evaluation only on the same faces
@@ -131,7 +132,8 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
               "split": cfg.split, "robustness": ",".join(robust_on) or "none",
               "mds": ",".join(mds_on) or "none", "mds_pairs": cfg.mds_pairs, "seed": cfg.seed,
               "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
-              "scales": ",".join(map(str, cfg.scales)), "device": hardware["device"],
+              "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap,
+              "device": hardware["device"],
               "device_name": hardware["device_name"], "precision": compute.precision.name}
     sweep_points = degrade.sweep(cfg.jpeg_qualities, cfg.scales)
     tags = {**trained, "variant": naming.variant(trained["loss"], trained["augment"]),
@@ -147,15 +149,16 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
         scorer = Scorer.from_folder(folder, compute)
         for name, test in tests.items():
             found, curves[name], curve = _evaluate_test_set(
-                name, test, scorer, ref, trained, cfg.split, cfg.seed,
+                name, test, scorer, ref, trained, cfg,
                 cfg.mds_pairs if name in mds_on else 0,
                 sweep_points if name in robust_on else None, Path(scratch))
             robust_rows += curve
             summary.append({"test_set": name, **found})
             rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],
                          "augment": trained["augment"], "test_set": name,
-                         "auc_frame": found["auc_frame"], "auc_video": found["auc_video"],
-                         "test_videos": found["videos"], "train_run_id": ref.run_id or "", "model_id": ref.model_id or ""})
+                         **{k: found.get(k, float("nan")) for k in matrix.COLUMNS if k in found},
+                         "test_videos": found["videos"], "train_run_id": ref.run_id or "",
+                         "model_id": ref.model_id or ""})
         tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
         plots.log(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
         if robust_rows:
@@ -171,19 +174,30 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
 
 
 def _copy_to_training_run(run_id: str, summary: list[dict]) -> None:
-    """auc_frame/<test set> and auc_video/<test set> onto the run that trained the model."""
+    """auc_frame/<test set>, auc_video/<test set> and their intervals onto the run that
+    trained the model."""
     stamp = int(time.time() * 1000)
     copied = [Metric(f"{name}/{row['test_set']}", row[name], stamp, 0)
-              for row in summary for name in COPIED_TO_TRAINING_RUN]
+              for row in summary for name in COPIED_TO_TRAINING_RUN if name in row]
     mlflow.MlflowClient().log_batch(run_id, metrics=copied, synchronous=True)
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """One model: its AUCs per test set. Several: the train x test table of each variant."""
+    """One model: its AUCs per test set. Several: the train x test table of each variant.
+    Every AUC with its 95% interval, every test set with the videos it holds."""
+    shown = table.assign(frame_auc=matrix.cells(table, "auc_frame"),
+                         video_auc=matrix.cells(table, "auc_video"))
     if table["train_run_id"].nunique() <= 1:
-        return (table[["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video"]]
-                .round(3).to_string(index=False))
-    return "\n".join(f"frame-level AUC, {matrix.title(loss, augment)}:\n"
-                     f"{grid.round(3).to_string()}"
-                     for (loss, augment), grid in sorted(  # Tables I, II, III, IV
-                         matrix.pivots(table).items(), key=lambda kv: matrix.title(*kv[0])))
+        shown["test_videos"] = shown["test_videos"].map(
+            lambda n: "?" if pd.isna(n) else str(int(n)))
+        return shown[["train_dataset", "loss", "augment", "test_set", "frame_auc", "video_auc",
+                      "test_videos"]].to_string(index=False)
+    videos = table.dropna(subset=["test_videos"]).groupby("test_set")["test_videos"].max()
+    footer = ("test videos: " + ", ".join(f"{k} {int(v)}" for k, v in videos.items())
+              if len(videos) else "")
+    grids = "\n".join(f"frame-level AUC [95% interval], {matrix.title(loss, augment)}:\n"
+                      f"{grid.fillna('-').to_string()}"
+                      for (loss, augment), grid in sorted(  # Tables I, II, III, IV
+                          matrix.pivots(shown, "frame_auc").items(),
+                          key=lambda kv: matrix.title(*kv[0])))
+    return f"{grids}\n{footer}" if footer else grids

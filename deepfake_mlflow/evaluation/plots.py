@@ -97,13 +97,20 @@ def roc_axes(ax) -> None:
 
 
 def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None = None,
-                   videos: dict[str, float] | None = None, ax=None):
+                   videos: dict[str, float] | None = None, ax=None,
+                   low: pd.DataFrame | None = None, high: pd.DataFrame | None = None):
     """table: training datasets (rows) x test datasets (columns) of frame AUCs, drawn in the
     paper's order with the in-domain diagonal outlined. With `paper` (same shape), each cell
     also shows the paper's value and our difference; with `videos`, each column says how
-    many test videos it was measured on. Missing cells are grey with a dash."""
+    many test videos it was measured on; with `low` and `high` (the 95% intervals), each
+    cell shows its interval, hatched when the interval holds 0.5 (chance: the cell does
+    not tell the model from a coin). Missing cells are grey with a dash."""
     rows, cols = ordered(table.index), ordered(table.columns)
     table = table.reindex(index=rows, columns=cols)
+    bounds = None
+    if low is not None and high is not None:
+        bounds = (low.reindex(index=rows, columns=cols).to_numpy(dtype=float),
+                  high.reindex(index=rows, columns=cols).to_numpy(dtype=float))
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(1.25 * len(cols) + 2.0, 0.85 * len(rows) + 1.5))
@@ -126,14 +133,25 @@ def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None =
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
                                    linewidth=1.6))
         text = "—" if np.isnan(value) else f"{value:.3f}"
+        spans_chance = False
+        if bounds is not None and not np.isnan(bounds[0][i, j]):
+            lo, hi = bounds[0][i, j], bounds[1][i, j]
+            text += f"\n[{lo:.2f}, {hi:.2f}]"
+            spans_chance = lo <= 0.5 <= hi
+        if spans_chance:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                   edgecolor="#888888", linewidth=0))
         reference = _paper_value(paper, rows[i], cols[j])
         if reference is not None:
             text += f"\npaper {reference:.3f}"
             if not np.isnan(value):
                 text += f"\n{value - reference:+.3f}"
         dark = not np.isnan(value) and value < 0.78  # cividis is dark below the middle
-        ax.text(j, i, text, ha="center", va="center", fontsize=7.5 if reference else 9,
+        ax.text(j, i, text, ha="center", va="center",
+                fontsize=7.5 if reference is not None or bounds is not None else 9,
                 color="white" if dark else "black")
+    if bounds is not None:
+        ax.set_xlabel("test dataset\n[95% interval over test videos]; hatched: it holds 0.5")
     if own:
         fig.colorbar(image, ax=ax, label="frame-level ROC AUC", shrink=0.85)
     return fig

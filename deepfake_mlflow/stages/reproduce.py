@@ -78,18 +78,21 @@ def report_study(result) -> int:
         print(format_table(result["matrix"]))
     limited = result.get("data_limited")
     if limited is not None and len(limited):
-        print("\ndata-limited training (Fig. 1), in-domain frame AUC:")
-        print(limited[["train_videos", "loss", "auc_frame", "auc_video"]].round(3)
-              .to_string(index=False))
+        from ..evaluation.matrix import cells
+        print("\ndata-limited training (Fig. 1), in-domain AUC [95% interval]:")
+        shown = limited.assign(frame_auc=cells(limited, "auc_frame"),
+                               video_auc=cells(limited, "auc_video"))
+        print(shown[["train_videos", "loss", "frame_auc", "video_auc"]].to_string(index=False))
     ablation = result.get("ablation")
     if ablation and ablation.get("trials"):
-        table = pd.DataFrame(ablation["trials"])
+        from ..evaluation.matrix import test_auc_cells
+        table = pd.DataFrame(ablation["trials"]).sort_values("objective", na_position="last")
         table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
+        table = test_auc_cells(table.round({"objective": 3}))  # AUC [95% interval]
         aucs = [c for c in table.columns if c.startswith("auc_frame/")]
-        shown = table[["augment", "state", "objective", *aucs]].sort_values(
-            "objective", na_position="last")
-        print("\nablation (Fig. 3), best validation loss first; test AUCs reported only:")
-        print(shown.round(3).to_string(index=False))
+        print("\nablation (Fig. 3), best validation loss first; test AUCs [95% interval] "
+              "reported only:")
+        print(table[["augment", "state", "objective", *aucs]].to_string(index=False))
     for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")

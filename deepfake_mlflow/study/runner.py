@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from ..vocabulary import Loss
+from .. import config
+from ..evaluation.matrix import INTERVALS
 from .plan import StudyPlan, tuples
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ class StudyRunner:
         self.failed: list[str] = []
         self.counts = {"trained": 0, "reused": 0, "reused_evaluations": 0}
         self.final_runs: list[str] = []
+        # resamples of each AUC's interval, for every evaluation of the study
+        self.bootstrap = int(plan.evaluate.get("bootstrap", config.BOOTSTRAP_SAMPLES))
 
     def step(self, what: str, work):
         from .. import tracking
@@ -150,6 +154,7 @@ class StudyRunner:
         def work():
             done = self.earlier_evaluation(
                 {"test_sets": ",".join(self.plan.test_datasets), "models": len(self.final_runs),
+                 "bootstrap": cfg.bootstrap,
                  **{k: v for k, v in options.items() if k in ("mds", "robustness", "split")}},
                 matrix_of=self.final_runs)
             if done is None:
@@ -167,22 +172,24 @@ class StudyRunner:
         from ..stages import evaluate
         spec, rows = self.plan.data_limited, []
         dataset = spec["dataset"]
+        measured = ("auc_frame", "auc_video", *INTERVALS)  # each AUC with its interval
         for n in spec["videos_per_class"]:
             for loss in spec.get("losses", self.plan.losses):
                 def point(n=n, loss=loss):
                     run_id = self.variant(dataset, loss, "NONE", train_videos=int(n))
                     done = self.earlier_evaluation({"test_sets": dataset, "robustness": "none",
-                                                    "mds": "none"}, train_run_id=run_id)
+                                                    "mds": "none", "bootstrap": self.bootstrap},
+                                                   train_run_id=run_id)
                     if done is not None:
                         self.counts["reused_evaluations"] += 1
-                        auc = [done.data.metrics[f"{m}/{dataset}"]
-                               for m in ("auc_frame", "auc_video")]
+                        auc = {m: done.data.metrics.get(f"{m}/{dataset}", float("nan"))
+                               for m in measured}
                     else:
                         table = evaluate.run(evaluate.EvaluateConfig(
-                            run_id, self.tests([dataset]), robustness="none", mds="none"))
-                        auc = [float(table[m].iloc[0]) for m in ("auc_frame", "auc_video")]
-                    return {"train_videos": int(n), "loss": loss, "run_id": run_id,
-                            "auc_frame": auc[0], "auc_video": auc[1]}
+                            run_id, self.tests([dataset]), robustness="none", mds="none",
+                            bootstrap=self.bootstrap))
+                        auc = {m: float(table[m].iloc[0]) for m in measured}
+                    return {"train_videos": int(n), "loss": loss, "run_id": run_id, **auc}
                 row = self.step(f"data-limited {dataset}, {loss}, {n} videos per class", point)
                 if row:
                     rows.append(row)
@@ -214,17 +221,18 @@ class StudyRunner:
 
             def work(c=champion):
                 cfg = evaluate.EvaluateConfig(c["uri"], self.tests([c["dataset"]]),
-                                              robustness="all", mds="none", **sweep)
+                                              robustness="all", mds="none",
+                                              bootstrap=self.bootstrap, **sweep)
                 done = self.earlier_evaluation(
                     {"test_sets": c["dataset"], "robustness": c["dataset"],
                      "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
-                     "scales": ",".join(map(str, cfg.scales))}, train_run_id=c["train_run_id"])
+                     "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap},
+                    train_run_id=c["train_run_id"])
                 if done is None:
                     return evaluate.run(cfg)
                 self.counts["reused_evaluations"] += 1
                 return None
             self.step(f"robustness of the {name} champion", work)
-
 
     def report(self, folder: Path) -> None:
         """The dashboards' report of the active run's study, logged to that run."""
