@@ -19,7 +19,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Metric
 
-from .. import accel, naming, tracking
+from .. import accel, config, naming, tracking
 from ..errors import UserInputError
 from ..faces.index import faces_digest
 from ..model_refs import ModelRef, artifacts_folder
@@ -195,6 +195,9 @@ def format_table(table: pd.DataFrame) -> str:
     videos = table.dropna(subset=["test_videos"]).groupby("test_set")["test_videos"].max()
     footer = ("test videos: " + ", ".join(f"{k} {int(v)}" for k, v in videos.items())
               if len(videos) else "")
+    if table["auc_frame_low"].isna().any():
+        footer += (f"{'; ' if footer else ''}an AUC without an interval: its test set holds "
+                   f"fewer than {config.INTERVAL_MIN_VIDEOS} videos of a class")
     grids = "\n".join(f"frame-level AUC [95% interval], {matrix.title(loss, augment)}:\n"
                       f"{grid.fillna('-').to_string()}"
                       for (loss, augment), grid in sorted(  # Tables I, II, III, IV
