@@ -92,8 +92,10 @@ def tables_section(report: Report) -> Section:
     section.body.append(
         "<p>Rows: training dataset; columns: test dataset. Each cell: our AUC (linked to the "
         "evaluation run that measured it) with its 95% interval (the test videos drawn "
-        "again, 1000 times), the paper's value and the difference. The in-domain diagonal "
-        "is outlined in the heatmaps; a hatched cell's interval holds 0.5, chance.</p>")
+        "again, 1000 times; none where a test set holds fewer than "
+        f"{config.INTERVAL_MIN_VIDEOS} videos of a class), the paper's value and the "
+        "difference. The in-domain diagonal is outlined in the heatmaps; a hatched cell's "
+        "interval holds 0.5, chance.</p>")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()
     variants = sorted({(loss, augment) for _, loss, augment in trained}, key=_variant_order)
     for loss, augment in variants:

@@ -111,6 +111,8 @@ def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None =
     if low is not None and high is not None:
         bounds = (low.reindex(index=rows, columns=cols).to_numpy(dtype=float),
                   high.reindex(index=rows, columns=cols).to_numpy(dtype=float))
+        if np.isnan(bounds[0]).all():  # test sets too small for an interval: say nothing
+            bounds = None
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(1.25 * len(cols) + 2.0, 0.85 * len(rows) + 1.5))
