@@ -95,7 +95,10 @@ def tables_section(report: Report) -> Section:
         "again, 1000 times; none where a test set holds fewer than "
         f"{config.INTERVAL_MIN_VIDEOS} videos of a class), the paper's value and the "
         "difference. The in-domain diagonal is outlined in the heatmaps; a hatched cell's "
-        "interval holds 0.5, chance.</p>")
+        f"interval holds 0.5, chance. An AUC below 0.5 (marked {config.BELOW_CHANCE_MARK}) "
+        "is not a coin toss: the model's scores point the wrong way on that test set, "
+        "ranking its real faces above its fakes, and the colour scale spans 0 to 1 so that "
+        "such a cell looks as far from chance as it is.</p>")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()
     variants = sorted({(loss, augment) for _, loss, augment in trained}, key=_variant_order)
     for loss, augment in variants:
@@ -172,7 +175,9 @@ def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
             else:
                 found = rows[(rows["train_dataset"] == dataset) & (rows["test_set"] == test)]
                 run_id = found["eval_run_id"].iloc[0] or found["train_run_id"].iloc[0]
-                text = f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}</span>'
+                mark = config.BELOW_CHANCE_MARK if value < 0.5 else ""
+                text = (f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}'
+                        f'{mark}</span>')
                 lo, hi = low.loc[dataset, test], high.loc[dataset, test]
                 if not (pd.isna(lo) or pd.isna(hi)):
                     text += f'<span class="interval">[{lo:.2f}, {hi:.2f}]</span>'

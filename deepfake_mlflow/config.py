@@ -135,6 +135,9 @@ ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the i
 PAPER_DATASET_ORDER = ("celebdf", "ff", "dfd", "dfdc")
 DATASET_LABELS = {"celebdf": "CelebDF", "ff": "DF", "dfd": "DFD", "dfdc": "DFDC"}
 FIGURE_DPI = 300  # PNGs fit to print; every figure is also written as a PDF
+# an AUC below 0.5 ranks real faces above fakes more often than not: its scores point the
+# wrong way on that test set (1 - AUC is what the flipped score would give); marked so
+BELOW_CHANCE_MARK = "\u2020"  # a dagger, after the value, in tables and heatmaps
 FIGURE_COLORMAP = "cividis"  # colour-blind safe, and monotone in lightness when printed grey
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the tracking UI: the report links there
 

@@ -109,6 +109,7 @@ class Objective:
                 for key in ("auc_frame", "auc_frame_low", "auc_frame_high"):
                     metrics[f"{key}/{row['test_set']}"] = row[key]
                     trial.set_user_attr(f"{key}/{row['test_set']}", row[key])
+                trial.set_user_attr(f"videos/{row['test_set']}", row["test_videos"])
         trial.set_user_attr("train_run_id", result.run_id)
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,

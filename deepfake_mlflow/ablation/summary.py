@@ -22,7 +22,7 @@ def summarise(study, tests: dict) -> dict:
                      "fail_reason": t.user_attrs.get("fail_reason", ""),
                      **{f"{key}/{name}": t.user_attrs.get(f"{key}/{name}")
                         for name in tests
-                        for key in ("auc_frame", "auc_frame_low", "auc_frame_high")}})
+                        for key in ("auc_frame", "auc_frame_low", "auc_frame_high", "videos")}})
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     best = study.best_trial if complete else None
     return {"trials": rows, "best": None if best is None else {

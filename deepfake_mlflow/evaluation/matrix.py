@@ -55,12 +55,24 @@ def from_store(**tags) -> pd.DataFrame:
 
 def cell(value: float, low: float = float("nan"), high: float = float("nan")) -> str:
     """An AUC as tables print it: 0.582 [0.41, 0.75] (its 95% interval), or 0.582 alone
-    when it has none."""
+    when it has none; a value below 0.5 carries config.BELOW_CHANCE_MARK (0.020†)."""
     if pd.isna(value):
         return "-"
+    text = f"{value:.3f}" + (config.BELOW_CHANCE_MARK if value < 0.5 else "")
     if pd.isna(low) or pd.isna(high):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.2f}, {high:.2f}]"
+        return text
+    return f"{text} [{low:.2f}, {high:.2f}]"
+
+
+BELOW_CHANCE_NOTE = (f"{config.BELOW_CHANCE_MARK} below 0.5: the scores point the wrong way on "
+                     "that test set (real faces ranked above fakes), not a coin toss")
+
+
+def print_marked(text: str) -> None:
+    """Print a table of cells, with the note on the below-chance mark when one is in it."""
+    print(text)
+    if config.BELOW_CHANCE_MARK in text:
+        print(BELOW_CHANCE_NOTE)
 
 
 def cells(table: pd.DataFrame, level: str = "auc_frame") -> pd.Series:
@@ -73,15 +85,20 @@ def cells(table: pd.DataFrame, level: str = "auc_frame") -> pd.Series:
 
 def test_auc_cells(table: pd.DataFrame) -> pd.DataFrame:
     """A trials table's auc_frame/<test set> columns as text with their intervals (from
-    auc_frame_low/<test set>, auc_frame_high/<test set>), the interval columns dropped."""
+    auc_frame_low/<test set>, auc_frame_high/<test set>), each column named with the test
+    videos it rests on (from videos/<test set>), those helper columns dropped."""
     nan = pd.Series(float("nan"), index=table.index)
-    out = table.copy()
+    out, names = table.copy(), {}
     for column in [c for c in table.columns if c.startswith("auc_frame/")]:
         test = column.split("/", 1)[1]
         low, high = (table.get(f"auc_frame_{b}/{test}", nan) for b in ("low", "high"))
         out[column] = [cell(v, lo, hi) for v, lo, hi in zip(table[column], low, high)]
-    return out.drop(columns=[c for c in table.columns
-                             if c.startswith(("auc_frame_low/", "auc_frame_high/"))])
+        videos = table.get(f"videos/{test}", nan).max()
+        if not pd.isna(videos):
+            names[column] = f"{column} ({int(videos)} videos)"
+    out = out.drop(columns=[c for c in table.columns
+                            if c.startswith(("auc_frame_low/", "auc_frame_high/", "videos/"))])
+    return out.rename(columns=names)
 
 
 def pivots(table: pd.DataFrame, level: str = "auc_frame") -> dict[tuple[str, str], pd.DataFrame]:

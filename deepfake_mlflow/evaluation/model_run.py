@@ -190,14 +190,18 @@ def format_table(table: pd.DataFrame) -> str:
     if table["train_run_id"].nunique() <= 1:
         shown["test_videos"] = shown["test_videos"].map(
             lambda n: "?" if pd.isna(n) else str(int(n)))
-        return shown[["train_dataset", "loss", "augment", "test_set", "frame_auc", "video_auc",
+        text = shown[["train_dataset", "loss", "augment", "test_set", "frame_auc", "video_auc",
                       "test_videos"]].to_string(index=False)
+        below = (table["auc_frame"] < 0.5).any() or (table["auc_video"] < 0.5).any()
+        return f"{text}\n{matrix.BELOW_CHANCE_NOTE}" if below else text
     videos = table.dropna(subset=["test_videos"]).groupby("test_set")["test_videos"].max()
     footer = ("test videos: " + ", ".join(f"{k} {int(v)}" for k, v in videos.items())
               if len(videos) else "")
-    if table["auc_frame_low"].isna().any():
+    if "auc_frame_low" not in table or table["auc_frame_low"].isna().any():
         footer += (f"{'; ' if footer else ''}an AUC without an interval: its test set holds "
                    f"fewer than {config.INTERVAL_MIN_VIDEOS} videos of a class")
+    if (table["auc_frame"] < 0.5).any():
+        footer += f"\n{matrix.BELOW_CHANCE_NOTE}"
     grids = "\n".join(f"frame-level AUC [95% interval], {matrix.title(loss, augment)}:\n"
                       f"{grid.fillna('-').to_string()}"
                       for (loss, augment), grid in sorted(  # Tables I, II, III, IV

@@ -108,14 +108,14 @@ def report(summary) -> int:
     """The trials table, best objective first, and the best trial."""
     import pandas as pd
 
-    from ..evaluation.matrix import test_auc_cells
+    from ..evaluation.matrix import print_marked, test_auc_cells
     from ..naming import augment_label
     table = pd.DataFrame(summary["trials"])
     if len(table):
         table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
         table = test_auc_cells(table.round({"objective": 4}))  # AUC [95% interval]
         shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
-        print(table[shown].to_string(index=False))
+        print_marked(table[shown].to_string(index=False))
     best = summary["best"]
     if best is not None:
         print(f"best: trial {best['trial']} ({best['augment']}), objective "

@@ -78,21 +78,26 @@ def report_study(result) -> int:
         print(format_table(result["matrix"]))
     limited = result.get("data_limited")
     if limited is not None and len(limited):
-        from ..evaluation.matrix import cells
+        from ..evaluation.matrix import cells, print_marked
         print("\ndata-limited training (Fig. 1), in-domain AUC [95% interval]:")
         shown = limited.assign(frame_auc=cells(limited, "auc_frame"),
                                video_auc=cells(limited, "auc_video"))
-        print(shown[["train_videos", "loss", "frame_auc", "video_auc"]].to_string(index=False))
+        columns = ["train_videos", "loss", "frame_auc", "video_auc"]
+        if "test_videos" in shown:  # what each point rests on
+            shown["test_videos"] = shown["test_videos"].map(
+                lambda n: "?" if pd.isna(n) else str(int(n)))
+            columns.append("test_videos")
+        print_marked(shown[columns].to_string(index=False))
     ablation = result.get("ablation")
     if ablation and ablation.get("trials"):
-        from ..evaluation.matrix import test_auc_cells
+        from ..evaluation.matrix import print_marked, test_auc_cells
         table = pd.DataFrame(ablation["trials"]).sort_values("objective", na_position="last")
         table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
         table = test_auc_cells(table.round({"objective": 3}))  # AUC [95% interval]
         aucs = [c for c in table.columns if c.startswith("auc_frame/")]
         print("\nablation (Fig. 3), best validation loss first; test AUCs [95% interval] "
               "reported only:")
-        print(table[["augment", "state", "objective", *aucs]].to_string(index=False))
+        print_marked(table[["augment", "state", "objective", *aucs]].to_string(index=False))
     for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")

@@ -184,11 +184,12 @@ class StudyRunner:
                         self.counts["reused_evaluations"] += 1
                         auc = {m: done.data.metrics.get(f"{m}/{dataset}", float("nan"))
                                for m in measured}
+                        auc["test_videos"] = done.data.metrics.get(f"videos/{dataset}")
                     else:
                         table = evaluate.run(evaluate.EvaluateConfig(
                             run_id, self.tests([dataset]), robustness="none", mds="none",
                             bootstrap=self.bootstrap))
-                        auc = {m: float(table[m].iloc[0]) for m in measured}
+                        auc = {m: float(table[m].iloc[0]) for m in (*measured, "test_videos")}
                     return {"train_videos": int(n), "loss": loss, "run_id": run_id, **auc}
                 row = self.step(f"data-limited {dataset}, {loss}, {n} videos per class", point)
                 if row:
