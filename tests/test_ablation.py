@@ -10,6 +10,7 @@ import pytest
 
 from deepfake_mlflow.stages import ablation
 from deepfake_mlflow.ablation.storage import default_storage
+from deepfake_mlflow.naming import augment_label
 from deepfake_mlflow.stages.ablation import AblationConfig
 
 TINY = dict(model="test_efficientnet", pretrained="none", size=64, batch_size=4,
@@ -45,11 +46,14 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
     for row in summary["trials"]:  # the trial and its run name each other
         run = by_trial[row["trial"]]
         assert run.info.run_id == row["mlflow_run_id"]
-        assert run.data.tags["augment"] == row["augment"]
+        assert run.data.tags["augment"] == row["augment"] == run.data.params["augment"]
+        assert run.data.tags["variant"] == f"bce/{augment_label(row['augment'])}"
         assert run.data.metrics["objective"] == pytest.approx(row["objective"])
         assert "auc_frame/ff" in run.data.metrics
         assert len(study_runs(run.info.run_id)) == 2  # its training and its evaluation
     assert parent.data.tags["best_augment"] == summary["best"]["augment"]
+    study = optuna.load_study(study_name=cfg.study_name(), storage=default_storage())
+    assert study.metric_names == ["val_loss"]  # optuna-dashboard names the objective
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
     assert {"trials.csv", "optuna_history.png", "optuna_importances.png"} <= artifacts
     assert (tmp_path / "optuna.db").is_file()  # beside the tracking store, mlflow.db

@@ -65,6 +65,11 @@ def run(cfg) -> dict:
                                 pruner=pruner, load_if_exists=True,
                                 direction="maximize" if maximise else "minimize")
     store.check_fingerprint(study, cfg, storage_url)
+    if study.metric_names is None:  # optuna-dashboard's axis says what is optimised
+        import warnings
+        with warnings.catch_warnings():  # "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(["cross_val_auc" if maximise else "val_loss"])
     log.info("ablation: Optuna study %s in %s", study.study_name, shown_url(storage_url))
     if cfg.mode == "grid":
         store.enqueue_grid(study)
