@@ -54,6 +54,12 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
     assert parent.data.tags["best_augment"] == summary["best"]["augment"]
     study = optuna.load_study(study_name=cfg.study_name(), storage=default_storage())
     assert study.metric_names == ["val_loss"]  # optuna-dashboard names the objective
+    flat = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                              filter_string=summary["trainings_filter"])  # as the UI would
+    assert sorted(r.info.run_id for r in flat) == sorted(
+        t.user_attrs["train_run_id"] for t in study.trials)
+    assert {r.data.tags["variant"] for r in flat} == {
+        f"bce/{augment_label(row['augment'])}" for row in summary["trials"]}
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
     assert {"trials.csv", "optuna_history.png", "optuna_importances.png"} <= artifacts
     assert (tmp_path / "optuna.db").is_file()  # beside the tracking store, mlflow.db

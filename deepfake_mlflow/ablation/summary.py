@@ -30,6 +30,29 @@ def summarise(study, tests: dict) -> dict:
         "mlflow_run_id": best.user_attrs.get("mlflow_run_id")}}
 
 
+def trainings_filter(study_name: str) -> str:
+    """The MLflow search filter of a study's trainings, one per trial (the search API
+    lists them flat; the UI nests each under its trial run, which it adds)."""
+    from .. import queries
+    return queries.where({"stage": "train", "optuna_study": study_name})
+
+
+def tag_trainings(study) -> int:
+    """Tag each finished trial's training run with the study and the trial (a reused
+    training, such as the grid's NONE, too: it is that trial's training), so that
+    trainings_filter finds them; returns how many were tagged."""
+    import mlflow
+    client, tagged = mlflow.MlflowClient(), 0
+    for t in study.trials:
+        run_id = t.user_attrs.get("train_run_id")
+        if t.state.name != "COMPLETE" or not run_id:
+            continue
+        for key, value in (("optuna_study", study.study_name), ("optuna_trial", str(t.number))):
+            client.set_tag(run_id, key, value)
+        tagged += 1
+    return tagged
+
+
 def log_summary(study, summary: dict, maximise: bool) -> None:
     import mlflow
     import pandas as pd

@@ -41,7 +41,7 @@ def run(cfg) -> dict:
     from ..ablation.config import as_option, datasets_option
     from ..ablation.objective import Objective
     from ..ablation.storage import default_storage, shown_url
-    from ..ablation.summary import log_summary, summarise
+    from ..ablation.summary import log_summary, summarise, tag_trainings, trainings_filter
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = cfg.storage or default_storage()
@@ -106,6 +106,10 @@ def run(cfg) -> dict:
         summary = summarise(study, tests)
         log_summary(study, summary, maximise)
         mlflow.log_metric("trials", len(summary["trials"]))
+        if tag_trainings(study):
+            summary["trainings_filter"] = trainings_filter(name)
+            log.info("ablation: its trainings, one per trial, are the runs of: %s",
+                     summary["trainings_filter"])
     return summary
 
 
