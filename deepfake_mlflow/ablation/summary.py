@@ -42,13 +42,14 @@ def tag_trainings(study) -> int:
     training, such as the grid's NONE, too: it is that trial's training), so that
     trainings_filter finds them; returns how many were tagged."""
     import mlflow
+    from mlflow.entities import RunTag
     client, tagged = mlflow.MlflowClient(), 0
     for t in study.trials:
         run_id = t.user_attrs.get("train_run_id")
         if t.state.name != "COMPLETE" or not run_id:
             continue
-        for key, value in (("optuna_study", study.study_name), ("optuna_trial", str(t.number))):
-            client.set_tag(run_id, key, value)
+        client.log_batch(run_id, tags=[RunTag("optuna_study", study.study_name),
+                                       RunTag("optuna_trial", str(t.number))])
         tagged += 1
     return tagged
 

@@ -94,8 +94,11 @@ def auc_interval(labels, scores, groups, samples: int = config.BOOTSTRAP_SAMPLES
     AUC per video); the percentile interval elsewhere."""
     from scipy import stats
 
-    labels = np.asarray(labels, dtype=int)
-    codes, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    # sorted once here: each batch of resamples then re-sorts an ordered array, in O(N)
+    order = np.argsort(np.asarray(scores, dtype=np.float64), kind="stable")
+    scores = np.asarray(scores, dtype=np.float64)[order]
+    labels = np.asarray(labels, dtype=int)[order]
+    codes, group_of = np.unique(np.asarray(groups)[order], return_inverse=True)
     group_label = np.zeros(len(codes), dtype=int)
     group_label[group_of] = labels
     real, fake = np.flatnonzero(group_label == 0), np.flatnonzero(group_label == 1)

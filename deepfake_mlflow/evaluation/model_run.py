@@ -156,7 +156,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
             summary.append({"test_set": name, **found})
             rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],
                          "augment": trained["augment"], "test_set": name,
-                         **{k: found.get(k, float("nan")) for k in matrix.COLUMNS if k in found},
+                         **{k: found[k] for k in matrix.COLUMNS if k in found},
                          "test_videos": found["videos"], "train_run_id": ref.run_id or "",
                          "model_id": ref.model_id or ""})
         tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")

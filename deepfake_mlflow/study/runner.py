@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from ..vocabulary import Loss
-from .. import config
 from ..evaluation.matrix import INTERVALS
 from .plan import StudyPlan, tuples
 
@@ -65,7 +64,8 @@ class StudyRunner:
         self.counts = {"trained": 0, "reused": 0, "reused_evaluations": 0}
         self.final_runs: list[str] = []
         # resamples of each AUC's interval, for every evaluation of the study
-        self.bootstrap = int(plan.evaluate.get("bootstrap", config.BOOTSTRAP_SAMPLES))
+        from ..evaluation.config import EvaluateConfig
+        self.bootstrap = EvaluateConfig("m", "d", **tuples(plan.evaluate)).bootstrap
 
     def step(self, what: str, work):
         from .. import tracking
