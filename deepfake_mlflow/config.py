@@ -127,6 +127,9 @@ BOOTSTRAP_BATCH = 50  # resamples scored at once (memory: this many x the test f
 # that the percentile interval is as good and the jackknife is not paid)
 BCA_MIN_VIDEOS = 10
 BCA_MAX_VIDEOS = 2000
+# comparisons of two variants on the same test videos (deepfake_mlflow.evaluation.compare):
+# a difference is called at this family-wise error rate, Holm-corrected over a study's tests
+TEST_ALPHA = 0.05
 ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
 ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
 
