@@ -3,7 +3,8 @@
 Light (no MLflow import): configs use it to name what they describe.
 - augment tags are sorted, lower case, '+'-joined, "none" when empty: bc+hf+hsv+jpeg;
 - variant = loss/augmentation set (bce/none ... triplet/selected): the paper's four tables;
-- a training is named dataset-loss-augmentation[-Nv]: dfdc-bce-none, ff-bce-none-4v.
+- a training is named dataset-loss-augmentation[-Nv][-sK]: dfdc-bce-none, ff-bce-none-4v,
+  dfdc-bce-hf-s2 (seed 2).
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def variant(loss: str, augment: str) -> str:
     return f"{canonical(loss)}/{augment_label(augment)}"
 
 
-def training_name(dataset: str, loss: str, augment: str, videos_per_class: int = 0) -> str:
-    """dfdc-bce-none, celebdf-triplet-selected, dfdc-bce-none-4v (4 videos per class)."""
+def training_name(dataset: str, loss: str, augment: str, videos_per_class: int = 0,
+                  seed: int = config.DEFAULT_SEED) -> str:
+    """dfdc-bce-none, celebdf-triplet-selected, dfdc-bce-none-4v (4 videos per class),
+    dfdc-bce-hf-s2 (seed 2; the default seed is not named, so that names stay short)."""
     name = f"{dataset}-{canonical(loss)}-{augment_label(augment)}"
-    return f"{name}-{videos_per_class}v" if videos_per_class else name
+    if videos_per_class:
+        name += f"-{videos_per_class}v"
+    return name if seed == config.DEFAULT_SEED else f"{name}-s{seed}"

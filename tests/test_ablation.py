@@ -31,7 +31,10 @@ def parent_run(study: str):
 
 
 def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_path):
-    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets=f"ff={faces_ff}", **TINY)
+    """Two seeds: each trial trains twice; its objective is their mean; each augmentation
+    is compared with NONE (comparison.csv on the study's parent run)."""
+    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets=f"ff={faces_ff}",
+                         seeds=(0, 1), **TINY)
     summary = ablation.run(cfg)
     trials = pd.DataFrame(summary["trials"])
     assert sorted(trials["augment"]) == sorted(
@@ -49,19 +52,33 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
         assert run.data.tags["augment"] == row["augment"] == run.data.params["augment"]
         assert run.data.tags["variant"] == f"bce/{augment_label(row['augment'])}"
         assert run.data.metrics["objective"] == pytest.approx(row["objective"])
-        assert "auc_frame/ff" in run.data.metrics
-        assert len(study_runs(run.info.run_id)) == 2  # its training and its evaluation
+        assert "auc_frame/ff" in run.data.metrics and run.data.metrics["seeds"] == 2
+        assert run.data.metrics["objective"] == pytest.approx(
+            (run.data.metrics["objective/seed_0"] + run.data.metrics["objective/seed_1"]) / 2)
+        beneath = study_runs(run.info.run_id)  # per seed its training and its evaluation
+        assert sorted(r.info.run_name for r in beneath) == sorted(
+            [f"eval:{run.info.run_name}-s0", f"eval:{run.info.run_name}-s1",
+             f"ff-bce-{augment_label(row['augment'])}",
+             f"ff-bce-{augment_label(row['augment'])}-s1"])
     assert parent.data.tags["best_augment"] == summary["best"]["augment"]
     study = optuna.load_study(study_name=cfg.study_name(), storage=default_storage())
     assert study.metric_names == ["val_loss"]  # optuna-dashboard names the objective
     flat = mlflow.search_runs(search_all_experiments=True, output_format="list",
                               filter_string=summary["trainings_filter"])  # as the UI would
     assert sorted(r.info.run_id for r in flat) == sorted(
-        t.user_attrs["train_run_id"] for t in study.trials)
+        r for t in study.trials for r in t.user_attrs["train_run_ids"])
+    assert sorted(r.data.tags["seed"] for r in flat) == ["0"] * 9 + ["1"] * 9
     assert {r.data.tags["variant"] for r in flat} == {
         f"bce/{augment_label(row['augment'])}" for row in summary["trials"]}
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)}
-    assert {"trials.csv", "optuna_history.png", "optuna_importances.png"} <= artifacts
+    assert {"trials.csv", "optuna_history.png", "optuna_importances.png",
+            "comparison.csv"} <= artifacts
+    comparison = summary["comparison"]  # each augmentation against NONE on the test set
+    assert len(comparison) == 8 and (comparison["seeds_a"] == 2).all()
+    assert set(comparison["verdict"]) <= {"better", "worse", "not distinguishable",
+                                          "too few videos"}
+    assert parent.data.metrics.keys() >= {f"auc_vs_none/{augment_label(a)}/ff"
+                                          for a in comparison["augment"]}
     assert (tmp_path / "optuna.db").is_file()  # beside the tracking store, mlflow.db
 
     again = ablation.run(cfg)  # the study resumes: nothing is redone

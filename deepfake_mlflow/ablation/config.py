@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from ..options import at_least, one_of, option
+from ..options import at_least, numbers, one_of, option, require
 from ..train.config import TrainConfig
 from ..vocabulary import Loss, choices
 
@@ -50,6 +50,10 @@ class _AblationOptions:
                                    "3 of them (its worker died) is failed and retried")
     study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>-"
                                  "<fingerprint of the options and faces>)")
+    seeds: tuple = option((), parse=numbers(int),
+                          help="comma list: each trial trains once per seed (default: --seed "
+                               "alone); its objective is their mean validation loss, and each "
+                               "augmentation is compared with NONE over them")
 
 
 def _copied(f: dataclasses.Field) -> tuple:
@@ -62,12 +66,22 @@ def _check(self) -> None:
     one_of(self, "mode", MODES)
     one_of(self, "objective", OBJECTIVES)
     at_least(self, 1, "trials")
+    require(len(set(self.trial_seeds())) == len(self.trial_seeds())
+            and all(s >= 0 for s in self.trial_seeds()), "seeds",
+            "distinct seeds >= 0", self.seeds)
     self.train_config("NONE")  # the training options, checked by the train stage's rules
 
 
-def _train_config(self, augment: str) -> TrainConfig:
+def _train_config(self, augment: str, seed: int | None = None) -> TrainConfig:
+    """The training of a trial, for one of its seeds (the first when not said)."""
     shared = {f.name: getattr(self, f.name) for f in _SHARED}
+    shared["seed"] = self.trial_seeds()[0] if seed is None else seed
     return TrainConfig(self.dataset, augment=augment, loss=self.loss, **shared)
+
+
+def _trial_seeds(self) -> tuple:
+    """The seeds each trial trains with: --seeds, else --seed alone."""
+    return tuple(self.seeds) or (self.seed,)
 
 
 def _fingerprint(self) -> str:
@@ -82,6 +96,7 @@ def _fingerprint(self) -> str:
              if self.objective == "cross-val-auc" else {})
     # not the number of search trials: asking for more continues the same study
     what = {"mode": self.mode, "loss": self.loss, "objective": self.objective,
+            "seeds": list(self.trial_seeds()),  # the objective is their mean
             "training": self.train_config("NONE").config_hash(),
             "cross": {k: faces_digest(v) for k, v in cross.items()},
             "tests": {k: faces_digest(v)
@@ -102,6 +117,7 @@ AblationConfig = dataclasses.make_dataclass(
     [_copied(f) for f in [*dataclasses.fields(_AblationOptions), *_SHARED]],
     frozen=True,
     namespace={"__post_init__": _check, "train_config": _train_config,
+               "trial_seeds": _trial_seeds,
                "study_name": _study_name, "fingerprint": _fingerprint})
 # a class made by make_dataclass belongs to the dataclasses module unless told (the
 # `module=` argument needs Python 3.12): pickling and help() look for it here

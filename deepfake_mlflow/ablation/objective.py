@@ -78,44 +78,97 @@ class Objective:
             raise optuna.TrialPruned() from None
 
     def _trial(self, trial, spec: str, training) -> float:
+        """Train the trial's augmentation once per seed, evaluate each training, and
+        return the mean objective over the seeds."""
         import mlflow
-
-        from ..train.reuse import train_or_reuse
-        from ..stages import evaluate
+        import numpy as np
 
         def report(val_loss: float, iteration: int) -> None:
             trial.report(val_loss, iteration)
             if trial.should_prune():
                 raise Pruned(f"pruned by the study's median rule at iteration {iteration}")
 
-        result = train_or_reuse(training, on_validation=report)
-        if result.reused:  # the same training already ran (a study's grid): its model
-            mlflow.set_tag("reused_training", result.run_id)
-        metrics = {"best_val_loss": result.best_val_loss}
         name = mlflow.active_run().info.run_name  # trial-3-hf: its evaluations' names
+        seeds = self.cfg.trial_seeds()
+        values, trainings, evaluations, metrics = [], [], [], {}
+        for i, seed in enumerate(seeds):
+            # the pruner reads the first seed's validation curve: one curve per trial
+            value, result, tables = self._one_seed(
+                spec, seed, report if i == 0 else None,
+                name if len(seeds) == 1 else f"{name}-s{seed}")
+            values.append(value)
+            trainings.append(result.run_id)
+            evaluations.append(tables)
+            metrics[f"objective/seed_{seed}"] = value
+        value = float(np.mean(values))
+        metrics.update(objective=value, seeds=len(seeds))
+        if len(seeds) > 1:
+            metrics["objective_sd"] = float(np.std(values, ddof=1))
+        if self.tests:  # reported, never optimised
+            metrics.update(self._test_aucs(trial, evaluations))
+        trial.set_user_attr("train_run_id", trainings[0])
+        trial.set_user_attr("train_run_ids", trainings)
+        trial.set_user_attr("eval_run_ids", [t["eval_run_id"].iloc[0] for t in evaluations
+                                             if t is not None and len(t)])
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,
+                         "params": trial.params, "augment": spec, "seeds": list(seeds),
+                         "train_run_ids": trainings, **metrics}, "trial.json")
+        mlflow.set_tag("optuna_state", "COMPLETE")
+        return value
+
+    def _one_seed(self, spec: str, seed: int, report, name: str):
+        """One training of the trial and its objective; its test evaluation (or None)."""
+        import mlflow
+
+        from ..stages import evaluate
+        from ..train.reuse import train_or_reuse
+        result = train_or_reuse(self.cfg.train_config(spec, seed), on_validation=report)
+        if result.reused:  # the same training already ran (a study's grid): its model
+            mlflow.set_tag("reused_training" if seed == self.cfg.trial_seeds()[0]
+                           else f"reused_training/seed_{seed}", result.run_id)
         if self.cross:  # validation splits only: the objective never sees a test split
             table = evaluate.run(evaluate.EvaluateConfig(
                 result.run_id, self.cross, split="val", robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"val:{name}"))
-            metrics.update({f"val_auc_frame/{r.test_set}": r.auc_frame
-                            for r in table.itertuples()})
+            mlflow.log_metrics({f"val_auc_frame/{r.test_set}/seed_{seed}": r.auc_frame
+                                for r in table.itertuples()})
             value = float(table["auc_frame"].mean())
         else:
             value = float(result.best_val_loss)
-        metrics["objective"] = value
-        if self.tests:  # reported, never optimised
-            table = evaluate.run(evaluate.EvaluateConfig(
+        tests = None
+        if self.tests:
+            tests = evaluate.run(evaluate.EvaluateConfig(
                 result.run_id, self.tests, robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"eval:{name}"))
-            for row in table.to_dict("records"):  # each AUC with its 95% interval
-                for key in ("auc_frame", "auc_frame_low", "auc_frame_high"):
-                    metrics[f"{key}/{row['test_set']}"] = row[key]
-                    trial.set_user_attr(f"{key}/{row['test_set']}", row[key])
-                trial.set_user_attr(f"videos/{row['test_set']}", row["test_videos"])
-        trial.set_user_attr("train_run_id", result.run_id)
-        mlflow.log_metrics(metrics)
-        mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,
-                         "params": trial.params, "augment": spec,
-                         "train_run_id": result.run_id, **metrics}, "trial.json")
-        mlflow.set_tag("optuna_state", "COMPLETE")
-        return value
+        return value, result, tests
+
+    def _test_aucs(self, trial, evaluations: list) -> dict:
+        """Each test set's frame AUC with its 95% interval, as metrics and user attributes:
+        one seed's as its evaluation measured it; over several seeds their mean, with the
+        interval of the mean (test videos and seeds, evaluation.compare.mean_auc) and the
+        seeds' spread (auc_frame_sd)."""
+        import numpy as np
+
+        from .predictions import predictions
+        from ..evaluation import compare
+        found = {}
+        for test in self.tests:
+            rows = [t[t["test_set"] == test].iloc[0] for t in evaluations]
+            videos = rows[0]["test_videos"]
+            if len(rows) == 1:
+                mean, low, high = (rows[0][k] for k in ("auc_frame", "auc_frame_low",
+                                                        "auc_frame_high"))
+            else:
+                labels, keys, logits, _ = compare.aligned(
+                    [predictions(r["eval_run_id"], test) for r in rows], [])
+                both = compare.mean_auc(labels, keys, logits, seed=self.cfg.seed)
+                mean, low, high = both.difference, both.low, both.high
+                found[f"auc_frame_sd/{test}"] = float(np.std([r["auc_frame"] for r in rows],
+                                                             ddof=1))
+            found.update({f"auc_frame/{test}": mean, f"auc_frame_low/{test}": low,
+                          f"auc_frame_high/{test}": high})
+            trial.set_user_attr(f"videos/{test}", videos)
+        for key, value in found.items():
+            trial.set_user_attr(key, float(value))
+        return found

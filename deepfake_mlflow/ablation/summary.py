@@ -20,9 +20,11 @@ def summarise(study, tests: dict) -> dict:
                      "augment": t.user_attrs.get("augment", ""),
                      "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
                      "fail_reason": t.user_attrs.get("fail_reason", ""),
+                     "seeds": len(t.user_attrs.get("train_run_ids", [])) or None,
                      **{f"{key}/{name}": t.user_attrs.get(f"{key}/{name}")
                         for name in tests
-                        for key in ("auc_frame", "auc_frame_low", "auc_frame_high", "videos")}})
+                        for key in ("auc_frame", "auc_frame_low", "auc_frame_high",
+                                    "auc_frame_sd", "videos")}})
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     best = study.best_trial if complete else None
     return {"trials": rows, "best": None if best is None else {
@@ -38,19 +40,20 @@ def trainings_filter(study_name: str) -> str:
 
 
 def tag_trainings(study) -> int:
-    """Tag each finished trial's training run with the study and the trial (a reused
-    training, such as the grid's NONE, too: it is that trial's training), so that
-    trainings_filter finds them; returns how many were tagged."""
+    """Tag each finished trial's training runs (one per seed) with the study and the
+    trial (a reused training, such as the grid's NONE, too: it is that trial's training),
+    so that trainings_filter finds them; returns how many were tagged."""
     import mlflow
     from mlflow.entities import RunTag
     client, tagged = mlflow.MlflowClient(), 0
     for t in study.trials:
-        run_id = t.user_attrs.get("train_run_id")
-        if t.state.name != "COMPLETE" or not run_id:
+        if t.state.name != "COMPLETE":
             continue
-        client.log_batch(run_id, tags=[RunTag("optuna_study", study.study_name),
-                                       RunTag("optuna_trial", str(t.number))])
-        tagged += 1
+        for run_id in t.user_attrs.get("train_run_ids") or [t.user_attrs.get("train_run_id")]:
+            if run_id:  # one training per seed
+                client.log_batch(run_id, tags=[RunTag("optuna_study", study.study_name),
+                                               RunTag("optuna_trial", str(t.number))])
+                tagged += 1
     return tagged
 
 

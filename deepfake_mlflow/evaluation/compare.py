@@ -72,11 +72,13 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
                           level: float = config.INTERVAL_LEVEL) -> Difference:
     """The paired comparison of two variants' frame AUCs on one test set. `a` and `b`
     hold logits as (seeds, faces) arrays over the same faces (labels, groups = video
-    keys). NaN difference statistics below config.INTERVAL_MIN_VIDEOS videos of a class."""
+    keys); b None compares A with nothing (mean_auc). NaN interval and p-value below
+    config.INTERVAL_MIN_VIDEOS videos of a class."""
     from scipy import stats
 
     labels = np.asarray(labels, dtype=int)
-    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    a = np.atleast_2d(np.asarray(a, np.float64))
+    b = np.empty((0, len(labels))) if b is None else np.atleast_2d(np.asarray(b, np.float64))
     codes, group_of = np.unique(np.asarray(groups), return_inverse=True)
     group_label = np.zeros(len(codes), dtype=int)
     group_label[group_of] = labels
@@ -84,7 +86,7 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     every = np.ones((1, len(labels)))
     auc_a = np.array([weighted_auc(s, labels, every)[0] for s in a])
     auc_b = np.array([weighted_auc(s, labels, every)[0] for s in b])
-    observed = float(auc_a.mean() - auc_b.mean())
+    observed = float(auc_a.mean() - (auc_b.mean() if len(b) else 0.0))
     n = min(len(real), len(fake))
     counts = dict(real_videos=len(real), fake_videos=len(fake), seeds_a=len(a), seeds_b=len(b))
     if samples <= 0 or n < config.INTERVAL_MIN_VIDEOS:
@@ -94,6 +96,8 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     order_b = [np.argsort(s, kind="stable") for s in b]
 
     def mean_auc(rows, orders, weights):
+        if not len(rows):  # no B: the interval of A's mean AUC alone
+            return np.zeros(len(weights))
         return np.mean([weighted_auc(s[o], labels[o], weights[:, o])
                         for s, o in zip(rows, orders)], axis=0)
 
@@ -122,6 +126,13 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     half = stats.t.ppf((1 + level) / 2, df) * se
     p = float(2 * stats.t.sf(abs(observed) / se, df))
     return Difference(observed, observed - half, observed + half, p, **counts)
+
+
+def mean_auc(labels, groups, a, samples: int = config.BOOTSTRAP_SAMPLES,
+             seed: int = config.DEFAULT_SEED) -> Difference:
+    """One variant's mean frame AUC over its seeds (a: (seeds, faces) logits) with the
+    interval of that mean: the test videos' and the seeds' uncertainty, as above."""
+    return paired_auc_difference(labels, groups, a, None, samples, seed)
 
 
 def holm(p_values) -> np.ndarray:

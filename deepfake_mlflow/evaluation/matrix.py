@@ -18,7 +18,7 @@ from ..vocabulary import Loss
 # each AUC with its 95% interval (evaluation.metrics.auc_interval; NaN when not computed)
 INTERVALS = ["auc_frame_low", "auc_frame_high", "auc_video_low", "auc_video_high"]
 COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
-           *INTERVALS, "test_videos", "train_run_id", "model_id"]
+           *INTERVALS, "test_videos", "train_run_id", "model_id", "eval_run_id"]
 SELECTED = naming.augment_tag(config.SELECTED_AUGMENTATIONS)
 PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
                 (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
@@ -40,7 +40,8 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "auc_frame": metrics[f"auc_frame/{t}"],
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
              **{k: metrics.get(f"{k}/{t}", float("nan")) for k in INTERVALS},
-             "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id} for t in tests]
+             "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id,
+             "eval_run_id": ""} for t in tests]
 
 
 def from_store(**tags) -> pd.DataFrame:
@@ -53,12 +54,16 @@ def from_store(**tags) -> pd.DataFrame:
     return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
 
 
-def cell(value: float, low: float = float("nan"), high: float = float("nan")) -> str:
+def cell(value: float, low: float = float("nan"), high: float = float("nan"),
+         spread: float = float("nan")) -> str:
     """An AUC as tables print it: 0.582 [0.41, 0.75] (its 95% interval), or 0.582 alone
-    when it has none; a value below 0.5 carries config.BELOW_CHANCE_MARK (0.020†)."""
+    when it has none; a value below 0.5 carries config.BELOW_CHANCE_MARK (0.020†); a mean
+    over seeds its spread (standard deviation over the seeds): 0.582±0.03 [0.41, 0.75]."""
     if pd.isna(value):
         return "-"
     text = f"{value:.3f}" + (config.BELOW_CHANCE_MARK if value < 0.5 else "")
+    if not pd.isna(spread):
+        text += f"\u00b1{spread:.2f}"
     if pd.isna(low) or pd.isna(high):
         return text
     return f"{text} [{low:.2f}, {high:.2f}]"
@@ -85,19 +90,22 @@ def cells(table: pd.DataFrame, level: str = "auc_frame") -> pd.Series:
 
 def test_auc_cells(table: pd.DataFrame) -> pd.DataFrame:
     """A trials table's auc_frame/<test set> columns as text with their intervals (from
-    auc_frame_low/<test set>, auc_frame_high/<test set>), each column named with the test
+    auc_frame_low/<test set>, auc_frame_high/<test set>) and, over several seeds, their
+    spread (auc_frame_sd/<test set>), each column named with the test
     videos it rests on (from videos/<test set>), those helper columns dropped."""
     nan = pd.Series(float("nan"), index=table.index)
     out, names = table.copy(), {}
     for column in [c for c in table.columns if c.startswith("auc_frame/")]:
         test = column.split("/", 1)[1]
-        low, high = (table.get(f"auc_frame_{b}/{test}", nan) for b in ("low", "high"))
-        out[column] = [cell(v, lo, hi) for v, lo, hi in zip(table[column], low, high)]
+        low, high, spread = (table.get(f"auc_frame_{b}/{test}", nan)
+                             for b in ("low", "high", "sd"))
+        out[column] = [cell(*values) for values in zip(table[column], low, high, spread)]
         videos = table.get(f"videos/{test}", nan).max()
         if not pd.isna(videos):
             names[column] = f"{column} ({int(videos)} videos)"
     out = out.drop(columns=[c for c in table.columns
-                            if c.startswith(("auc_frame_low/", "auc_frame_high/", "videos/"))])
+                            if c.startswith(("auc_frame_low/", "auc_frame_high/",
+                                             "auc_frame_sd/", "videos/"))])
     return out.rename(columns=names)
 
 

@@ -158,7 +158,9 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
                          "augment": trained["augment"], "test_set": name,
                          **{k: found[k] for k in matrix.COLUMNS if k in found},
                          "test_videos": found["videos"], "train_run_id": ref.run_id or "",
-                         "model_id": ref.model_id or ""})
+                         "model_id": ref.model_id or "",
+                         # where its predictions are (a paired comparison reads them)
+                         "eval_run_id": mlflow.active_run().info.run_id})
         tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
         plots.log(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
         if robust_rows:

@@ -42,6 +42,7 @@ def run(cfg) -> dict:
     from ..ablation.objective import Objective
     from ..ablation.storage import default_storage, shown_url
     from ..ablation.summary import log_summary, summarise, tag_trainings, trainings_filter
+    from ..ablation.verdicts import compare_with_none, log_comparison
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = cfg.storage or default_storage()
@@ -105,6 +106,9 @@ def run(cfg) -> dict:
                 break
         summary = summarise(study, tests)
         log_summary(study, summary, maximise)
+        # each augmentation against NONE, on each test set (grid mode holds a NONE trial)
+        summary["comparison"] = compare_with_none(study, tests, cfg.seed)
+        log_comparison(summary["comparison"])
         mlflow.log_metric("trials", len(summary["trials"]))
         if tag_trainings(study):
             summary["trainings_filter"] = trainings_filter(name)
@@ -125,6 +129,12 @@ def report(summary) -> int:
         table = test_auc_cells(table.round({"objective": 4}))  # AUC [95% interval]
         shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
         print_marked(table[shown].to_string(index=False))
+    comparison = summary.get("comparison")
+    if comparison is not None and len(comparison):
+        from ..ablation.verdicts import printed
+        print("\neach augmentation against NONE, frame AUC difference [95% interval] "
+              "on the same test videos:")
+        print(printed(comparison))
     best = summary["best"]
     if best is not None:
         print(f"best: trial {best['trial']} ({best['augment']}), objective "

@@ -92,9 +92,10 @@ class TrainConfig:
         return augment_tag(self.augment_names)
 
     def name(self) -> str:
-        """The training's name (its runs', its logged model's): dfdc-bce-none."""
+        """The training's name (its runs', its logged model's): dfdc-bce-none, dfdc-bce-hf-s2."""
         from ..naming import training_name
-        return training_name(self.dataset, self.loss, self.augment_tag, self.train_videos)
+        return training_name(self.dataset, self.loss, self.augment_tag, self.train_videos,
+                             self.seed)
 
     def params(self) -> dict:
         """What a training run logs as params (resume is how it was started, not what)."""

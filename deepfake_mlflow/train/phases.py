@@ -239,6 +239,7 @@ def _variant_tags(cfg: TrainConfig) -> dict:
     """The tags every run of a training carries: what it learns from and how."""
     return {"dataset": cfg.dataset, "loss": cfg.loss, "augment": cfg.augment_tag,
             "model": cfg.model, "variant": naming.variant(cfg.loss, cfg.augment_tag),
+            "seed": str(cfg.seed),  # the UI groups a variant's seeds by it
             "config_hash": cfg.config_hash(),
             "faces_digest": faces_digest(cfg.faces_index())}
 

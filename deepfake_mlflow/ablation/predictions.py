@@ -1,0 +1,25 @@
+"""The per-face predictions an evaluation run logged (predictions/<test set>.parquet),
+read back for the comparisons between an ablation's trials."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+COLUMNS = ["key", "frame", "label", "logit"]  # what a comparison reads
+
+
+@lru_cache(maxsize=8)  # NONE's, read again for every trial compared with it
+def predictions(eval_run_id: str, test_set: str) -> pd.DataFrame:
+    import mlflow
+
+    from ..errors import UserInputError
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=eval_run_id, artifact_path=f"predictions/{test_set}.parquet")
+    except mlflow.exceptions.MlflowException as err:
+        raise UserInputError(f"evaluation run {eval_run_id}: no predictions of {test_set} "
+                             f"(predictions/{test_set}.parquet): {str(err).splitlines()[0]}"
+                             ) from None
+    return pd.read_parquet(path, columns=COLUMNS)

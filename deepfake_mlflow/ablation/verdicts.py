@@ -1,0 +1,83 @@
+"""The ablation's verdict: each augmentation against NONE on each test set.
+
+The paired comparison (deepfake_mlflow.evaluation.compare) of a trial's frame AUC with the
+NONE trial's, on the same test videos, over the seeds of both; Holm's correction over all
+of a study's comparisons; each one called better, worse, or not distinguishable. Logged to
+the study's parent run as comparison.csv and metrics (auc_vs_none/<augment label>/<test set>),
+printed by the stage, drawn by the report's Fig. 3.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config
+from ..evaluation import compare
+from .storage import SURPLUS
+
+COLUMNS = ["augment", "test_set", "difference", "low", "high", "p_value", "p_holm", "verdict",
+           "real_videos", "fake_videos", "seeds_a", "seeds_b"]
+SHORT = {compare.BETTER: "better", compare.WORSE: "worse", compare.TIED: "same",
+         compare.TOO_FEW: "n/a"}
+
+
+def compare_with_none(study, tests: dict, seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
+    """One row per (augmentation, test set) of the study's finished trials against its
+    NONE trial; empty without a NONE trial or test sets."""
+    from .predictions import predictions
+    done = {t.user_attrs.get("augment"): t for t in study.trials
+            if t.state.name == "COMPLETE" and SURPLUS not in t.user_attrs
+            and t.user_attrs.get("eval_run_ids")}
+    none = done.pop("none", None)
+    if none is None or not tests:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = []
+    for test in tests:
+        base = [predictions(run_id, test) for run_id in none.user_attrs["eval_run_ids"]]
+        for augment, trial in done.items():
+            other = [predictions(run_id, test) for run_id in trial.user_attrs["eval_run_ids"]]
+            labels, keys, a, b = compare.aligned(other, base)
+            found = compare.paired_auc_difference(labels, keys, a, b, seed=seed)
+            rows.append({"augment": augment, "test_set": test, **found.as_dict()})
+    return compare.with_verdicts(rows)[COLUMNS]
+
+
+def log_comparison(table: pd.DataFrame) -> None:
+    """comparison.csv and one metric per comparison on the active run (the study's parent),
+    and how many augmentations came out better and worse than NONE."""
+    import mlflow
+
+    from .. import tracking
+    if not len(table):
+        return
+    tracking.log_dataframe(table, "comparison.csv")
+    from ..naming import augment_label
+    # a metric name holds no '+': mix for all seven, bc_hf for a search's pair
+    metrics = {f"auc_vs_none/{augment_label(r.augment).replace('+', '_')}/{r.test_set}":
+               r.difference for r in table.itertuples()}
+    for word in (compare.BETTER, compare.WORSE):
+        metrics[f"comparisons_{word}"] = int((table["verdict"] == word).sum())
+    mlflow.log_metrics(metrics)
+
+
+def printed(table: pd.DataFrame) -> str:
+    """The verdicts as a console table: an augmentation per row, a test set per column,
+    each cell the AUC difference with its 95% interval and the verdict."""
+    from ..naming import augment_label
+
+    def cell(row) -> str:
+        if pd.isna(row["low"]):
+            return f"{row['difference']:+.3f} n/a"
+        return (f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}] "
+                f"{SHORT[row['verdict']]}")
+    shown = table.assign(cell=table.apply(cell, axis=1),
+                         augment=table["augment"].map(augment_label))
+    grid = shown.pivot(index="augment", columns="test_set", values="cell")
+    videos = shown.groupby("test_set")[["real_videos", "fake_videos"]].first()
+    seeds = f"{int(table['seeds_a'].max())} seed(s) per augmentation"
+    return (grid.to_string() + "\n" + "test videos (real/fake): "
+            + ", ".join(f"{t} {int(r.real_videos)}/{int(r.fake_videos)}"
+                        for t, r in videos.iterrows())
+            + f"; {seeds}; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over all "
+              f"{len(table)} comparisons; same: not distinguishable; n/a: fewer than "
+              f"{config.INTERVAL_MIN_VIDEOS} videos of a class")
