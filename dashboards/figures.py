@@ -16,32 +16,60 @@ from deepfake_mlflow.evaluation.plots import LINES, colour, label, ordered, plt
 LOSS_STYLE = {"bce": ("-", "o"), "triplet": ("--", "s")}
 
 
-def ablation_chart(trials: pd.DataFrame, dataset: str, title: str):
-    """Fig. 3: frame AUC per augmentation (bars: one per test set), ordered as the paper
-    orders it (decreasing AUC on the training dataset's own test set), with each test set's
-    AUC without augmentation (NONE) as a horizontal line."""
+VERDICT_MARKS = {"better": "\u25b2", "worse": "\u25bc"}  # above a bar: against NONE
+
+
+def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
+                   comparison: pd.DataFrame | None = None):
+    """Fig. 3: frame AUC per augmentation (bars: one per test set, with their 95% interval
+    when measured), ordered as the paper orders it (decreasing AUC on the training
+    dataset's own test set), with each test set's AUC without augmentation (NONE) as a
+    horizontal line. With the study's comparison (ablation.verdicts), a bar found better
+    than NONE carries a filled triangle up, one found worse a triangle down; the others are
+    not distinguishable from NONE (or rest on too few videos)."""
     tests = ordered(c.split("/", 1)[1] for c in trials.columns if c.startswith("auc_frame/"))
     done = trials[trials["state"] == "COMPLETE"].drop_duplicates("augment", keep="last")
     key = f"auc_frame/{dataset}" if f"auc_frame/{dataset}" in done else f"auc_frame/{tests[0]}"
     done = done.sort_values(key, ascending=False)
     names = [augment_label(a).upper() for a in done["augment"]]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(names) + 2), 3.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(names) + 2), 3.6), layout="constrained")
     width = 0.8 / max(len(tests), 1)
     x = np.arange(len(names))
     none = done[done["augment"] == "none"]
+    verdicts = {} if comparison is None or not len(comparison) else {
+        (r.augment, r.test_set): r.verdict for r in comparison.itertuples()}
+    nan = pd.Series(np.nan, index=done.index)
     for i, test in enumerate(tests):
         values = done[f"auc_frame/{test}"].to_numpy(dtype=float)
-        ax.bar(x + (i - (len(tests) - 1) / 2) * width, values, width, color=colour(test),
-               label=label(test), edgecolor="white", linewidth=0.4)
+        low = done.get(f"auc_frame_low/{test}", nan).to_numpy(dtype=float)
+        high = done.get(f"auc_frame_high/{test}", nan).to_numpy(dtype=float)
+        at = x + (i - (len(tests) - 1) / 2) * width
+        ax.bar(at, values, width, color=colour(test), label=label(test), edgecolor="white",
+               linewidth=0.4)
+        measured = ~np.isnan(low) & ~np.isnan(high)
+        if measured.any():
+            ax.errorbar(at[measured], values[measured],
+                        yerr=[np.clip(values - low, 0, None)[measured],
+                              np.clip(high - values, 0, None)[measured]],
+                        fmt="none", ecolor="0.25", elinewidth=0.7, capsize=1.5)
+        for j, augment in enumerate(done["augment"]):
+            mark = VERDICT_MARKS.get(verdicts.get((augment, test)))
+            if mark:
+                top = high[j] if measured[j] else values[j]
+                ax.text(at[j], min(top, 1.0) + 0.015, mark, ha="center", va="bottom",
+                        fontsize=6, color=colour(test))
         if len(none) and not np.isnan(none[f"auc_frame/{test}"].iloc[0]):
             ax.axhline(none[f"auc_frame/{test}"].iloc[0], color=colour(test), linewidth=1,
                        linestyle=LINES[i % len(LINES)], alpha=0.9)
     ax.set_xticks(x, names)
-    ax.set(ylabel="frame-level ROC AUC", ylim=(0.0, 1.0),
+    ax.set(ylabel="frame-level ROC AUC", ylim=(0.0, 1.08),
            xlabel=f"augmentation (ordered by AUC on the {label(dataset)} test set)")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(title="test set\n(lines: NONE)", fontsize=7, title_fontsize=7, frameon=False,
+    legend = "test set\n(lines: NONE)"
+    if verdicts:
+        legend += "\n\u25b2/\u25bc better/worse\nthan NONE"
+    ax.legend(title=legend, fontsize=7, title_fontsize=7, frameon=False,
               loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 

@@ -197,7 +197,7 @@ def _videos(count) -> str:
     return "" if count is None or pd.isna(count) else f"{count:.0f} test videos"
 
 
-def ablation_section(report: Report) -> Section:
+def ablation_section(report: Report, scratch: Path) -> Section:
     section = Section("ablation", "Fig. 3: each augmentation alone")
     trials = store.trial_rows(report.study)
     if trials.empty:
@@ -212,16 +212,26 @@ def ablation_section(report: Report) -> Section:
         section.body.append(f"<h3>{html.escape(name)} "
                             f"({report.anchor('the study run', parent)})</h3>")
         aucs = [c for c in rows.columns if c.startswith("auc_frame/")]
+        run = report.study.by_id.get(parent)
+        comparison = store.download_csv(run, "comparison.csv", scratch) if run else None
+        seeds = int(rows["seeds"].max()) if "seeds" in rows and rows["seeds"].notna().any() \
+            else 1
         if len(complete) and aucs:
             fig = figures.ablation_chart(rows, dataset, f"BCE on {label(dataset)}, one "
-                                                        "augmentation at a time")
+                                                        "augmentation at a time", comparison)
             section.body.append(report.figure(
                 fig, _slug(name if name.startswith("ablation") else f"ablation-{name}"),
-                f"Fig. 3 ({name}): frame AUC of each "
-                "augmentation on every test set; lines: NONE", parent))
+                f"Fig. 3 ({name}): frame AUC of each augmentation on every test set"
+                + (f", mean over {seeds} seeds" if seeds > 1 else "")
+                + "; bars: 95% interval; lines: NONE"
+                + ("; \u25b2/\u25bc: better/worse than NONE on the same test videos "
+                   f"(paired bootstrap, Holm-adjusted p < {config.TEST_ALPHA})"
+                   if comparison is not None and len(comparison) else ""), parent))
         else:
             section.notes.append(f"{name}: no completed trial with test AUCs yet")
         section.body.append(_trials_table(report, rows, aucs))
+        if comparison is not None and len(comparison):
+            section.body.append(_verdicts_table(comparison))
         failed = rows[rows["state"].isin(["FAIL", "FAILED", "KILLED", "PRUNED"])]
         if len(failed):
             section.notes.append(f"{name}: {len(failed)} trial(s) not complete: "
@@ -235,13 +245,53 @@ def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str]) -> str:
     head = "".join(f"<th>{label(t)} AUC</th>" for t in tests)
     body = []
     for _, row in rows.sort_values("objective", na_position="last").iterrows():
-        cells = "".join(f"<td>{_fmt(row.get(f'auc_frame/{t}'), 3)}</td>" for t in tests)
+        cells = "".join(f"<td>{_auc_cell(row, t)}</td>" for t in tests)
         body.append(f"<tr><td>{report.anchor(str(row['trial']), row['run_id'])}</td>"
                     f"<td>{html.escape(naming.augment_label(row['augment']).upper())}</td>"
                     f"<td>{row['state']}</td>"
                     f"<td>{_fmt(row['objective'], 4)}</td>{cells}</tr>")
     return (f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
             f"<th>objective</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _auc_cell(row: pd.Series, test: str) -> str:
+    """A trial's AUC on a test set: the mean over its seeds with their spread, and its
+    interval (matrix.cell)."""
+    from deepfake_mlflow.evaluation.matrix import cell
+    values = [row.get(f"{k}/{test}", float("nan"))
+              for k in ("auc_frame", "auc_frame_low", "auc_frame_high", "auc_frame_sd")]
+    return html.escape(cell(*[float("nan") if v is None else v for v in values]))
+
+
+def _verdicts_table(comparison: pd.DataFrame) -> str:
+    """Each augmentation against NONE per test set: the AUC difference, its interval, the
+    verdict, and the videos and seeds it rests on."""
+    tests = ordered(comparison["test_set"].unique())
+    head = "".join(f"<th>{label(t)}</th>" for t in tests)
+    body = []
+    for augment, rows in comparison.groupby("augment", sort=False):
+        by_test = {r.test_set: r for r in rows.itertuples()}
+        cells = []
+        for test in tests:
+            r = by_test.get(test)
+            if r is None:
+                cells.append("<td>—</td>")
+                continue
+            interval = "" if pd.isna(r.low) else f" [{r.low:+.2f}, {r.high:+.2f}]"
+            cells.append(f"<td>{r.difference:+.3f}{interval}<br><em>{r.verdict}</em></td>")
+        body.append(f"<tr><td>{html.escape(naming.augment_label(augment).upper())}</td>"
+                    f"{''.join(cells)}</tr>")
+    first = comparison.groupby("test_set").first()
+    videos = ", ".join(f"{label(t)} {int(first.loc[t, 'real_videos'])} real / "
+                       f"{int(first.loc[t, 'fake_videos'])} fake" for t in tests)
+    return (f"<p>Against NONE: frame AUC difference on the same test videos, with its 95% "
+            f"interval (paired bootstrap over videos and the seeds' spread; "
+            f"{int(comparison['seeds_a'].max())} seed(s) per augmentation); better or worse "
+            f"when the Holm-adjusted p-value over all {len(comparison)} comparisons is below "
+            f"{config.TEST_ALPHA}. Test videos: {videos}; fewer than "
+            f"{config.INTERVAL_MIN_VIDEOS} of a class allow no test.</p>"
+            f'<table class="list"><thead><tr><th>augmentation</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 def _fmt(value, digits: int) -> str:
@@ -383,7 +433,8 @@ def build(study: store.Study, out: Path, ui_url: str = config.UI_URL,
     report = Report(study, out, ui_url)
     with tempfile.TemporaryDirectory() as scratch:
         for make in SECTIONS:
-            needs_scratch = make in (mds_section, roc_section, robustness_section)
+            needs_scratch = make in (ablation_section, mds_section, roc_section,
+                                     robustness_section)
             try:
                 section = make(report, Path(scratch)) if needs_scratch else make(report)
             except Exception as err:  # noqa: BLE001 - one broken section, not a broken report

@@ -216,7 +216,11 @@ def trial_rows(study: Study) -> pd.DataFrame:
                      "state": tags.get("optuna_state", run.info.status),
                      "objective": metrics.get("objective", float("nan")),
                      "run_id": run.info.run_id,
-                     **{k: v for k, v in metrics.items() if k.startswith("auc_frame/")}})
+                     "seeds": metrics.get("seeds", 1.0),
+                     # each test set's AUC (a mean over seeds), its interval and spread
+                     **{k: v for k, v in metrics.items()
+                        if k.startswith(("auc_frame/", "auc_frame_low/", "auc_frame_high/",
+                                         "auc_frame_sd/"))}})
     return pd.DataFrame(rows)
 
 

@@ -55,6 +55,7 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
         assert "auc_frame/ff" in run.data.metrics and run.data.metrics["seeds"] == 2
         assert run.data.metrics["objective"] == pytest.approx(
             (run.data.metrics["objective/seed_0"] + run.data.metrics["objective/seed_1"]) / 2)
+        assert run.data.metrics["best_val_loss"] == pytest.approx(run.data.metrics["objective"])
         beneath = study_runs(run.info.run_id)  # per seed its training and its evaluation
         assert sorted(r.info.run_name for r in beneath) == sorted(
             [f"eval:{run.info.run_name}-s0", f"eval:{run.info.run_name}-s1",

@@ -90,17 +90,23 @@ class Objective:
 
         name = mlflow.active_run().info.run_name  # trial-3-hf: its evaluations' names
         seeds = self.cfg.trial_seeds()
-        values, trainings, evaluations, metrics = [], [], [], {}
+        values, trainings, evaluations, per_seed = [], [], [], []
         for i, seed in enumerate(seeds):
             # the pruner reads the first seed's validation curve: one curve per trial
-            value, result, tables = self._one_seed(
+            value, result, validation, tables = self._one_seed(
                 spec, seed, report if i == 0 else None,
                 name if len(seeds) == 1 else f"{name}-s{seed}")
             values.append(value)
             trainings.append(result.run_id)
             evaluations.append(tables)
-            metrics[f"objective/seed_{seed}"] = value
+            per_seed.append({"best_val_loss": result.best_val_loss, **validation})
         value = float(np.mean(values))
+        # each measure as its mean over the seeds, and per seed when there are several
+        metrics = {k: float(np.mean([m[k] for m in per_seed])) for k in per_seed[0]}
+        if len(seeds) > 1:
+            metrics.update({f"{k}/seed_{seed}": v for seed, m in zip(seeds, per_seed)
+                            for k, v in m.items()})
+            metrics.update({f"objective/seed_{seed}": v for seed, v in zip(seeds, values)})
         metrics.update(objective=value, seeds=len(seeds))
         if len(seeds) > 1:
             metrics["objective_sd"] = float(np.std(values, ddof=1))
@@ -118,7 +124,8 @@ class Objective:
         return value
 
     def _one_seed(self, spec: str, seed: int, report, name: str):
-        """One training of the trial and its objective; its test evaluation (or None)."""
+        """One training of the trial, its objective, its validation AUCs (cross-val-auc)
+        and its test evaluation (or None)."""
         import mlflow
 
         from ..stages import evaluate
@@ -131,17 +138,17 @@ class Objective:
             table = evaluate.run(evaluate.EvaluateConfig(
                 result.run_id, self.cross, split="val", robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"val:{name}"))
-            mlflow.log_metrics({f"val_auc_frame/{r.test_set}/seed_{seed}": r.auc_frame
-                                for r in table.itertuples()})
+            validation = {f"val_auc_frame/{r.test_set}": r.auc_frame
+                          for r in table.itertuples()}
             value = float(table["auc_frame"].mean())
         else:
-            value = float(result.best_val_loss)
+            validation, value = {}, float(result.best_val_loss)
         tests = None
         if self.tests:
             tests = evaluate.run(evaluate.EvaluateConfig(
                 result.run_id, self.tests, robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"eval:{name}"))
-        return value, result, tests
+        return value, result, validation, tests
 
     def _test_aucs(self, trial, evaluations: list) -> dict:
         """Each test set's frame AUC with its 95% interval, as metrics and user attributes:

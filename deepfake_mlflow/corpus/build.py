@@ -41,6 +41,9 @@ DFD_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_seriou
               "outside_talking_still_laughing", "podium_speech_happy", "talking_against_wall",
               "walking_down_street_outside_angry")
 DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
+# of the real videos: the test part's share is large enough (3 of 10) that an AUC on it,
+# and a comparison of two models there, gets an interval (config.INTERVAL_MIN_VIDEOS)
+DFDC_SHARES = {"test": 0.3, "val": 0.2}
 DFDC_FAKES_PER_REAL = 2
 CELEBDF_CLIPS_PER_CELEBRITY = 3
 MANIFEST = "manifest.json"
@@ -50,7 +53,8 @@ PLACEMENT_CONFIDENCE = 0.5
 # 2: DFD's and Celeb-DF's fakes re-paste the filmed person's own face (see write_dfd)
 # 3: each Celeb-DF celebrity is filmed three times, the last clip listed for test
 #    (write_celebdf)
-FORMAT = 3
+# 4: DFDC's reals go to the splits by DFDC_SHARES (3 of 10 to test, was 2)
+FORMAT = 4
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -138,12 +142,16 @@ def _dfdc_name(seed: int, key: str) -> str:
 
 def write_dfdc(w: CorpusWriter, size: int) -> None:
     parts = [p for split in ("train", "val", "test") for p in DFDC_PARTS[split]]
-    # one real per part first (every split populated), the rest round-robin
+    # each split its share of the reals (at least one), round-robin over its parts
+    counts = {split: max(1, round(size * share)) for split, share in DFDC_SHARES.items()}
+    counts["train"] = size - sum(counts.values())
+    placed = [DFDC_PARTS[split][i % len(DFDC_PARTS[split])]
+              for split in ("train", "val", "test") for i in range(counts[split])]
     people = w.identities("dfdc", size)
     metadata: dict[int, dict] = {p: {} for p in parts}
     reals = []
     for n, person in enumerate(people):
-        part = parts[n % len(parts)]
+        part = placed[n]
         name = _dfdc_name(w.seed, f"dfdc/real/{n}")
         clip = w.real("dfdc", f"dfdc_train_part_{part}/{name}", person)
         metadata[part][name] = {"label": "REAL", "split": "train"}
