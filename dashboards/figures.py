@@ -75,31 +75,48 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
 
 
 def limited_curves(points: pd.DataFrame, title: str):
-    """Fig. 1: frame AUC against the training videos per class, BCE against triplet; one
-    panel per test set; the same losses on all training videos as dashed levels."""
-    tests = ordered(points.loc[points["train_videos"] > 0, "test_set"])
-    fig, axes = plt.subplots(1, len(tests), figsize=(3.3 * len(tests) + 0.6, 3.2),
+    """Fig. 1 as the paper draws it: one panel per training dataset, frame AUC against the
+    training videos per class, a line per test set (colour; the in-domain one thicker) and
+    loss (solid BCE, dashed triplet), each with its 95% interval as a band; the same
+    losses on all training videos as a marker at the right edge."""
+    datasets = ordered(points["dataset"].unique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets) + 1.4, 3.3),
                              sharey=True, squeeze=False, layout="constrained")
-    for ax, test in zip(axes[0], tests):
-        rows = points[points["test_set"] == test]
-        for loss, by_loss in rows.groupby("loss"):
-            style, marker = LOSS_STYLE.get(loss, ("-", "o"))
-            line_colour = plots.PALETTE[0 if loss == "bce" else 1]
-            subset = by_loss[by_loss["train_videos"] > 0].sort_values("train_videos")
-            ax.plot(subset["train_videos"], subset["auc_frame"], linestyle=style, marker=marker,
-                    color=line_colour, markersize=4, label=loss.upper())
-            full = by_loss[by_loss["train_videos"] == 0]
-            if len(full):
-                ax.axhline(full["auc_frame"].iloc[0], color=line_colour, linestyle=":",
-                           linewidth=1, label=f"{loss.upper()}, all videos")
+    for ax, dataset in zip(axes[0], datasets):
+        rows = points[points["dataset"] == dataset]
+        sizes = sorted(rows.loc[rows["train_videos"] > 0, "train_videos"].unique())
+        for test in ordered(rows["test_set"].unique()):
+            for loss, by_loss in rows[rows["test_set"] == test].groupby("loss"):
+                style, marker = LOSS_STYLE.get(loss, ("-", "o"))
+                # several seeds of a point: their mean (and the mean of their intervals)
+                subset = by_loss[by_loss["train_videos"] > 0].groupby(
+                    "train_videos", as_index=False)[["auc_frame", "auc_frame_low",
+                                                     "auc_frame_high"]].mean()
+                ax.plot(subset["train_videos"], subset["auc_frame"], linestyle=style,
+                        marker=marker, color=colour(test), markersize=3.5,
+                        linewidth=2.0 if test == dataset else 1.1,
+                        label=f"{label(test)}, {loss.upper()}")
+                if subset["auc_frame_low"].notna().any():
+                    ax.fill_between(subset["train_videos"], subset["auc_frame_low"],
+                                    subset["auc_frame_high"], color=colour(test), alpha=0.12,
+                                    linewidth=0)
+                full = by_loss[by_loss["train_videos"] == 0]
+                if len(full) and sizes:  # all videos: beyond the largest subset
+                    ax.plot([sizes[-1] * 1.6], [full["auc_frame"].iloc[0]], marker=marker,
+                            color=colour(test), markersize=4, linestyle="none",
+                            fillstyle="none" if loss != "bce" else "full")
         ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted(rows.loc[rows["train_videos"] > 0, "train_videos"].unique()))
+        ax.set_xticks(sizes)
         ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
-        ax.set(title=f"tested on {label(test)}", xlabel="training videos per class",
+        ax.axhline(0.5, color="0.6", linewidth=0.6, linestyle=":")
+        ax.set(title=f"trained on {label(dataset)}", xlabel="training videos per class",
                ylim=(0.0, 1.02))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("frame-level ROC AUC")
-    axes[0][-1].legend(fontsize=7, frameon=False)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, title="test set, loss\n(bands: 95% interval;\n"
+                                      "right edge: all videos)",
+               fontsize=6.5, title_fontsize=6.5, frameon=False, loc="outside right upper")
     fig.suptitle(title)
     return fig
 

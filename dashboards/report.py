@@ -82,8 +82,9 @@ class Report:
 
 # --- sections ---------------------------------------------------------------------------------
 def tables_section(report: Report) -> Section:
+    from deepfake_mlflow.evaluation.matrix import over_seeds
     section = Section("tables", "Tables I-IV: frame-level ROC AUC across datasets")
-    table = report.matrix
+    table = over_seeds(report.matrix)  # a variant of several seeds: their mean
     published = paper.tables()
     trained = store.variants(report.study)
     if not trained:
@@ -178,6 +179,10 @@ def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
                 mark = config.BELOW_CHANCE_MARK if value < 0.5 else ""
                 text = (f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}'
                         f'{mark}</span>')
+                spread = found["auc_frame_sd"].iloc[0] if "auc_frame_sd" in found else None
+                if spread is not None and not pd.isna(spread):  # a mean over seeds
+                    text += (f'<span class="interval" title="standard deviation over '
+                             f'{int(found["seeds"].iloc[0])} seeds">±{spread:.2f}</span>')
                 lo, hi = low.loc[dataset, test], high.loc[dataset, test]
                 if not (pd.isna(lo) or pd.isna(hi)):
                     text += f'<span class="interval">[{lo:.2f}, {hi:.2f}]</span>'
@@ -304,17 +309,21 @@ def limited_section(report: Report) -> Section:
     if points.empty or not (points["train_videos"] > 0).any():
         section.notes.append("no data-limited trainings in this study")
         return section
-    for dataset, rows in points.groupby("dataset"):
-        fig = figures.limited_curves(rows, f"Trained on {label(dataset)} with fewer videos")
-        first = rows.loc[rows["train_videos"] > 0, "run_id"].iloc[0]
-        section.body.append(report.figure(
-            fig, f"data-limited-{dataset}", f"Fig. 1: trained on {label(dataset)}, frame AUC "
-            "against the training videos per class (dotted: all videos)",
-            report.study.by_id[first].data.tags.get(store.PARENT, first)))
+    datasets = ordered(points["dataset"].unique())
+    fig = figures.limited_curves(points, "Data-limited training, BCE against triplet")
+    first = points.loc[points["train_videos"] > 0, "run_id"].iloc[0]
+    section.body.append(report.figure(
+        fig, "data-limited", "Fig. 1: frame AUC against the training videos per class, one "
+        "panel per training dataset (" + ", ".join(label(d) for d in datasets) + "), a line "
+        "per test set and loss (bands: 95% interval; the in-domain line thicker; at the "
+        "right edge: all videos)",
+        report.study.by_id[first].data.tags.get(store.PARENT, first)))
+    for dataset in datasets:
+        rows = points[points["dataset"] == dataset]
         links = ", ".join(report.anchor(f"{r.loss} {r.train_videos or 'all'}", r.run_id)
                           for r in rows.drop_duplicates("run_id").sort_values(
                               ["loss", "train_videos"]).itertuples())
-        section.body.append(f"<p>Training runs: {links}</p>")
+        section.body.append(f"<p>Trained on {label(dataset)}: {links}</p>")
     return section
 
 

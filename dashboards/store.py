@@ -183,7 +183,8 @@ def _parent(run_id: str, study: str, uri: str) -> Run:
 
 # --- tables ---------------------------------------------------------------------------------
 def matrix_rows(study: Study) -> pd.DataFrame:
-    """One row per grid model x test set (the newest run of a variant when repeated): the
+    """One row per grid model x test set (the newest run of a variant and seed when
+    repeated; report.tables_section takes the seeds' mean): the
     matrix's rows of the training run, with the evaluation run that measured each cell and
     its number of test videos."""
     from deepfake_mlflow.evaluation import matrix
@@ -195,8 +196,8 @@ def matrix_rows(study: Study) -> pd.DataFrame:
                 row["test_videos"] = evaluation.data.metrics.get(f"videos/{row['test_set']}")
             row["eval_run_id"] = evaluation.info.run_id if evaluation else ""
             rows.append(row)
-    table = pd.DataFrame(rows, columns=[*matrix.COLUMNS, "eval_run_id"])
-    return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
+    table = pd.DataFrame(rows, columns=matrix.COLUMNS)
+    return table.drop_duplicates([*matrix.VARIANT, "seed"], keep="first")
 
 
 def variants(study: Study) -> list[tuple[str, str, str]]:
@@ -235,13 +236,18 @@ def limited_rows(study: Study) -> pd.DataFrame:
     for run in [*chosen, *reference]:
         for key, value in run.data.metrics.items():
             if key.startswith("auc_frame/") and key.count("/") == 1:
+                test = key.split("/", 1)[1]
                 rows.append({"dataset": run.data.tags.get("dataset"),
                              "loss": run.data.tags.get("loss"),
                              "train_videos": _videos_per_class(run),
-                             "test_set": key.split("/", 1)[1], "auc_frame": value,
+                             "test_set": test, "auc_frame": value,
+                             **{f"auc_frame_{b}": run.data.metrics.get(f"auc_frame_{b}/{test}",
+                                                                       float("nan"))
+                                for b in ("low", "high")},
                              "run_id": run.info.run_id})
     return pd.DataFrame(rows, columns=["dataset", "loss", "train_videos", "test_set",
-                                       "auc_frame", "run_id"])
+                                       "auc_frame", "auc_frame_low", "auc_frame_high",
+                                       "run_id"])
 
 
 def download_csv(run: Run, artifact: str, scratch: Path) -> pd.DataFrame | None:

@@ -29,7 +29,9 @@ def test_demo_is_one_parent_run_holding_every_step(demo_store):
     results, folder = demo_store["results"], demo_store["folder"]
     assert results["failed"] == []
     assert len(results["matrix"]) == 8 * 4  # 8 models x 4 test sets: Tables I-IV
-    assert list(results["data_limited"]["loss"]) == ["bce", "triplet"]
+    limited = results["data_limited"]  # each point tested on every test set (Fig. 1)
+    assert len(limited) == 2 * 4 and set(limited["loss"]) == {"bce", "triplet"}
+    assert sorted(limited["test_set"].unique()) == DATASETS
     assert len(results["ablation"]["trials"]) == 9  # Fig. 3's set
     assert results["example_video"].suffix == ".mp4"
     assert results["report"] == (folder / "demo" / "report" / "report.html").resolve()

@@ -50,7 +50,7 @@ def test_a_study_runs_every_step_once_and_a_second_invocation_trains_nothing(tin
     runs = final_runs()
     assert len(runs) == 3 and len({r.data.tags["config_hash"] for r in runs}) == 3
     assert len(first["matrix"]) == 2 * 2  # 2 models x 2 test sets
-    assert list(first["data_limited"]["train_videos"]) == [2]
+    assert list(first["data_limited"]["train_videos"]) == [2, 2]  # on both test sets
     assert [c["dataset"] for c in first["champions"]] == ["ff"]
     parent = mlflow.get_run(first["parent_run_id"])
     children = mlflow.search_runs(search_all_experiments=True, output_format="list",
@@ -88,10 +88,32 @@ def test_an_interrupted_study_resumes_and_finishes_the_grid(tiny_study, monkeypa
     assert len({r.data.tags["config_hash"] for r in runs}) == 3  # the killed one resumed
 
 
+def test_seeds_train_each_variant_once_per_seed_and_tables_show_their_mean(tiny_study,
+                                                                           capsys):
+    path = tiny_study.parent / "seeds.yaml"
+    path.write_text(yaml.safe_dump({**TINY_STUDY, "name": "seeds", "losses": ["bce"],
+                                    "seeds": [0, 1], "promote": False}))
+    first = reproduce.run(ReproduceConfig(str(path)))
+    assert first["failed"] == []
+    runs = final_runs()  # the grid's ff-bce-none and the data-limited point, per seed
+    assert sorted(r.info.run_name for r in runs) == [
+        "ff-bce-none", "ff-bce-none-2v", "ff-bce-none-2v-s1", "ff-bce-none-s1"]
+    assert sorted(r.data.tags["seed"] for r in runs) == ["0", "0", "1", "1"]
+    assert len(first["matrix"]) == 2 * 2 and set(first["matrix"]["seed"]) == {"0", "1"}
+    assert sorted(first["data_limited"]["seed"]) == [0, 0, 1, 1]  # 2 seeds x 2 test sets
+    reproduce.report(first)
+    assert "\u00b1" in capsys.readouterr().out  # each cell the mean ± the seeds' spread
+    again = reproduce.run(ReproduceConfig(str(path)))
+    assert again["counts"]["trained"] == 0 and again["counts"]["reused"] == 4
+
+
 def test_a_bad_study_file_is_named(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**TINY_STUDY, "trian": {}}))
     with pytest.raises(MalformedFileError, match="unknown keys"):
+        ReproduceConfig(str(bad))
+    bad.write_text(yaml.safe_dump({**TINY_STUDY, "seeds": [1, 1]}))
+    with pytest.raises(MalformedFileError, match="seeds"):
         ReproduceConfig(str(bad))
     bad.write_text(yaml.safe_dump({**TINY_STUDY, "train": {"batch_size": 3}}))
     assert main(["reproduce", "--study", str(bad)]) == 2

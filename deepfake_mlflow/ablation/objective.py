@@ -61,7 +61,7 @@ class Objective:
                 trial.set_user_attr("augment", tag)
                 started = time.perf_counter()
                 try:
-                    value = self._trial(trial, spec, training)
+                    value = self._trial(trial, spec)
                     log.info("trial %-3d %-36s objective %.4f %6.0f s", trial.number,
                              naming.augment_label(tag), value, time.perf_counter() - started)
                     return value
@@ -77,7 +77,7 @@ class Objective:
         except Pruned:
             raise optuna.TrialPruned() from None
 
-    def _trial(self, trial, spec: str, training) -> float:
+    def _trial(self, trial, spec: str) -> float:
         """Train the trial's augmentation once per seed, evaluate each training, and
         return the mean objective over the seeds."""
         import mlflow
@@ -103,12 +103,11 @@ class Objective:
         value = float(np.mean(values))
         # each measure as its mean over the seeds, and per seed when there are several
         metrics = {k: float(np.mean([m[k] for m in per_seed])) for k in per_seed[0]}
+        metrics.update(objective=value, seeds=len(seeds))
         if len(seeds) > 1:
             metrics.update({f"{k}/seed_{seed}": v for seed, m in zip(seeds, per_seed)
                             for k, v in m.items()})
             metrics.update({f"objective/seed_{seed}": v for seed, v in zip(seeds, values)})
-        metrics.update(objective=value, seeds=len(seeds))
-        if len(seeds) > 1:
             metrics["objective_sd"] = float(np.std(values, ddof=1))
         if self.tests:  # reported, never optimised
             metrics.update(self._test_aucs(trial, evaluations))

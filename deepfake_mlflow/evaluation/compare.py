@@ -22,6 +22,7 @@ found at least 8 times in 10.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -131,8 +132,11 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
 def mean_auc(labels, groups, a, samples: int = config.BOOTSTRAP_SAMPLES,
              seed: int = config.DEFAULT_SEED) -> Difference:
     """One variant's mean frame AUC over its seeds (a: (seeds, faces) logits) with the
-    interval of that mean: the test videos' and the seeds' uncertainty, as above."""
-    return paired_auc_difference(labels, groups, a, None, samples, seed)
+    interval of that mean: the test videos' and the seeds' uncertainty, as above, held
+    within [0, 1] (a t interval on few videos can reach past an AUC's bounds)."""
+    found = paired_auc_difference(labels, groups, a, None, samples, seed)
+    return dataclasses.replace(found, low=max(0.0, found.low), high=min(1.0, found.high)) \
+        if not np.isnan(found.low) else found
 
 
 def holm(p_values) -> np.ndarray:

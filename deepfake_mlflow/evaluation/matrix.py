@@ -17,8 +17,9 @@ from ..vocabulary import Loss
 
 # each AUC with its 95% interval (evaluation.metrics.auc_interval; NaN when not computed)
 INTERVALS = ["auc_frame_low", "auc_frame_high", "auc_video_low", "auc_video_high"]
-COLUMNS = ["train_dataset", "loss", "augment", "test_set", "auc_frame", "auc_video",
+COLUMNS = ["train_dataset", "loss", "augment", "seed", "test_set", "auc_frame", "auc_video",
            *INTERVALS, "test_videos", "train_run_id", "model_id", "eval_run_id"]
+VARIANT = ["train_dataset", "loss", "augment", "test_set"]  # a cell of Tables I-IV
 SELECTED = naming.augment_tag(config.SELECTED_AUGMENTATIONS)
 PAPER_TABLES = {(Loss.BCE, "none"): "Table I", (Loss.TRIPLET, "none"): "Table II",
                 (Loss.BCE, SELECTED): "Table III", (Loss.TRIPLET, SELECTED): "Table IV"}
@@ -35,8 +36,9 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
     tests = sorted(k.split("/", 1)[1] for k in metrics
                    if k.startswith("auc_frame/") and k.count("/") == 1)
     model_id = tracking.logged_model_id(run) or ""
+    seed = tags.get("seed", run.data.params.get("seed", ""))
     return [{"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
-             "augment": tags.get("augment", "?"), "test_set": t,
+             "augment": tags.get("augment", "?"), "seed": seed, "test_set": t,
              "auc_frame": metrics[f"auc_frame/{t}"],
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
              **{k: metrics.get(f"{k}/{t}", float("nan")) for k in INTERVALS},
@@ -51,7 +53,26 @@ def from_store(**tags) -> pd.DataFrame:
     runs = queries.final_trainings(**tags)
     rows = [row for run in runs for row in rows_of_run(run)]
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return table.drop_duplicates(["train_dataset", "loss", "augment", "test_set"], keep="first")
+    return table.drop_duplicates([*VARIANT, "seed"], keep="first")
+
+
+def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell (training dataset, loss, augmentation, test set): a variant trained
+    with several seeds as the mean of their AUCs, with their spread (auc_frame_sd,
+    auc_video_sd; NaN for one seed) and count (seeds). A one-seed cell keeps its interval;
+    a mean's interval is not computed here (each seed's is in its evaluation run)."""
+    if not len(table):
+        return table.assign(seeds=pd.Series(dtype=float))
+    grouped = table.groupby(VARIANT, sort=False, dropna=False)
+    out = grouped.agg(**{c: (c, "mean") for c in ("auc_frame", "auc_video")},
+                      **{f"{c}_sd": (c, "std") for c in ("auc_frame", "auc_video")},
+                      **{c: (c, "first") for c in table.columns
+                         if c not in (*VARIANT, "auc_frame", "auc_video")},
+                      seeds=("auc_frame", "size")).reset_index()
+    several = out["seeds"] > 1
+    out.loc[several, INTERVALS] = float("nan")
+    out.loc[several, ["train_run_id", "model_id", "eval_run_id", "seed"]] = ""
+    return out
 
 
 def cell(value: float, low: float = float("nan"), high: float = float("nan"),
@@ -81,10 +102,11 @@ def print_marked(text: str) -> None:
 
 
 def cells(table: pd.DataFrame, level: str = "auc_frame") -> pd.Series:
-    """Each row's AUC at `level` (auc_frame, auc_video) with its interval, as text."""
-    low = table.get(f"{level}_low", pd.Series(float("nan"), index=table.index))
-    high = table.get(f"{level}_high", pd.Series(float("nan"), index=table.index))
-    return pd.Series([cell(v, lo, hi) for v, lo, hi in zip(table[level], low, high)],
+    """Each row's AUC at `level` (auc_frame, auc_video) with its interval (or, a mean over
+    seeds, their spread), as text."""
+    nan = pd.Series(float("nan"), index=table.index)
+    low, high, spread = (table.get(f"{level}_{b}", nan) for b in ("low", "high", "sd"))
+    return pd.Series([cell(*values) for values in zip(table[level], low, high, spread)],
                      index=table.index, dtype=object)
 
 
@@ -142,6 +164,7 @@ def log_matrix(table: pd.DataFrame, artifact_dir: str = "matrix") -> dict:
     from . import plots
 
     tracking.log_dataframe(table, f"{artifact_dir}/cross_dataset_auc.csv")
+    table = over_seeds(table)  # a variant of several seeds: their mean
     grids = pivots(table)
     lows, highs = pivots(table, "auc_frame_low"), pivots(table, "auc_frame_high")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()

@@ -55,7 +55,8 @@ def _training(ref: ModelRef) -> tuple[dict, str]:
         return {"dataset": "unknown", "loss": "unknown", "augment": "unknown"}, Path(ref.uri).name
     run = mlflow.get_run(ref.run_id)
     tags = run.data.tags
-    return {k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")}, run.info.run_name
+    return ({**{k: tags.get(k, "unknown") for k in ("dataset", "loss", "augment")},
+             "seed": tags.get("seed", run.data.params.get("seed", ""))}, run.info.run_name)
 
 
 def _robustness_rows(name: str, predictions: pd.DataFrame, clean: dict,
@@ -155,7 +156,8 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
             robust_rows += curve
             summary.append({"test_set": name, **found})
             rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],
-                         "augment": trained["augment"], "test_set": name,
+                         "augment": trained["augment"], "seed": trained.get("seed", ""),
+                         "test_set": name,
                          **{k: found[k] for k in matrix.COLUMNS if k in found},
                          "test_videos": found["videos"], "train_run_id": ref.run_id or "",
                          "model_id": ref.model_id or "",
@@ -187,6 +189,8 @@ def _copy_to_training_run(run_id: str, summary: list[dict]) -> None:
 def format_table(table: pd.DataFrame) -> str:
     """One model: its AUCs per test set. Several: the train x test table of each variant.
     Every AUC with its 95% interval, every test set with the videos it holds."""
+    if table["train_run_id"].nunique() > 1:
+        table = matrix.over_seeds(table)  # a variant of several seeds: their mean ± spread
     shown = table.assign(frame_auc=matrix.cells(table, "auc_frame"),
                          video_auc=matrix.cells(table, "auc_video"))
     if table["train_run_id"].nunique() <= 1:
@@ -199,7 +203,10 @@ def format_table(table: pd.DataFrame) -> str:
     videos = table.dropna(subset=["test_videos"]).groupby("test_set")["test_videos"].max()
     footer = ("test videos: " + ", ".join(f"{k} {int(v)}" for k, v in videos.items())
               if len(videos) else "")
-    if "auc_frame_low" not in table or table["auc_frame_low"].isna().any():
+    if table.get("seeds", pd.Series([1])).max() > 1:
+        footer += (f"{'; ' if footer else ''}mean±sd: the mean over a variant's seeds and "
+                   "their standard deviation (each seed's interval in its evaluation run)")
+    elif "auc_frame_low" not in table or table["auc_frame_low"].isna().any():
         footer += (f"{'; ' if footer else ''}an AUC without an interval: its test set holds "
                    f"fewer than {config.INTERVAL_MIN_VIDEOS} videos of a class")
     if (table["auc_frame"] < 0.5).any():

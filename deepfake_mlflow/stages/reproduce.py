@@ -79,15 +79,16 @@ def report_study(result) -> int:
     limited = result.get("data_limited")
     if limited is not None and len(limited):
         from ..evaluation.matrix import cells, print_marked
-        print("\ndata-limited training (Fig. 1), in-domain AUC [95% interval]:")
-        shown = limited.assign(frame_auc=cells(limited, "auc_frame"),
-                               video_auc=cells(limited, "auc_video"))
-        columns = ["train_videos", "loss", "frame_auc", "video_auc"]
-        if "test_videos" in shown:  # what each point rests on
-            shown["test_videos"] = shown["test_videos"].map(
-                lambda n: "?" if pd.isna(n) else str(int(n)))
-            columns.append("test_videos")
-        print_marked(shown[columns].to_string(index=False))
+        print("\ndata-limited training (Fig. 1), frame AUC [95% interval] on each test set:")
+        shown = limited.assign(cell=cells(limited, "auc_frame"))
+        index = ["train_dataset", "loss", "train_videos"]
+        if "seed" in limited and limited["seed"].nunique() > 1:
+            index.append("seed")  # each seed's point, one row each
+        grid = shown.pivot_table(index=index, columns="test_set", values="cell",
+                                 aggfunc="first")
+        videos = limited.groupby("test_set")["test_videos"].max()
+        print_marked(grid.rename(columns=lambda t: f"{t} ({videos[t]:.0f} videos)"
+                                 if not pd.isna(videos[t]) else t).to_string())
     ablation = result.get("ablation")
     if ablation and ablation.get("trials"):
         from ..evaluation.matrix import print_marked, test_auc_cells

@@ -95,15 +95,21 @@ class StudyRunner:
             cfg = self.plan.train_config(dataset, loss, aug, **extra)
         return self.trained(cfg).run_id
 
+    def seeded(self, what: str, seed: int) -> str:
+        """A step's name, with its seed when the study has several."""
+        return what if len(self.plan.study_seeds()) == 1 else f"{what}, seed {seed}"
+
     def grid(self) -> None:
         runs = {}
         for dataset in self.plan.train_datasets:
             for aug in self.plan.augmentations:
                 for loss in self.plan.losses:
-                    run_id = self.step(f"train {dataset}, {loss}, {aug.lower()}",
-                                       lambda: self.variant(dataset, loss, aug))
-                    if run_id:
-                        runs[(dataset, loss, aug)] = run_id
+                    for seed in self.plan.study_seeds():
+                        run_id = self.step(
+                            self.seeded(f"train {dataset}, {loss}, {aug.lower()}", seed),
+                            lambda: self.variant(dataset, loss, aug, seed=seed))
+                        if run_id:
+                            runs[(dataset, loss, aug, seed)] = run_id
         self.final_runs = list(runs.values())
         self.results["grid"] = runs
 
@@ -167,33 +173,43 @@ class StudyRunner:
             work)
 
     def data_limited(self) -> None:
+        """Fig. 1: each data-limited training dataset, loss and size, tested on every test
+        set of the study (in domain and across), one evaluation run per point."""
         import pandas as pd
 
         from ..stages import evaluate
         spec, rows = self.plan.data_limited, []
-        dataset = spec["dataset"]
+        tests = list(self.plan.test_datasets)
         measured = ("auc_frame", "auc_video", *INTERVALS)  # each AUC with its interval
-        for n in spec["videos_per_class"]:
-            for loss in spec.get("losses", self.plan.losses):
-                def point(n=n, loss=loss):
-                    run_id = self.variant(dataset, loss, "NONE", train_videos=int(n))
-                    done = self.earlier_evaluation({"test_sets": dataset, "robustness": "none",
-                                                    "mds": "none", "bootstrap": self.bootstrap},
-                                                   train_run_id=run_id)
-                    if done is not None:
-                        self.counts["reused_evaluations"] += 1
-                        auc = {m: done.data.metrics.get(f"{m}/{dataset}", float("nan"))
-                               for m in measured}
-                        auc["test_videos"] = done.data.metrics.get(f"videos/{dataset}")
-                    else:
-                        table = evaluate.run(evaluate.EvaluateConfig(
-                            run_id, self.tests([dataset]), robustness="none", mds="none",
-                            bootstrap=self.bootstrap))
-                        auc = {m: float(table[m].iloc[0]) for m in (*measured, "test_videos")}
-                    return {"train_videos": int(n), "loss": loss, "run_id": run_id, **auc}
-                row = self.step(f"data-limited {dataset}, {loss}, {n} videos per class", point)
-                if row:
-                    rows.append(row)
+        for dataset, n, loss, seed in [
+                (d, n, loss, seed) for d in self.plan.limited_datasets()
+                for n in spec["videos_per_class"] for loss in spec.get("losses", self.plan.losses)
+                for seed in self.plan.study_seeds()]:
+            def point(dataset=dataset, n=n, loss=loss, seed=seed):
+                run_id = self.variant(dataset, loss, "NONE", train_videos=int(n),
+                                      seed=seed)
+                done = self.earlier_evaluation(
+                    {"test_sets": ",".join(tests), "robustness": "none",
+                     "mds": "none", "bootstrap": self.bootstrap},
+                    train_run_id=run_id)
+                if done is not None:
+                    self.counts["reused_evaluations"] += 1
+                    found = [{"test_set": t, "test_videos":
+                              done.data.metrics.get(f"videos/{t}"),
+                              **{m: done.data.metrics.get(f"{m}/{t}", float("nan"))
+                                 for m in measured}} for t in tests]
+                else:
+                    table = evaluate.run(evaluate.EvaluateConfig(
+                        run_id, self.tests(tests), robustness="none", mds="none",
+                        bootstrap=self.bootstrap))
+                    found = table[["test_set", *measured, "test_videos"]].to_dict(
+                        "records")
+                return [{"train_dataset": dataset, "train_videos": int(n),
+                         "loss": loss, "seed": seed, "run_id": run_id, **row}
+                        for row in found]
+            points = self.step(self.seeded(f"data-limited {dataset}, {loss}, {n} "
+                                           "videos per class", seed), point)
+            rows += points or []
         table = pd.DataFrame(rows)
         self.results["data_limited"] = table
         if len(table):
@@ -208,7 +224,7 @@ class StudyRunner:
 
     def promote(self) -> None:
         from ..stages import evaluate, promote
-        trained = sorted({d for (d, _, _) in self.results.get("grid", {})})
+        trained = sorted({key[0] for key in self.results.get("grid", {})})
         if not trained:
             return
         champions = self.step("promote the champion of each dataset",
