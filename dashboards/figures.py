@@ -39,6 +39,7 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
     verdicts = {} if comparison is None or not len(comparison) else {
         (r.augment, r.test_set): r.verdict for r in comparison.itertuples()}
     nan = pd.Series(np.nan, index=done.index)
+    marked = 0
     for i, test in enumerate(tests):
         values = done[f"auc_frame/{test}"].to_numpy(dtype=float)
         low = done.get(f"auc_frame_low/{test}", nan).to_numpy(dtype=float)
@@ -55,6 +56,7 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
         for j, augment in enumerate(done["augment"]):
             mark = VERDICT_MARKS.get(verdicts.get((augment, test)))
             if mark:
+                marked += 1
                 top = high[j] if measured[j] else values[j]
                 ax.text(at[j], min(top, 1.0) + 0.015, mark, ha="center", va="bottom",
                         fontsize=6, color=colour(test))
@@ -67,8 +69,9 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     legend = "test set\n(lines: NONE)"
-    if verdicts:
-        legend += "\n\u25b2/\u25bc better/worse\nthan NONE"
+    if verdicts:  # what the paired tests found, said even when they found nothing
+        legend += ("\n\u25b2/\u25bc better/worse\nthan NONE" if marked
+                   else "\nnone told apart\nfrom NONE")
     ax.legend(title=legend, fontsize=7, title_fontsize=7, frameon=False,
               loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
@@ -98,7 +101,7 @@ def limited_curves(points: pd.DataFrame, title: str):
                         label=f"{label(test)}, {loss.upper()}")
                 if subset["auc_frame_low"].notna().any():
                     ax.fill_between(subset["train_videos"], subset["auc_frame_low"],
-                                    subset["auc_frame_high"], color=colour(test), alpha=0.12,
+                                    subset["auc_frame_high"], color=colour(test), alpha=0.07,
                                     linewidth=0)
                 full = by_loss[by_loss["train_videos"] == 0]
                 if len(full) and sizes:  # all videos: beyond the largest subset

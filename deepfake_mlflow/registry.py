@@ -92,9 +92,13 @@ def version_description(run: Run) -> str:
             nan = float("nan")
             return cell(*(metrics.get(f"{k}/{test}", nan)
                           for k in (level, f"{level}_low", f"{level}_high")))
-        lines += ["", "| test set | frame AUC [95% interval] | video AUC [95% interval] |",
-                  "|---|---|---|"]
-        lines += [f"| {t} | {auc('auc_frame', t)} | {auc('auc_video', t)} |" for t in tests]
+        def videos(test: str) -> str:
+            count = metrics.get(f"videos/{test}")
+            return "?" if count is None else f"{count:.0f}"
+        lines += ["", "| test set | test videos | frame AUC [95% interval] | "
+                      "video AUC [95% interval] |", "|---|---|---|---|"]
+        lines += [f"| {t} | {videos(t)} | {auc('auc_frame', t)} | {auc('auc_video', t)} |"
+                  for t in tests]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from deepfake_mlflow.stages import ablation
 from deepfake_mlflow.ablation.storage import default_storage
 from deepfake_mlflow.naming import augment_label
 from deepfake_mlflow.stages.ablation import AblationConfig
+from helpers import metric_history
 
 TINY = dict(model="test_efficientnet", pretrained="none", size=64, batch_size=4,
             max_iters=2, val_interval=1, val_size=8, workers=0)
@@ -56,6 +57,9 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
         assert run.data.metrics["objective"] == pytest.approx(
             (run.data.metrics["objective/seed_0"] + run.data.metrics["objective/seed_1"]) / 2)
         assert run.data.metrics["best_val_loss"] == pytest.approx(run.data.metrics["objective"])
+        curve = metric_history(run.info.run_id, "val_loss")  # the seeds' mean, per validation
+        assert len(curve) == 2  # the mean of the seeds' minima is at most its minimum
+        assert min(curve) >= run.data.metrics["objective"] - 1e-9
         beneath = study_runs(run.info.run_id)  # per seed its training and its evaluation
         assert sorted(r.info.run_name for r in beneath) == sorted(
             [f"eval:{run.info.run_name}-s0", f"eval:{run.info.run_name}-s1",

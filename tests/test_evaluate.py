@@ -168,7 +168,8 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
     assert len(version.tags) == 6  # dataset, loss, augment, model, train_run_id, val_loss
     assert best.info.run_name in version.description
     if best.info.run_id == store["trained"]["ff"].run_id:  # the evaluated one: its AUCs
-        assert "| celebdf |" in version.description
+        videos = best.data.metrics["videos/celebdf"]  # what each AUC rests on
+        assert f"| celebdf | {videos:.0f} |" in version.description
         low, high = (best.data.metrics[f"auc_frame_{b}/celebdf"] for b in ("low", "high"))
         if not math.isnan(low):  # the AUC's 95% interval, where the test set allows one
             assert f"[{low:.2f}, {high:.2f}]" in version.description

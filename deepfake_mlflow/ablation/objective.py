@@ -90,7 +90,7 @@ class Objective:
 
         name = mlflow.active_run().info.run_name  # trial-3-hf: its evaluations' names
         seeds = self.cfg.trial_seeds()
-        values, trainings, evaluations, per_seed = [], [], [], []
+        values, trainings, evaluations, per_seed, curves = [], [], [], [], []
         for i, seed in enumerate(seeds):
             # the pruner reads the first seed's validation curve: one curve per trial
             value, result, validation, tables = self._one_seed(
@@ -100,6 +100,7 @@ class Objective:
             trainings.append(result.run_id)
             evaluations.append(tables)
             per_seed.append({"best_val_loss": result.best_val_loss, **validation})
+            curves.append(val_loss_curve(result.run_id))
         value = float(np.mean(values))
         # each measure as its mean over the seeds, and per seed when there are several
         metrics = {k: float(np.mean([m[k] for m in per_seed])) for k in per_seed[0]}
@@ -116,6 +117,7 @@ class Objective:
         trial.set_user_attr("eval_run_ids", [t["eval_run_id"].iloc[0] for t in evaluations
                                              if t is not None and len(t)])
         mlflow.log_metrics(metrics)
+        log_val_loss_curves(curves, seeds)
         mlflow.log_dict({"study": self.cfg.study_name(), "trial": trial.number,
                          "params": trial.params, "augment": spec, "seeds": list(seeds),
                          "train_run_ids": trainings, **metrics}, "trial.json")
@@ -178,3 +180,32 @@ class Objective:
         for key, value in found.items():
             trial.set_user_attr(key, float(value))
         return found
+
+
+def val_loss_curve(train_run_id: str) -> dict[int, float]:
+    """The validation losses of a training's final run by iteration (a BCE training's
+    curve; empty for a triplet parent, whose curves are its phases')."""
+    import mlflow
+    history = mlflow.MlflowClient().get_metric_history(train_run_id, "val_loss")
+    return {m.step: m.value for m in history}
+
+
+def log_val_loss_curves(curves: list[dict], seeds) -> None:
+    """The trial's val_loss by iteration onto its run, the mean over its seeds (and each
+    seed's as val_loss/seed_<k>): the MLflow UI's chart view of an ablation's trial runs
+    then draws every augmentation's curve in one chart, the reused NONE's too."""
+    import time
+
+    import mlflow
+    import numpy as np
+    from mlflow.entities import Metric
+    stamp, rows = int(time.time() * 1000), []
+    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    for step in steps:
+        rows.append(Metric("val_loss", float(np.mean([c[step] for c in curves])), stamp, step))
+        if len(curves) > 1:
+            rows += [Metric(f"val_loss/seed_{seed}", c[step], stamp, step)
+                     for seed, c in zip(seeds, curves)]
+    if rows:
+        mlflow.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=rows)
+

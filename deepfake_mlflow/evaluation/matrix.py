@@ -42,7 +42,8 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "auc_frame": metrics[f"auc_frame/{t}"],
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
              **{k: metrics.get(f"{k}/{t}", float("nan")) for k in INTERVALS},
-             "test_videos": float("nan"), "train_run_id": run.info.run_id, "model_id": model_id,
+             "test_videos": metrics.get(f"videos/{t}", float("nan")),
+             "train_run_id": run.info.run_id, "model_id": model_id,
              "eval_run_id": ""} for t in tests]
 
 

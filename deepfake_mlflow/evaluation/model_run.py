@@ -29,7 +29,8 @@ from .config import EvaluateConfig
 from .metrics import frame_and_video_metrics, video_scores
 from .testset import TestSet, degraded_column, score_test_set
 
-COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video", *matrix.INTERVALS)
+# each AUC with its interval and the test videos it rests on
+COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video", *matrix.INTERVALS, "videos")
 
 
 def chosen(option: str, tests: list[str], in_domain: str | None) -> list[str]:

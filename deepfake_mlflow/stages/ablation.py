@@ -105,6 +105,7 @@ def run(cfg) -> dict:
             else:
                 break
         summary = summarise(study, tests)
+        summary["direction"] = study.direction.name  # MINIMIZE (val loss) or MAXIMIZE
         log_summary(study, summary, maximise)
         # each augmentation against NONE, on each test set (grid mode holds a NONE trial)
         summary["comparison"] = compare_with_none(study, tests, cfg.seed)
@@ -125,9 +126,13 @@ def report(summary) -> int:
     from ..naming import augment_label
     table = pd.DataFrame(summary["trials"])
     if len(table):
+        table = table.sort_values("objective", na_position="last",  # best first
+                                  ascending=summary.get("direction") != "MAXIMIZE")
         table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
         table = test_auc_cells(table.round({"objective": 4}))  # AUC [95% interval]
         shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
+        print("ablation (Fig. 3), best objective first; test AUCs [95% interval] (over "
+              "seeds: mean\u00b1sd [interval of the mean]) reported, never optimised:")
         print_marked(table[shown].to_string(index=False))
     comparison = summary.get("comparison")
     if comparison is not None and len(comparison):

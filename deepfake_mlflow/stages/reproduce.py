@@ -73,7 +73,6 @@ def report_study(result) -> int:
     import pandas as pd
 
     from ..evaluation.model_run import format_table
-    from ..naming import augment_label
     if result.get("matrix") is not None:
         print(format_table(result["matrix"]))
     limited = result.get("data_limited")
@@ -91,14 +90,9 @@ def report_study(result) -> int:
                                  if not pd.isna(videos[t]) else t).to_string())
     ablation = result.get("ablation")
     if ablation and ablation.get("trials"):
-        from ..evaluation.matrix import print_marked, test_auc_cells
-        table = pd.DataFrame(ablation["trials"]).sort_values("objective", na_position="last")
-        table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
-        table = test_auc_cells(table.round({"objective": 3}))  # AUC [95% interval]
-        aucs = [c for c in table.columns if c.startswith("auc_frame/")]
-        print("\nablation (Fig. 3), best validation loss first; test AUCs [95% interval] "
-              "reported only:")
-        print_marked(table[["augment", "state", "objective", *aucs]].to_string(index=False))
+        from .ablation import report as report_ablation
+        print()
+        report_ablation(ablation)  # the same tables as the ablation stage prints
     for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")
