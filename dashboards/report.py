@@ -292,7 +292,8 @@ def _verdicts_table(comparison: pd.DataFrame) -> str:
     return (f"<p>Against NONE: frame AUC difference on the same test videos, with its 95% "
             f"interval (paired bootstrap over videos and the seeds' spread; "
             f"{int(comparison['seeds_a'].max())} seed(s) per augmentation); better or worse "
-            f"when the Holm-adjusted p-value over all {len(comparison)} comparisons is below "
+            f"when the Holm-adjusted p-value over the {int(comparison['p_value'].notna().sum())}"
+            f" comparisons tested is below "
             f"{config.TEST_ALPHA}. Test videos: {videos}; fewer than "
             f"{config.INTERVAL_MIN_VIDEOS} of a class allow no test.</p>"
             f'<table class="list"><thead><tr><th>augmentation</th>{head}</tr></thead>'

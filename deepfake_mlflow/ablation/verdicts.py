@@ -17,7 +17,7 @@ from .storage import SURPLUS
 
 COLUMNS = ["augment", "test_set", "difference", "low", "high", "p_value", "p_holm", "verdict",
            "real_videos", "fake_videos", "seeds_a", "seeds_b"]
-SHORT = {compare.BETTER: "better", compare.WORSE: "worse", compare.TIED: "same",
+SHORT = {compare.BETTER: "better", compare.WORSE: "worse", compare.TIED: "n.d.",
          compare.TOO_FEW: "n/a"}
 
 
@@ -78,6 +78,7 @@ def printed(table: pd.DataFrame) -> str:
     return (grid.to_string() + "\n" + "test videos (real/fake): "
             + ", ".join(f"{t} {int(r.real_videos)}/{int(r.fake_videos)}"
                         for t, r in videos.iterrows())
-            + f"; {seeds}; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over all "
-              f"{len(table)} comparisons; same: not distinguishable; n/a: fewer than "
-              f"{config.INTERVAL_MIN_VIDEOS} videos of a class")
+            + f"; {seeds}; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over the "
+              f"{int(table['p_value'].notna().sum())} comparisons tested; n.d.: not "
+              f"distinguishable; n/a: fewer than {config.INTERVAL_MIN_VIDEOS} videos of a "
+              "class, no test")
