@@ -254,9 +254,15 @@ def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str]) -> str:
         body.append(f"<tr><td>{report.anchor(str(row['trial']), row['run_id'])}</td>"
                     f"<td>{html.escape(naming.augment_label(row['augment']).upper())}</td>"
                     f"<td>{row['state']}</td>"
-                    f"<td>{_fmt(row['objective'], 4)}</td>{cells}</tr>")
+                    f"<td>{_fmt(row['objective'], 4)}{_spread(row)}</td>{cells}</tr>")
     return (f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
             f"<th>objective</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _spread(row: pd.Series) -> str:
+    """±sd of a trial's objective over its seeds (nothing for one seed)."""
+    sd = row.get("objective_sd")
+    return "" if sd is None or pd.isna(sd) else f"±{sd:.2f}"
 
 
 def _auc_cell(row: pd.Series, test: str) -> str:

@@ -216,6 +216,7 @@ def trial_rows(study: Study) -> pd.DataFrame:
                      "augment": tags.get("augment", "?"), "dataset": tags.get("dataset", "?"),
                      "state": tags.get("optuna_state", run.info.status),
                      "objective": metrics.get("objective", float("nan")),
+                     "objective_sd": metrics.get("objective_sd", float("nan")),
                      "run_id": run.info.run_id,
                      "seeds": metrics.get("seeds", 1.0),
                      # each test set's AUC (a mean over seeds), its interval and spread

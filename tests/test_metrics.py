@@ -148,3 +148,23 @@ def test_every_auc_has_its_interval_and_it_is_seeded():
     assert "auc_frame_low" not in frame_and_video_metrics(frames, samples=0)
     one_real = frames[(frames["label"] == 1) | (frames["key"] == "v0")]
     assert math.isnan(frame_and_video_metrics(one_real, samples=100)["auc_frame_low"])
+
+
+def test_a_variant_of_several_seeds_is_their_mean_with_its_spread():
+    """As the matrix is read back from its CSV too (seeds as integers)."""
+    row = {"train_dataset": "ff", "loss": "bce", "augment": "none", "test_set": "dfd",
+           "auc_video": 0.5, "auc_frame_low": 0.1, "auc_frame_high": 0.9,
+           "auc_video_low": 0.1, "auc_video_high": 0.9, "test_videos": 10,
+           "model_id": "m", "eval_run_id": "e"}
+    table = pd.DataFrame([{**row, "seed": 0, "auc_frame": 0.6, "train_run_id": "a"},
+                          {**row, "seed": 1, "auc_frame": 0.8, "train_run_id": "b"},
+                          {**row, "test_set": "ff", "seed": 0, "auc_frame": 0.9,
+                           "train_run_id": "a"}], columns=matrix.COLUMNS)
+    out = matrix.over_seeds(table).set_index("test_set")
+    assert out.loc["dfd", "auc_frame"] == pytest.approx(0.7)
+    assert out.loc["dfd", "auc_frame_sd"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert out.loc["dfd", "seeds"] == 2 and out.loc["dfd", "train_run_id"] == ""
+    assert math.isnan(out.loc["dfd", "auc_frame_low"])  # each seed's is in its own run
+    assert out.loc["ff", "auc_frame_low"] == 0.1 and out.loc["ff", "train_run_id"] == "a"
+    assert matrix.cells(out.reset_index()).tolist() == ["0.700\u00b10.14", "0.900 [0.10, 0.90]"]
+

@@ -110,6 +110,7 @@ class Objective:
                             for k, v in m.items()})
             metrics.update({f"objective/seed_{seed}": v for seed, v in zip(seeds, values)})
             metrics["objective_sd"] = float(np.std(values, ddof=1))
+            trial.set_user_attr("objective_sd", metrics["objective_sd"])
         if self.tests:  # reported, never optimised
             metrics.update(self._test_aucs(trial, evaluations))
         trial.set_user_attr("train_run_id", trainings[0])

@@ -18,7 +18,8 @@ def summarise(study, tests: dict) -> dict:
             continue
         rows.append({"trial": t.number, "state": t.state.name,
                      "augment": t.user_attrs.get("augment", ""),
-                     "objective": t.value, "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
+                     "objective": t.value, "objective_sd": t.user_attrs.get("objective_sd"),
+                     "mlflow_run_id": t.user_attrs.get("mlflow_run_id", ""),
                      "fail_reason": t.user_attrs.get("fail_reason", ""),
                      "seeds": len(t.user_attrs.get("train_run_ids", [])) or None,
                      **{f"{key}/{name}": t.user_attrs.get(f"{key}/{name}")

@@ -71,8 +71,10 @@ def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
                          if c not in (*VARIANT, "auc_frame", "auc_video")},
                       seeds=("auc_frame", "size")).reset_index()
     several = out["seeds"] > 1
-    out.loc[several, INTERVALS] = float("nan")
-    out.loc[several, ["train_run_id", "model_id", "eval_run_id", "seed"]] = ""
+    for column in INTERVALS:
+        out[column] = out[column].where(~several)
+    for column in ("train_run_id", "model_id", "eval_run_id", "seed"):  # no one run's
+        out[column] = out[column].astype(str).where(~several, "")
     return out
 
 

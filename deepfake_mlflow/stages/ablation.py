@@ -129,11 +129,20 @@ def report(summary) -> int:
         table = table.sort_values("objective", na_position="last",  # best first
                                   ascending=summary.get("direction") != "MAXIMIZE")
         table["augment"] = table["augment"].map(augment_label)  # mix, not all seven names
-        table = test_auc_cells(table.round({"objective": 4}))  # AUC [95% interval]
-        shown = [c for c in table.columns if c not in ("mlflow_run_id", "fail_reason")]
+        spread = table.get("objective_sd", pd.Series(dtype=float))
+        table["objective"] = [  # over seeds: the mean and its spread, 1.261±0.30
+            "-" if pd.isna(v) else f"{v:.4f}" + ("" if pd.isna(sd) else f"\u00b1{sd:.2f}")
+            for v, sd in zip(table["objective"], spread.reindex(table.index))]
+        table = test_auc_cells(table)  # AUC [95% interval]
+        shown = [c for c in table.columns
+                 if c not in ("mlflow_run_id", "fail_reason", "objective_sd")]
         print("ablation (Fig. 3), best objective first; test AUCs [95% interval] (over "
               "seeds: mean\u00b1sd [interval of the mean]) reported, never optimised:")
         print_marked(table[shown].to_string(index=False))
+        if spread.notna().any():
+            print("objective: mean over the seeds \u00b1 their standard deviation; trials "
+                  "whose objectives lie within each other's spread could trade places "
+                  "with other seeds")
     comparison = summary.get("comparison")
     if comparison is not None and len(comparison):
         from ..ablation.verdicts import printed
@@ -142,6 +151,6 @@ def report(summary) -> int:
         print(printed(comparison))
     best = summary["best"]
     if best is not None:
-        print(f"best: trial {best['trial']} ({best['augment']}), objective "
+        print(f"best: trial {best['trial']} ({augment_label(best['augment'])}), objective "
               f"{best['objective']:.4f}, run {best['mlflow_run_id']}")
     return 0
