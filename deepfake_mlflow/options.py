@@ -118,6 +118,32 @@ def from_arguments(config: type, args: argparse.Namespace):
 
 
 # --- checks ------------------------------------------------------------------------------
+def check_types(config) -> None:
+    """Each field's value of the type its default has (a study file's YAML can hold
+    anything): an integer option refuses true and 1.5, a float option refuses "fast", a list
+    option a single value; refused with the option's name, never coerced."""
+    import numbers
+    for field in dataclasses.fields(config):
+        default, value = field.default, getattr(config, field.name)
+        if default is MISSING or default is None or value is None:
+            continue
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, expected = (isinstance(value, numbers.Integral)
+                            and not isinstance(value, bool)), "an integer"
+        elif isinstance(default, float):
+            ok, expected = (isinstance(value, numbers.Real)
+                            and not isinstance(value, bool)), "a number"
+        elif isinstance(default, str):
+            ok, expected = isinstance(value, str), "a string"
+        elif isinstance(default, tuple):
+            ok, expected = isinstance(value, tuple), "a list"
+        else:
+            continue
+        require(ok, field.name, expected, value)
+
+
 def require(condition: bool, name: str, expected: str, value) -> None:
     """Refuse a value with one line naming the option and what it accepts."""
     if not condition:

@@ -115,6 +115,36 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(faces_ff, monkeypatch
     assert failed.info.status == "FAILED" and failed.data.tags["optuna_state"] == "FAIL"
 
 
+def test_an_interrupted_trial_runs_again_when_the_study_is_run_again(faces_ff, monkeypatch):
+    """A SIGTERM in the middle of a trial (raised as the CLI's handler raises it): Optuna
+    records the trial FAIL; the next run of the study queues that grid point again, so
+    Fig. 3 keeps every bar, and the interrupted attempt leaves the trials table."""
+    from deepfake_mlflow.train import phases
+
+    real_train = phases.train
+
+    def interrupted_on_hf(cfg, on_validation=None):
+        if cfg.augment == "HF":
+            raise KeyboardInterrupt("SIGTERM")
+        return real_train(cfg, on_validation)
+
+    monkeypatch.setattr(phases, "train", interrupted_on_hf)
+    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="sigterm",
+                         **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        ablation.run(cfg)
+    study = optuna.load_study(study_name="sigterm", storage=default_storage())
+    (stopped,) = [t for t in study.trials if t.state.name == "FAIL"]
+    assert stopped.user_attrs["fail_reason"] == "interrupted (SIGTERM)"
+    assert mlflow.get_run(stopped.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+    monkeypatch.setattr(phases, "train", real_train)
+    summary = ablation.run(cfg)
+    assert len(summary["trials"]) == 9 and {r["state"] for r in summary["trials"]} == {
+        "COMPLETE"}
+    assert "hf" in {r["augment"] for r in summary["trials"]}
+
+
 def test_search_mode_prunes_on_validation_losses(faces_ff):
     cfg = AblationConfig("ff", faces=str(faces_ff), mode="search", trials=6,
                          test_datasets="none", **{**TINY, "max_iters": 6})

@@ -421,12 +421,64 @@ def test_a_validation_split_without_fakes_is_named_before_training(faces_ff, tmp
         index.unlink()
 
 
+# --- study files: the whole file checked strictly before any run exists ------------------
+STUDY = {"name": "strict", "train_datasets": ["ff"], "test_datasets": ["ff"],
+         "train": {"max_iters": 2}, "evaluate": {"mds": "none"}}
+STUDY_CASES = [
+    ({"train": {"max_iters": True}}, "--max-iters True: expected an integer"),
+    ({"train": {"max_iters": 1.5}}, "--max-iters 1.5: expected an integer"),
+    ({"train": {"lr": "fast"}}, "--lr 'fast': expected a number"),
+    ({"train": {"seed": 0.5}}, "--seed 0.5: expected an integer"),
+    ({"evaluate": {"bootstrap": "many"}}, "--bootstrap 'many': expected an integer"),
+    ({"train_datasets": []}, "train_datasets: expected a non-empty list of names"),
+    ({"losses": "bce"}, "losses: expected a non-empty list of names"),
+    ({"augmentations": ["NOPE"]}, "NOPE"),
+    ({"seeds": [0, 0]}, "seeds [0, 0]: expected distinct integers"),
+    ({"seeds": [True]}, "seeds: expected a non-empty list of integers"),
+    ({"promote": "yes"}, "promote: expected true or false"),
+    ({"train": ["max_iters", 2]}, "train: expected a mapping of options"),
+    ({"data_limited": {"datasets": ["ff"]}}, "needs datasets (or dataset) and videos_per_class"),
+    ({"ablation": {"dataset": "ff", "seeds": [1.5]}}, "expected an integer"),
+    ({"name": ""}, "name: expected a non-empty string"),
+]
+
+
+@pytest.mark.parametrize("change, needle", STUDY_CASES)
+def test_a_study_file_is_checked_whole_and_strictly(change, needle, tmp_path, capsys):
+    import yaml
+    study = tmp_path / "strict.yaml"
+    study.write_text(yaml.safe_dump({**STUDY, **change}))
+    line = refused(capsys, ["reproduce", "--study", str(study)], needle)
+    assert "strict.yaml" in line
+    assert not mlflow.search_runs(search_all_experiments=True).shape[0]  # no run made
+
+
+def test_a_study_file_with_a_key_twice_or_not_a_mapping_is_named(tmp_path, capsys):
+    study = tmp_path / "twice.yaml"
+    study.write_text("name: a\ntrain_datasets: [ff]\ntest_datasets: [ff]\n"
+                     "train:\n  max_iters: 2\n  max_iters: 200\n")
+    refused(capsys, ["reproduce", "--study", str(study)], "twice.yaml",
+            "key 'max_iters' given twice (line 6)")
+    study.write_text("- ff\n- dfd\n")
+    refused(capsys, ["reproduce", "--study", str(study)], "expected a mapping of study keys")
+
+
+def test_a_study_naming_faces_not_extracted_is_refused_before_any_run(tmp_path, capsys):
+    """A test set not extracted yet is found at once, not after the grid has trained."""
+    import yaml
+    study = tmp_path / "early.yaml"
+    study.write_text(yaml.safe_dump({**STUDY, "test_datasets": ["ff", "dfdc"]}))
+    refused(capsys, ["reproduce", "--study", str(study)], "no faces of ff, dfdc",
+            "deepfake-mlflow extract dfdc ROOT")
+    assert not mlflow.search_runs(search_all_experiments=True).shape[0]
+
+
 def test_the_suite_covers_thirty_kinds_of_fault(request):
     """The last test of the file (pytest runs a module in file order): the cases above,
     counted. Keep it at the end."""
     tests = sum(1 for name in globals() if name.startswith("test_"))
     selected = [item for item in request.session.items if item.module is request.module]
-    if len(selected) < tests - 1 + len(VALUE_CASES):
+    if len(selected) < tests - 2 + len(VALUE_CASES) + len(STUDY_CASES):
         pytest.skip("only part of the fault suite ran: nothing to count")
     print(f"\nfault suite: {len(FAULTS)} cases run, all clean (exit code, one line, no "
           "traceback, nothing lost)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from ..options import at_least, numbers, one_of, option, require
+from ..options import at_least, check_types, numbers, one_of, option, require
 from ..train.config import TrainConfig
 from ..vocabulary import Loss, choices
 
@@ -63,6 +63,7 @@ def _copied(f: dataclasses.Field) -> tuple:
 
 
 def _check(self) -> None:
+    check_types(self)
     one_of(self, "mode", MODES)
     one_of(self, "objective", OBJECTIVES)
     at_least(self, 1, "trials")

@@ -7,7 +7,7 @@ import logging
 import time
 
 from ..errors import EndedEarly
-from .storage import GRID_POINT, SURPLUS, grid
+from .storage import GRID_POINT, INTERRUPTED, SURPLUS, grid
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ class Objective:
                 except Exception as err:
                     trial.set_user_attr("fail_reason", tracking.first_line(err))
                     mlflow.set_tag("optuna_state", "FAIL")
+                    raise
+                except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see cli): Optuna
+                    # records the trial FAIL; marked so that the next run queues it again
+                    reason = f"interrupted ({err})" if str(err) else "interrupted (Ctrl-C)"
+                    trial.set_user_attr(INTERRUPTED, reason)
+                    trial.set_user_attr("fail_reason", reason)
                     raise
         except Pruned:
             raise optuna.TrialPruned() from None

@@ -16,6 +16,7 @@ from .. import config
 
 SURPLUS = "surplus"  # user attr of a trial that found the grid taken (several workers)
 GRID_POINT = "grid_point"  # user attr of a queued grid trial (and of its retries)
+INTERRUPTED = "interrupted"  # user attr of a trial stopped by Ctrl-C or SIGTERM: run again
 
 
 def grid() -> list[str]:
@@ -89,25 +90,29 @@ def parent_run_id(study) -> str | None:
 
 def remaining(study, cfg) -> int:
     """Trials still to run: a finished trial (complete, pruned or failed) is never redone;
-    a trial re-queued by the heartbeat (its worker died) is."""
+    a trial re-queued by the heartbeat (its worker died) is, and an interrupted one does not
+    count against a search's budget."""
     from optuna.trial import TrialState
     trials = [t for t in study.trials if SURPLUS not in t.user_attrs]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
     if cfg.mode == "grid":  # every point not yet run is a queued (waiting) trial
         return waiting
-    finished = sum(t.state.is_finished() for t in trials)
+    finished = sum(t.state.is_finished() and INTERRUPTED not in t.user_attrs for t in trials)
     return max(0, cfg.trials - finished - len(running(study))) + waiting
 
 
 def enqueue_grid(study) -> None:
     """Queue each grid point that no trial holds yet, as a trial of its own: workers pop
     queued trials one each (Optuna's storage hands a waiting trial to one worker), so with
-    any number of workers every point runs once."""
+    any number of workers every point runs once. A trial that failed because its worker
+    was interrupted holds nothing: the next run of the study queues its point again."""
     from optuna.trial import TrialState
     held = set()
     for t in study.trials:
         if SURPLUS in t.user_attrs:
             continue
+        if t.state == TrialState.FAIL and INTERRUPTED in t.user_attrs:
+            continue  # stopped from outside (Ctrl-C, SIGTERM), not by its own fault: again
         if t.state == TrialState.FAIL and t.user_attrs.get(GRID_POINT) and any(
                 r.state != TrialState.FAIL and r.user_attrs.get(GRID_POINT) ==
                 t.user_attrs[GRID_POINT] for r in study.trials):

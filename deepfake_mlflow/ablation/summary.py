@@ -6,16 +6,19 @@ from __future__ import annotations
 import logging
 import warnings
 
-from .storage import SURPLUS
+from .storage import INTERRUPTED, SURPLUS
 
 log = logging.getLogger(__name__)
 
 
 def summarise(study, tests: dict) -> dict:
     rows = []
+    done = {t.user_attrs.get("augment") for t in study.trials if t.state.name == "COMPLETE"}
     for t in study.trials:
         if SURPLUS in t.user_attrs:
             continue
+        if INTERRUPTED in t.user_attrs and t.user_attrs.get("augment") in done:
+            continue  # interrupted, and run again since
         rows.append({"trial": t.number, "state": t.state.name,
                      "augment": t.user_attrs.get("augment", ""),
                      "objective": t.value, "objective_sd": t.user_attrs.get("objective_sd"),

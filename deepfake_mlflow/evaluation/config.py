@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import config, paths
 from ..errors import UserInputError
-from ..options import at_least, numbers, one_of, option, require
+from ..options import at_least, check_types, numbers, one_of, option, require
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class EvaluateConfig:
                                                "default eval:<training run's name>")
 
     def __post_init__(self):
+        check_types(self)
         one_of(self, "split", config.SPLITS)
         one_of(self, "precision", config.PRECISIONS)
         at_least(self, 0, "mds_pairs", "bootstrap")

@@ -50,6 +50,7 @@ def run(cfg: ReproduceConfig) -> dict:
     from ..study.runner import parent_run_id, run_steps
 
     plan = cfg.plan()
+    plan.check_faces()  # every dataset it names extracted, before any run exists
     with tracking.stage_run("reproduce", run_name=f"reproduce-{plan.name}",
                             tags={"study": plan.name},
                             run_id=parent_run_id("reproduce", plan.name),

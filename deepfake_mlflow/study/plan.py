@@ -46,19 +46,30 @@ class StudyPlan:
                                  f"{', '.join(sorted(p.stem for p in STUDIES.glob('*.yaml')))}"
                                  " nor a YAML file")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            data = strict_yaml(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            raise MalformedFileError(path, f"not UTF-8 text ({err.reason})") from None
+        except yaml.MarkedYAMLError as err:
+            where = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
+            raise MalformedFileError(path, f"not a study file: {err.problem}{where}") from None
+        except yaml.YAMLError as err:
             raise MalformedFileError(path, f"not YAML ({str(err).splitlines()[0]})") from None
+        data = {} if data is None else data
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown or not isinstance(data, dict):
+        if not isinstance(data, dict):
+            raise MalformedFileError(path, "expected a mapping of study keys ("
+                                           + ", ".join(sorted(known)) + ")")
+        unknown = sorted(map(str, set(data) - known))
+        if unknown:
             raise MalformedFileError(path, f"unknown keys {unknown}; a study has "
                                            + ", ".join(sorted(known)))
         for key in ("name", "train_datasets", "test_datasets"):
             if key not in data:
                 raise MalformedFileError(path, f"missing key {key!r}")
-        lists = {k: tuple(data[k]) for k in ("train_datasets", "test_datasets", "losses",
-                                             "augmentations", "seeds") if k in data}
+        problem = shape_problem(data)
+        if problem:
+            raise MalformedFileError(path, problem)
+        lists = {k: tuple(data[k]) for k in LISTS if k in data}
         plan = cls(**{**data, **lists})
         plan.check(path)
         return plan
@@ -67,10 +78,11 @@ class StudyPlan:
         """Every step's options, checked by the stage that will take them."""
         from ..errors import MalformedFileError, UserInputError
         try:
-            seeds = self.study_seeds()
-            if len(set(seeds)) != len(seeds) or not all(
-                    isinstance(v, int) and v >= 0 for v in seeds):
-                raise UserInputError(f"seeds {list(seeds)}: expected distinct integers >= 0")
+            seeds = self.study_seeds()  # the train seed, when alone, TrainConfig checks
+            if len(set(self.seeds)) != len(self.seeds) or not all(
+                    isinstance(v, int) and v >= 0 for v in self.seeds):
+                raise UserInputError(f"seeds {list(self.seeds)}: expected distinct integers "
+                                     ">= 0")
             for dataset in self.train_datasets:
                 for loss in self.losses:
                     for aug in self.augmentations:
@@ -86,11 +98,38 @@ class StudyPlan:
         except (TypeError, UserInputError) as err:
             raise MalformedFileError(path, str(err)) from None
 
+    def datasets(self) -> list[str]:
+        """Every dataset the study reads faces of: trained on, tested on, in its curves
+        and its ablation (the ablation's own test sets when it names them)."""
+        named = [*self.train_datasets, *self.test_datasets]
+        if self.data_limited:
+            named += self.limited_datasets()
+        if self.ablation:
+            named.append(self.ablation["dataset"])
+            tests = str(self.ablation.get("test_datasets", "") or "")
+            if tests and tests.lower() != "none":
+                named += [t.split("=", 1)[0].strip() for t in tests.split(",")
+                          if "=" not in t and t.strip()]
+        return list(dict.fromkeys(named))
+
+    def check_faces(self) -> None:
+        """Every dataset's faces extracted, checked before the study opens a run: a test
+        set missing is named now, not after hours of training."""
+        from .. import paths
+        from ..errors import UserInputError
+        missing = [d for d in self.datasets() if not paths.faces_index_path(d).is_file()]
+        if missing:
+            raise UserInputError(
+                f"study {self.name}: no faces of {', '.join(missing)} in the workspace "
+                f"({paths.workspace()}); extract them first: " + "; ".join(
+                    f"deepfake-mlflow index {d} ROOT && deepfake-mlflow extract {d} ROOT"
+                    for d in missing))
+
     def study_seeds(self) -> tuple:
         """The seeds of the grid and the data-limited curves: `seeds`, else the training
         options' seed (the default seed unless the file sets one)."""
         from .. import config
-        return tuple(self.seeds) or (int(self.train.get("seed", config.DEFAULT_SEED)),)
+        return tuple(self.seeds) or (self.train.get("seed", config.DEFAULT_SEED),)
 
     def train_config(self, dataset: str, loss: str, augment: str, **extra):
         """A training of the study; its faces index is named in full (the workspace's,
@@ -132,6 +171,61 @@ class StudyPlan:
             spec["seeds"] = tuple(self.seeds)
         options = {"faces": str(paths.faces_index_path(dataset).resolve()), **self.train}
         return AblationConfig(dataset, **{**options, **spec})
+
+
+LISTS = ("train_datasets", "test_datasets", "losses", "augmentations", "seeds")
+SECTIONS = ("train", "evaluate")  # mappings of options
+OPTIONAL_SECTIONS = ("data_limited", "ablation", "robustness")  # mappings, or null
+
+
+def strict_yaml(text: str):
+    """YAML as PyYAML's safe loader reads it, except that a key given twice in one mapping
+    is an error (PyYAML keeps the last one without a word)."""
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node, deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(text, Loader=Strict)  # noqa: S506 - a SafeLoader subclass
+
+
+def shape_problem(data: dict) -> str | None:
+    """What is wrong with the study keys' types, in one line, or None: every list is a
+    non-empty list of names (of integers for seeds), every section a mapping."""
+    if not isinstance(data.get("name"), str) or not data["name"].strip():
+        return f"name: expected a non-empty string, got {data.get('name')!r}"
+    for key in LISTS:
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "seeds":
+            good = isinstance(value, list) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value)
+            kind = "integers"
+        else:
+            good = isinstance(value, list) and value and all(
+                isinstance(v, str) and v.strip() for v in value)
+            kind = "names"
+        if not good:
+            return f"{key}: expected a non-empty list of {kind}, got {value!r}"
+    for key in (*SECTIONS, *OPTIONAL_SECTIONS):
+        if key in data and not isinstance(data[key], dict) and not (
+                key in OPTIONAL_SECTIONS and data[key] is None):
+            return f"{key}: expected a mapping of options, got {data[key]!r}"
+    if "promote" in data and not isinstance(data["promote"], bool):
+        return f"promote: expected true or false, got {data['promote']!r}"
+    return None
 
 
 def tuples(options: dict) -> dict:

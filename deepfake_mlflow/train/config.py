@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .. import config, paths
-from ..options import at_least, one_of, option, positive, require
+from ..options import at_least, check_types, one_of, option, positive, require
 from ..vocabulary import Loss, choices
 
 # where a training runs, not what it learns: may differ between a run and its resume
@@ -66,6 +66,7 @@ class TrainConfig:
     resume: str = option("", help="run id of an interrupted training to continue")
 
     def __post_init__(self):
+        check_types(self)  # a study file's 1.5 or true for an integer is refused, not cast
         one_of(self, "loss", choices(Loss))
         one_of(self, "precision", config.PRECISIONS)
         at_least(self, config.MIN_INPUT_SIZE, "size")
