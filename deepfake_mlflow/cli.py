@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
+import os
 import signal
 import sys
 import threading
@@ -91,10 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     except ReportedError as err:
         print(f"deepfake-mlflow {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt as err:
-        print(f"deepfake-mlflow {args.command}: interrupted ({err or 'SIGINT'}); the work "
-              "done so far is kept and a re-run resumes it", file=sys.stderr)
+    except KeyboardInterrupt as err:  # an exception is always true: its text may be ""
+        print(f"deepfake-mlflow {args.command}: interrupted ({str(err) or 'Ctrl-C'}); the "
+              "work done so far is kept and a re-run resumes it", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout left (`predict ... | head -1`): no one
+        _quiet_stdout()       # to tell; the exit status says it, as a shell's would
+        return 128 + signal.SIGPIPE
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing will be flushed to a pipe
 
 
 if __name__ == "__main__":

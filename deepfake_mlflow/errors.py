@@ -30,6 +30,12 @@ class TrackingUnavailable(ReportedError):
     exit_code = TRACKING_EXIT_CODE
 
 
+class WriteError(ReportedError):
+    """A file of the workspace could not be written (a full disk, a read-only folder): the
+    step stops with one line; what was finished before is kept, the unfinished item is
+    left unrecorded so that a re-run redoes it. Exit 1."""
+
+
 class LayoutError(UserInputError):
     """A dataset root does not look like the layout asked for."""
 

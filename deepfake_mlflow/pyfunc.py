@@ -79,6 +79,10 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
                 elif time.monotonic() - started > self.policy.max_seconds:
                     rows.append(_unscored(item, SKIPPED, f"this request's {self.policy.max_seconds:g}"
                                           " s were spent: send it again"))
+                elif item[0] == BOTH:
+                    rows.append(_unscored(("video", item[1]), VideoStatus.ERROR,
+                                          "the row holds both a path (video) and bytes "
+                                          "(video_b64): send one of them"))
                 else:
                     rows.append(self._score(item))
         out = pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
@@ -110,16 +114,19 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
             self.detector = None
 
 
+BOTH = "both"  # a row that sends a path and bytes: which one was meant is not guessed
+
+
 def _items(frame: pd.DataFrame, columns: list[str]):
-    """(column, value) per row: the path, or the bytes when a row has no path."""
+    """(column, value) per row: its path or its bytes; ("both", path) for a row holding
+    both (answered as an error, not scored from one of them); ("video", "") for none."""
     for _, row in frame.iterrows():
-        for name in columns:
-            value = row[name]
-            if isinstance(value, str) and value:
-                yield name, value
-                break
+        given = [(name, row[name]) for name in columns
+                 if isinstance(row[name], str) and row[name]]
+        if len(given) > 1:
+            yield BOTH, dict(given)["video"]
         else:
-            yield "video", ""
+            yield given[0] if given else ("video", "")
 
 
 def _unscored(item: tuple[str, str], status: str, message: str) -> dict:

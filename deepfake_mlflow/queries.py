@@ -76,9 +76,11 @@ def study_run(stage: str, study: str, params: dict | None = None) -> Run | None:
     return found[0] if found else None
 
 
-def running_on_host(experiment: str, host: str, host_tag: str) -> list[Run]:
-    """The RUNNING runs of an experiment started on a host (dead ones are ended)."""
-    return runs({host_tag: host}, status="RUNNING", experiments=[experiment])
+def running_on_host(experiments: list[str], host: str, host_tag: str) -> list[Run]:
+    """The RUNNING runs of these experiments started on a host (dead ones are ended)."""
+    if not experiments:
+        return []
+    return runs({host_tag: host}, status="RUNNING", experiments=list(experiments))
 
 
 def logged_models(run_id: str) -> list:

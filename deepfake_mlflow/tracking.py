@@ -146,12 +146,16 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     parent = mlflow.active_run()
     tags = {"stage": stage, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
             **{k: naming.canonical(v) for k, v in (tags or {}).items()}}
+    if run_id is not None and _held_by_another_process(run_id):
+        # a second process joining a live run (a worker reopening an ablation's parent)
+        # leaves its owner's host and pid: the dead-run check reads the owner's
+        tags = {k: v for k, v in tags.items() if k not in (HOST_TAG, PID_TAG)}
     common = {"run_id": run_id, "tags": tags, "log_system_metrics": system_metrics or None}
     if run_id is None:
         common["run_name"] = run_name
     try:
         experiment = parent.info.experiment_id if parent else experiment_id(stage)
-        end_dead_runs(experiment)
+        end_dead_runs()  # of every stage: a killed train is ended by the next index too
         run = mlflow.start_run(nested=parent is not None, experiment_id=experiment, **common)
     except mlflow.exceptions.RestException as err:  # the store answered: a real refusal
         raise UserInputError(f"tracking store {uri}: {err.message.splitlines()[0]}") from None
@@ -227,12 +231,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def end_dead_runs(experiment: str) -> list[str]:
-    """End KILLED the RUNNING runs of `experiment` started on this host by a process that
-    no longer exists, and fail their unfinished logged models; returns their ids."""
+def _held_by_another_process(run_id: str) -> bool:
+    """Whether the run is RUNNING in a process other than this one that may be alive
+    (another host's, or a live pid of this host)."""
+    try:
+        run = mlflow.MlflowClient().get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return False  # start_run names the problem
+    if run.info.status != "RUNNING":
+        return False
+    host, pid = run.data.tags.get(HOST_TAG), int(run.data.tags.get(PID_TAG, "0") or 0)
+    if not pid or pid == os.getpid():
+        return False
+    return host != socket.gethostname() or _alive(pid)
+
+
+def end_dead_runs() -> list[str]:
+    """End KILLED the RUNNING runs of this project's experiments (deepfake-*) started on
+    this host by a process that no longer exists, and fail their unfinished logged models;
+    returns their ids. One search over the project's experiments: RUNNING runs of this
+    host are few, whatever the size of the store."""
     from . import queries
     client, ended = mlflow.MlflowClient(), []
-    for run in queries.running_on_host(experiment, socket.gethostname(), HOST_TAG):
+    experiments = [e.experiment_id for e in mlflow.search_experiments(
+        filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
+    for run in queries.running_on_host(experiments, socket.gethostname(), HOST_TAG):
         pid = int(run.data.tags.get(PID_TAG, "0") or 0)
         if not pid or pid == os.getpid() or _alive(pid):
             continue

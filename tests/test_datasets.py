@@ -42,6 +42,14 @@ def test_ff_pairs_stay_together_and_keys_keep_the_method(tmp_path, place):
     assert fake["split"] == frame.loc[frame["key"] == "ff/youtube/000", "split"].item()
 
 
+def test_ff_method_folders_it_does_not_index_are_named(tmp_path, place):
+    make_ff(tmp_path, place, n_pairs=3)
+    place(tmp_path, "manipulated_sequences/FaceShifter/c23/videos/000_001.mp4")
+    result = datasets.build_index("ff", tmp_path, seed=0)
+    assert "FaceShifter" not in set(result.frame["method"])
+    assert any("not indexed" in n and "FaceShifter" in n for n in result.notes)
+
+
 def test_ff_split_is_deterministic_under_the_seed(tmp_path, place):
     make_ff(tmp_path, place, n_pairs=15)
     a = datasets.build_index("ff", tmp_path, seed=1).frame

@@ -225,6 +225,75 @@ def test_a_truncated_record_of_a_finished_video_is_redone(tmp_path):
     assert record.read_text().endswith("}")
 
 
+def test_a_disk_that_fills_up_during_extract_loses_nothing(tmp_path, monkeypatch, capsys):
+    """Simulated (no tmpfs can be mounted here): the crop writes of the second video fail
+    with ENOSPC. The stage stops with one line; the first video stays finished, the
+    second has no record, and a re-run after space is freed extracts it with every crop."""
+    import errno
+
+    data = talking_heads(tmp_path / "data", n=1)
+    out = tmp_path / "work"
+    argv = ["extract", "folder", str(data), "--index", str(out / "videos.parquet"),
+            "--out", str(out), "--workers", "1", "--frames", "4", "--size", "64"]
+    real_write, written = Path.write_bytes, []
+
+    def full_after_one_video(self, payload):
+        if self.suffix == ".jpg":
+            written.append(self)
+            if len(written) > 4:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, payload)
+
+    monkeypatch.setattr(Path, "write_bytes", full_after_one_video)
+    refused(capsys, argv, "a face crop could not be written", "No space left on device",
+            code=1)
+    assert len(list((out / "faces").rglob("record.json"))) == 1  # the finished video only
+    monkeypatch.setattr(Path, "write_bytes", real_write)
+    assert main(argv) == 0
+    faces = pd.read_parquet(out / "faces.parquet")
+    assert len(faces) == 8 and (faces["video_status"] == "ok").all()
+    assert all((out / "faces" / rel).is_file() for rel in faces["face_path"])
+
+
+def test_a_reader_that_leaves_early_and_ctrl_c_get_one_line_or_none(monkeypatch, capsys):
+    """`registry list | head -1`: stdout's reader gone (simulated: a stream that raises
+    BrokenPipeError) ends quietly with 141, as a shell reports SIGPIPE; Ctrl-C (a bare
+    KeyboardInterrupt) is named, not "interrupted ()"."""
+    import io
+
+    from deepfake_mlflow import registry
+    FAULTS.append("registry list | head -1: stdout closed early")
+    FAULTS.append("registry list: Ctrl-C")
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(registry, "champions", lambda: [{"name": "m"}] * 3)
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", Gone())
+        assert main(["registry", "list"]) == 141
+    assert capsys.readouterr().err == ""
+
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(registry, "champions", interrupted)
+    assert main(["registry", "list"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted (Ctrl-C)" in err
+
+
+def test_a_served_row_with_a_path_and_bytes_is_answered_not_guessed():
+    """Which of the two a client meant is not guessed: the row is answered as an error
+    (VideoDetector.predict), the others scored as usual."""
+    from deepfake_mlflow.pyfunc import BOTH, _items
+    FAULTS.append("served row with both video and video_b64")
+    frame = pd.DataFrame({"video": ["/a.mp4", "/b.mp4", None, None],
+                          "video_b64": ["QUJD", None, "QUJD", None]})
+    assert list(_items(frame, ["video", "video_b64"])) == [
+        (BOTH, "/a.mp4"), ("video", "/b.mp4"), ("video_b64", "QUJD"), ("video", "")]
+
+
 def test_a_video_with_faces_in_few_frames_is_not_scored(tmp_path):
     """A stray detection in a faceless clip is not a face video: few_faces, no score."""
     FAULTS.append("extract + scoring: faces in 2 of 32 frames")
@@ -276,16 +345,17 @@ def test_resume_of_unknown_or_re_optioned_runs_is_refused(faces_ff, interrupted,
 
 
 def test_a_run_left_running_by_a_dead_process_is_ended_killed(tmp_path, place):
-    """kill -9 leaves a run RUNNING; the next stage on this host ends it KILLED and fails
-    the model it was logging (PENDING)."""
+    """kill -9 leaves a training RUNNING; the next stage on this host, whatever it is (here
+    `index`, in another experiment), ends it KILLED and fails the model it was logging
+    (PENDING)."""
     FAULTS.append("any stage: a run left RUNNING by kill -9")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     tracking.configure()
-    experiment = tracking.experiment_id("index")
+    experiment = tracking.experiment_id("train")
     client = mlflow.MlflowClient()
     run = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
-                                              tracking.PID_TAG: str(dead.pid), "stage": "index"})
+                                              tracking.PID_TAG: str(dead.pid), "stage": "train"})
     model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id,
                                            experiment_id=experiment)
     alive = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
@@ -296,6 +366,22 @@ def test_a_run_left_running_by_a_dead_process_is_ended_killed(tmp_path, place):
     assert ended.info.status == "KILLED" and "killed" in ended.data.tags["ended_by"]
     assert mlflow.get_logged_model(model.model_id).status == "FAILED"
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"  # its process lives
+
+
+def test_a_second_process_joining_a_live_run_leaves_its_owner_on_it():
+    """A worker reopening an ablation's parent run (RUNNING in a live process) keeps the
+    owner's host and pid on it: when the worker exits, the dead-run check of the next
+    stage does not end a parent that is still live."""
+    FAULTS.append("worker joins a live parent run: its owner kept")
+    tracking.configure()
+    experiment = tracking.experiment_id("ablation")
+    client = mlflow.MlflowClient()
+    owner = str(os.getppid())  # a live process other than this one
+    run = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
+                                              tracking.PID_TAG: owner, "stage": "ablation"})
+    with tracking.stage_run("ablation", run_id=run.info.run_id):
+        assert mlflow.get_run(run.info.run_id).data.tags[tracking.PID_TAG] == owner
+    assert tracking.end_dead_runs() == []
 
 
 def test_sigterm_ends_a_training_killed_with_one_line(faces_ff, tmp_path):

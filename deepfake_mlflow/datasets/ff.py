@@ -69,6 +69,13 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED,
         raise LayoutError(dataset, root, expected_layout(compression, methods))
     notes = [f"method folder missing: {d.relative_to(root)}"
              for m, d in method_dirs.items() if m not in present]
+    # FF++ ships more methods than the paper uses (FaceShifter, DeepFakeDetection's own
+    # folder): said, so that a user who expected them in the index learns why they are not
+    others = sorted(d.name for d in (root / "manipulated_sequences").iterdir()
+                    if d.is_dir() and d.name not in methods)
+    if others:
+        notes.append(f"method folders not indexed (not among {', '.join(methods)}): "
+                     + ", ".join(others))
 
     links = UnionFind()
     originals = list_videos(orig_dir)

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .. import config
-from ..errors import MalformedFileError
+from ..errors import MalformedFileError, WriteError
 from ..paths import atomic_target
 from ..vocabulary import VideoStatus
 from .crop import crop_face
@@ -111,6 +111,22 @@ def face_crop(frame, detector, settings: ExtractSettings):
     return face, crop_face(frame, face.box, settings.size, settings.margin)
 
 
+def write_crop(path: Path, crop, quality: int) -> None:
+    """A face crop as JPEG. cv2.imwrite reports a failed write only by returning False
+    (a full disk went unnoticed): the bytes are encoded here and written by Python, whose
+    OSError names the cause, and a failure stops the video as a WriteError."""
+    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                              [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"a face crop of shape {crop.shape} could not be encoded as JPEG")
+    try:
+        path.write_bytes(buffer.tobytes())
+    except OSError as err:
+        raise WriteError(f"{path.parent.parent}: a face crop could not be written "
+                         f"({err.strerror or err}); the videos finished so far are kept and "
+                         "a re-run (after freeing space) redoes this one") from None
+
+
 def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: Path) -> list[dict]:
     rows = []
     for index in sampled.indices:
@@ -120,8 +136,7 @@ def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: 
         face, crop = face_crop(sampled.frames.get(index), detector, settings)
         if face is not None:
             name = f"{index:06d}.jpg"
-            cv2.imwrite(str(folder / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                        [cv2.IMWRITE_JPEG_QUALITY, settings.quality])
+            write_crop(folder / name, crop, settings.quality)
             x, y, w, h = face.box
             row.update(x=x, y=y, w=w, h=h, score=face.score, face_path=f"{key}/{name}")
         rows.append(row)
@@ -158,9 +173,15 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
                 f"{config.MIN_FACE_RATIO:.0%})"))
     except VideoReadError as err:
         record.update(status=err.status, reason=err.reason)
+    except WriteError:  # the workspace, not the video: no record, so a re-run redoes it
+        raise
     except Exception as err:  # one bad file must not stop the others; the reason is kept
         record.update(status=VideoStatus.ERROR, reason=f"{type(err).__name__}: {err}")
-    (partial / RECORD).write_text(json.dumps(record))
+    try:
+        (partial / RECORD).write_text(json.dumps(record))
+    except OSError as err:  # no record: the video is not finished, a re-run redoes it
+        raise WriteError(f"{partial}: the video's record could not be written "
+                         f"({err.strerror or err}); the videos finished so far are kept")
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)  # atomic: the video is either finished or absent
     return record
