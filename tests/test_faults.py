@@ -384,6 +384,27 @@ def test_a_second_process_joining_a_live_run_leaves_its_owner_on_it():
     assert tracking.end_dead_runs() == []
 
 
+STORAGE_CASES = [
+    (["worker", "s", "--storage", "notaurl"], "not a usable SQLAlchemy URL", 2),
+    (["worker", "s", "--storage", "postgresql://u:secret@127.0.0.1:1/optuna"],
+     "postgresql://u:***@127.0.0.1:1/optuna cannot be used", 3),
+    (["worker", "s", "--storage", "sqlite:////no/such/folder/optuna.db"],
+     "unable to open database file", 3),
+    (["ablation", "ff", "--storage", "mysql+nosuchdriver://h/db"],
+     "not a usable SQLAlchemy URL", 2),
+]
+
+
+@pytest.mark.parametrize("argv, needle, code", STORAGE_CASES)
+def test_an_optuna_storage_that_cannot_be_used_is_one_line(argv, needle, code, capsys):
+    """A wrong or unreachable storage URL for `worker` or `ablation`: one line (the
+    password masked), exit 2 for a URL that cannot be parsed, 3 for a database that cannot
+    be reached or opened, at once."""
+    started = time.perf_counter()
+    line = refused(capsys, argv, needle, code=code)
+    assert "secret" not in line and time.perf_counter() - started < 30
+
+
 def test_sigterm_ends_a_training_killed_with_one_line(faces_ff, tmp_path):
     FAULTS.append("train: SIGTERM from a scheduler")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/term.db"}
@@ -564,7 +585,7 @@ def test_the_suite_covers_thirty_kinds_of_fault(request):
     counted. Keep it at the end."""
     tests = sum(1 for name in globals() if name.startswith("test_"))
     selected = [item for item in request.session.items if item.module is request.module]
-    if len(selected) < tests - 2 + len(VALUE_CASES) + len(STUDY_CASES):
+    if len(selected) < tests - 3 + len(VALUE_CASES) + len(STUDY_CASES) + len(STORAGE_CASES):
         pytest.skip("only part of the fault suite ran: nothing to count")
     print(f"\nfault suite: {len(FAULTS)} cases run, all clean (exit code, one line, no "
           "traceback, nothing lost)")

@@ -10,9 +10,11 @@ options (for `worker`) and its fingerprint.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import config
+from ..errors import TRACKING_EXIT_CODE, ReportedError, UserInputError
 
 SURPLUS = "surplus"  # user attr of a trial that found the grid taken (several workers)
 GRID_POINT = "grid_point"  # user attr of a queued grid trial (and of its retries)
@@ -32,6 +34,31 @@ def default_storage() -> str:
     folder = Path(uri.removeprefix("sqlite:///")).resolve().parent \
         if uri.startswith("sqlite:///") else Path.cwd()
     return f"sqlite:///{folder / 'optuna.db'}"
+
+
+class StorageUnavailable(ReportedError):
+    """The Optuna storage cannot be reached or opened (a database down, a folder that
+    does not exist): one line naming the storage (password masked), exit 3 as for the
+    tracking store."""
+
+    exit_code = TRACKING_EXIT_CODE
+
+
+@contextmanager
+def storage_errors(url: str):
+    """The Optuna storage's failures as one line each: a URL that cannot be parsed is bad
+    input (exit 2); a database that cannot be reached or opened exits 3."""
+    from sqlalchemy import exc
+
+    from ..tracking import first_line
+    try:
+        yield
+    except (exc.ArgumentError, ValueError, ModuleNotFoundError) as err:
+        raise UserInputError(f"--storage {shown_url(url)}: not a usable SQLAlchemy URL "
+                             f"({first_line(err)})") from None
+    except exc.SQLAlchemyError as err:
+        raise StorageUnavailable(f"Optuna storage {shown_url(url)} cannot be used "
+                                 f"({first_line(getattr(err, 'orig', None) or err)})") from None
 
 
 def open_storage(url: str, heartbeat_s: float):

@@ -46,7 +46,8 @@ def run(cfg) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = cfg.storage or default_storage()
-    storage = store.open_storage(storage_url, cfg.heartbeat)
+    with store.storage_errors(storage_url):  # one line, not SQLAlchemy's traceback
+        storage = store.open_storage(storage_url, cfg.heartbeat)
     beat = store.heartbeat_seconds(cfg.heartbeat)
     maximise = cfg.objective == "cross-val-auc"
     cross = datasets_option(cfg.cross_datasets, exclude=cfg.dataset) if maximise else {}
@@ -62,9 +63,10 @@ def run(cfg) -> dict:
         sampler = optuna.samplers.TPESampler(seed=cfg.seed)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     name = cfg.study_name()
-    study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
-                                pruner=pruner, load_if_exists=True,
-                                direction="maximize" if maximise else "minimize")
+    with store.storage_errors(storage_url):
+        study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
+                                    pruner=pruner, load_if_exists=True,
+                                    direction="maximize" if maximise else "minimize")
     store.check_fingerprint(study, cfg, storage_url)
     if study.metric_names is None:  # optuna-dashboard's axis says what is optimised
         import warnings

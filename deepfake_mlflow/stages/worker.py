@@ -67,8 +67,10 @@ def _ready(storage: str, name: str) -> dict | None:
     """The study's ablation options once it exists and names its parent run, else None."""
     import optuna
 
+    from ..ablation.storage import storage_errors
     try:
-        study = optuna.load_study(study_name=name, storage=storage)
+        with storage_errors(storage):  # a wrong or unreachable URL: one line, at once
+            study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:  # not created yet
         return None
     attrs = study.user_attrs
