@@ -24,7 +24,7 @@ from .errors import UserInputError
 from .registry import version_model_id
 from .scoring import MODEL_CONFIG
 
-RUN_ID = re.compile(r"(?:runs:/)?([0-9a-f]{32})(?:/.*)?")
+RUN_ID = re.compile(r"(?:runs:/)?([0-9a-f]{32})(?:/(.*))?")
 REGISTERED = re.compile(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))")
 
 
@@ -63,6 +63,9 @@ def resolve(reference: str) -> ModelRef:
             if model_id is None:
                 raise UserInputError(f"run {run.info.run_id} logged no model (a triplet "
                                      "phase run? its parent run holds the model)")
+            named = (match.group(2) or "").strip("/")
+            if named:  # runs:/<id>/<model name>: that model, never another of the run
+                model_id = _model_named(run.info.run_id, named, reference)
             return ModelRef(reference, f"models:/{model_id}", model_id, run.info.run_id)
         match = REGISTERED.fullmatch(reference)
         if match and not match.group(1).startswith("m-"):
@@ -82,6 +85,18 @@ def resolve(reference: str) -> ModelRef:
     raise UserInputError(f"model {reference!r}: expected a run id, runs:/<id>, "
                          "models:/<name>@<alias>, models:/<name>/<version>, models:/m-<id> "
                          "or a local model folder")
+
+
+def _model_named(run_id: str, name: str, reference: str) -> str:
+    """The id of the run's logged model called `name` (the path of a runs:/ URI)."""
+    from . import queries
+    models = queries.logged_models(run_id)
+    found = [m for m in models if m.name == name]
+    if not found:
+        raise UserInputError(f"model {reference!r}: run {run_id} logged no model named "
+                             f"{name!r}; its models: "
+                             + (", ".join(sorted({m.name for m in models})) or "none"))
+    return max(found, key=lambda m: m.creation_timestamp).model_id
 
 
 @contextmanager

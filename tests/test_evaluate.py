@@ -232,6 +232,14 @@ def test_predict_cli_reports_corrupt_files_and_still_scores_the_others(store, co
 def test_predict_names_a_model_that_does_not_exist(store, capsys):
     assert cli.main(["predict", "models:/deepfake-effnetb4-nowhere@champion", "x.mp4"]) == 2
     assert "not found" in capsys.readouterr().err
+    # runs:/<id>/<name>: that model of the run, or an error, never another of its models
+    from deepfake_mlflow.model_refs import resolve
+    run_id = store["trained"]["ff"].run_id
+    model = mlflow.get_logged_model(resolve(run_id).model_id)
+    assert resolve(f"runs:/{run_id}/{model.name}").model_id == model.model_id
+    assert cli.main(["predict", f"runs:/{run_id}/model", "x.mp4"]) == 2
+    err = capsys.readouterr().err
+    assert f"logged no model named 'model'; its models: {model.name}" in err
 
 
 def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
