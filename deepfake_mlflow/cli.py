@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout left (`predict ... | head -1`): no one
         _quiet_stdout()       # to tell; the exit status says it, as a shell's would
         return 128 + signal.SIGPIPE
+    except OSError as err:  # the machine refused (a full disk, a file where a folder
+        # belongs, a read-only mount) somewhere no stage turned it into its own message
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"deepfake-mlflow {args.command}: error: {where}{err.strerror or err}; what "
+              "was finished before is kept", file=sys.stderr)
+        return 1
 
 
 def _quiet_stdout() -> None:

@@ -66,10 +66,13 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         columns = [c for c in INPUT_COLUMNS if c in model_input.columns]
-        if not columns:
-            raise ValueError(f"expected a DataFrame with a 'video' column of file paths or a "
-                             f"'video_b64' column of base64 video bytes, got columns "
-                             f"{list(model_input.columns)}")
+        if not columns:  # an MlflowException: the server answers 400 with this line, not
+            # a 500 with this process's stack trace (its paths) in the body
+            from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+            raise MlflowException(f"expected a DataFrame with a 'video' column of file paths "
+                                  f"or a 'video_b64' column of base64 video bytes, got "
+                                  f"columns {list(model_input.columns)}",
+                                  error_code=INVALID_PARAMETER_VALUE)
         started, rows = time.monotonic(), []
         with self.lock:
             for i, item in enumerate(_items(model_input, columns)):

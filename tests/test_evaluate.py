@@ -240,6 +240,14 @@ def test_predict_names_a_model_that_does_not_exist(store, capsys):
     assert cli.main(["predict", f"runs:/{run_id}/model", "x.mp4"]) == 2
     err = capsys.readouterr().err
     assert f"logged no model named 'model'; its models: {model.name}" in err
+    # a request without a video column: an MlflowException (the server's 400 with one
+    # line), not an error whose stack trace the server would send back
+    import pandas as pd
+    loaded = mlflow.pyfunc.load_model(f"models:/{model.model_id}")
+    with pytest.raises(mlflow.exceptions.MlflowException) as refused:
+        loaded.predict(pd.DataFrame({"path": ["a.mp4"]}))
+    assert "stack_trace" not in refused.value.serialize_as_json() or \
+        "Traceback" not in refused.value.serialize_as_json()
 
 
 def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):

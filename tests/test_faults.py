@@ -405,6 +405,15 @@ def test_an_optuna_storage_that_cannot_be_used_is_one_line(argv, needle, code, c
     assert "secret" not in line and time.perf_counter() - started < 30
 
 
+def test_a_store_or_workspace_where_a_file_stands_is_one_line(tmp_path, monkeypatch, capsys):
+    """A path the store or the workspace needs as a folder is a file: the OS's refusal,
+    turned into one line by the command line (exit 1), not a traceback."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    refused(capsys, ["registry", "list"], str(blocker), code=1)
+
+
 def test_sigterm_ends_a_training_killed_with_one_line(faces_ff, tmp_path):
     FAULTS.append("train: SIGTERM from a scheduler")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/term.db"}
