@@ -549,13 +549,15 @@ STUDY_CASES = [
     ({"train_datasets": []}, "train_datasets: expected a non-empty list of names"),
     ({"losses": "bce"}, "losses: expected a non-empty list of names"),
     ({"augmentations": ["NOPE"]}, "NOPE"),
-    ({"seeds": [0, 0]}, "seeds [0, 0]: expected distinct integers"),
+    ({"seeds": [0, 0]}, "seeds: 0 given twice"),
+    ({"seeds": [0, -1]}, "seeds [0, -1]: expected distinct integers >= 0"),
     ({"seeds": [True]}, "seeds: expected a non-empty list of integers"),
     ({"promote": "yes"}, "promote: expected true or false"),
     ({"train": ["max_iters", 2]}, "train: expected a mapping of options"),
     ({"data_limited": {"datasets": ["ff"]}}, "needs datasets (or dataset) and videos_per_class"),
     ({"ablation": {"dataset": "ff", "seeds": [1.5]}}, "expected an integer"),
     ({"name": ""}, "name: expected a non-empty string"),
+    ({"test_datasets": ["ff", "ff"]}, "test_datasets: ff given twice"),
 ]
 
 

@@ -202,7 +202,7 @@ def strict_yaml(text: str):
 
 def shape_problem(data: dict) -> str | None:
     """What is wrong with the study keys' types, in one line, or None: every list is a
-    non-empty list of names (of integers for seeds), every section a mapping."""
+    non-empty list of distinct names (of integers for seeds), every section a mapping."""
     if not isinstance(data.get("name"), str) or not data["name"].strip():
         return f"name: expected a non-empty string, got {data.get('name')!r}"
     for key in LISTS:
@@ -219,6 +219,9 @@ def shape_problem(data: dict) -> str | None:
             kind = "names"
         if not good:
             return f"{key}: expected a non-empty list of {kind}, got {value!r}"
+        twice = sorted({str(v) for v in value if value.count(v) > 1})
+        if twice:  # a grid that trains one variant twice, or a table with a column twice
+            return f"{key}: {', '.join(twice)} given twice"
     for key in (*SECTIONS, *OPTIONAL_SECTIONS):
         if key in data and not isinstance(data[key], dict) and not (
                 key in OPTIONAL_SECTIONS and data[key] is None):
