@@ -91,58 +91,44 @@ def test_grid_mode_is_the_papers_fig3_set_one_child_run_per_trial(faces_ff, tmp_
     assert len(study_runs(parent_run(cfg.study_name()).info.run_id)) == 9
 
 
-def test_a_failing_trial_is_recorded_and_the_study_goes_on(faces_ff, monkeypatch):
-    """Fault injection (a training that raises for one augmentation): the trial is FAIL with
-    its reason in Optuna and in its run; every other grid point still runs."""
+def test_a_failing_trial_is_kept_and_an_interrupted_one_runs_again(faces_ff, monkeypatch):
+    """Fault injection in one grid study. A SIGTERM in the middle of the HF trial (raised
+    as the CLI's handler raises it) stops the study; Optuna records that trial FAIL, marked
+    interrupted. The next run queues HF again (Fig. 3 keeps every bar) and the interrupted
+    attempt leaves the trials table; a training that raises for JPEG is a FAIL with its
+    reason, in Optuna and in its run, never retried, and every other point still runs."""
     from deepfake_mlflow.train import phases
 
     real_train = phases.train
 
-    def failing_for_jpeg(cfg, on_validation=None):
-        if cfg.augment == "JPEG":
-            raise RuntimeError("disk full while writing a checkpoint")
-        return real_train(cfg, on_validation)
+    def faulty(interrupt: bool):
+        def train(cfg, on_validation=None):
+            if cfg.augment == "HF" and interrupt:
+                raise KeyboardInterrupt("SIGTERM")
+            if cfg.augment == "JPEG":
+                raise RuntimeError("disk full while writing a checkpoint")
+            return real_train(cfg, on_validation)
+        return train
 
-    monkeypatch.setattr(phases, "train", failing_for_jpeg)
-    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="failing",
+    monkeypatch.setattr(phases, "train", faulty(interrupt=True))
+    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="faulty",
                          **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        ablation.run(cfg)
+    study = optuna.load_study(study_name="faulty", storage=default_storage())
+    (stopped,) = [t for t in study.trials if t.state.name == "FAIL"]
+    assert stopped.user_attrs["fail_reason"] == "interrupted (SIGTERM)"
+    assert mlflow.get_run(stopped.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+    monkeypatch.setattr(phases, "train", faulty(interrupt=False))
     summary = ablation.run(cfg)
     states = {row["augment"]: row for row in summary["trials"]}
+    assert len(summary["trials"]) == 9 and states["hf"]["state"] == "COMPLETE"
     assert states["jpeg"]["state"] == "FAIL"
     assert "disk full" in states["jpeg"]["fail_reason"]
     assert sum(row["state"] == "COMPLETE" for row in summary["trials"]) == 8
     failed = mlflow.get_run(states["jpeg"]["mlflow_run_id"])
     assert failed.info.status == "FAILED" and failed.data.tags["optuna_state"] == "FAIL"
-
-
-def test_an_interrupted_trial_runs_again_when_the_study_is_run_again(faces_ff, monkeypatch):
-    """A SIGTERM in the middle of a trial (raised as the CLI's handler raises it): Optuna
-    records the trial FAIL; the next run of the study queues that grid point again, so
-    Fig. 3 keeps every bar, and the interrupted attempt leaves the trials table."""
-    from deepfake_mlflow.train import phases
-
-    real_train = phases.train
-
-    def interrupted_on_hf(cfg, on_validation=None):
-        if cfg.augment == "HF":
-            raise KeyboardInterrupt("SIGTERM")
-        return real_train(cfg, on_validation)
-
-    monkeypatch.setattr(phases, "train", interrupted_on_hf)
-    cfg = AblationConfig("ff", faces=str(faces_ff), test_datasets="none", study="sigterm",
-                         **TINY)
-    with pytest.raises(KeyboardInterrupt):
-        ablation.run(cfg)
-    study = optuna.load_study(study_name="sigterm", storage=default_storage())
-    (stopped,) = [t for t in study.trials if t.state.name == "FAIL"]
-    assert stopped.user_attrs["fail_reason"] == "interrupted (SIGTERM)"
-    assert mlflow.get_run(stopped.user_attrs["mlflow_run_id"]).info.status == "KILLED"
-
-    monkeypatch.setattr(phases, "train", real_train)
-    summary = ablation.run(cfg)
-    assert len(summary["trials"]) == 9 and {r["state"] for r in summary["trials"]} == {
-        "COMPLETE"}
-    assert "hf" in {r["augment"] for r in summary["trials"]}
 
 
 def test_search_mode_prunes_on_validation_losses(faces_ff):

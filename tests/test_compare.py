@@ -34,7 +34,7 @@ def _rejections(runs=200, **simulation) -> float:
     found = 0
     for k in range(runs):
         labels, keys, a, b = _two_variants(rng, **simulation)
-        found += compare.paired_auc_difference(labels, keys, a, b, samples=300,
+        found += compare.paired_auc_difference(labels, keys, a, b, samples=200,
                                                seed=k).p_value < 0.05
     return found / runs
 
