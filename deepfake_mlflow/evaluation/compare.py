@@ -96,7 +96,7 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     order_a = [np.argsort(s, kind="stable") for s in a]
     order_b = [np.argsort(s, kind="stable") for s in b]
 
-    def mean_auc(rows, orders, weights):
+    def seeds_mean(rows, orders, weights):
         if not len(rows):  # no B: the interval of A's mean AUC alone
             return np.zeros(len(weights))
         return np.mean([weighted_auc(s[o], labels[o], weights[:, o])
@@ -106,7 +106,7 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
         drawn = np.concatenate([np.atleast_2d(real_drawn), np.atleast_2d(fake_drawn)], axis=-1)
         weights = np.stack([np.bincount(row, minlength=len(codes)) for row in drawn])
         weights = weights[:, group_of].astype(np.float64)
-        return mean_auc(a, order_a, weights) - mean_auc(b, order_b, weights)
+        return seeds_mean(a, order_a, weights) - seeds_mean(b, order_b, weights)
 
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
