@@ -21,13 +21,47 @@ SHORT = {compare.BETTER: "better", compare.WORSE: "worse", compare.TIED: "n.d.",
          compare.TOO_FEW: "n/a"}
 
 
+INPUTS_TAG = "comparison_inputs"  # on the parent run: what its comparison.csv compared
+
+
+def _compared(study) -> dict:
+    """augmentation -> its finished trial with evaluations, as compared."""
+    return {t.user_attrs.get("augment"): t for t in study.trials
+            if t.state.name == "COMPLETE" and SURPLUS not in t.user_attrs
+            and t.user_attrs.get("eval_run_ids")}
+
+
+def inputs_digest(study, tests: dict, seed: int) -> str:
+    """What a comparison reads, as a short hash: each compared trial's evaluation runs, the
+    test sets, the seed and the resamples. The same digest gives the same table."""
+    import hashlib
+    import json
+    what = {"trials": {a: sorted(t.user_attrs["eval_run_ids"])
+                       for a, t in _compared(study).items()},
+            "tests": sorted(tests), "seed": seed, "samples": config.BOOTSTRAP_SAMPLES}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def earlier_comparison(run_id: str, digest: str) -> pd.DataFrame | None:
+    """The parent run's comparison.csv when it compared these very inputs (a re-run of a
+    finished study: at DFDC's size a comparison costs minutes), else None."""
+    import mlflow
+    run = mlflow.get_run(run_id)
+    if run.data.tags.get(INPUTS_TAG) != digest:
+        return None
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id,
+                                                   artifact_path="comparison.csv")
+    except mlflow.exceptions.MlflowException:
+        return None
+    return pd.read_csv(path)
+
+
 def compare_with_none(study, tests: dict, seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
     """One row per (augmentation, test set) of the study's finished trials against its
     NONE trial; empty without a NONE trial or test sets."""
     from .predictions import predictions
-    done = {t.user_attrs.get("augment"): t for t in study.trials
-            if t.state.name == "COMPLETE" and SURPLUS not in t.user_attrs
-            and t.user_attrs.get("eval_run_ids")}
+    done = _compared(study)
     none = done.pop("none", None)
     if none is None or not tests:
         return pd.DataFrame(columns=COLUMNS)
@@ -42,15 +76,17 @@ def compare_with_none(study, tests: dict, seed: int = config.DEFAULT_SEED) -> pd
     return compare.with_verdicts(rows)[COLUMNS]
 
 
-def log_comparison(table: pd.DataFrame) -> None:
+def log_comparison(table: pd.DataFrame, digest: str) -> None:
     """comparison.csv and one metric per comparison on the active run (the study's parent),
-    and how many augmentations came out better and worse than NONE."""
+    how many augmentations came out better and worse than NONE, and the digest of what
+    was compared (earlier_comparison reads it)."""
     import mlflow
 
     from .. import tracking
     if not len(table):
         return
     tracking.log_dataframe(table, "comparison.csv")
+    mlflow.set_tag(INPUTS_TAG, digest)
     from ..naming import augment_label
     # a metric name holds no '+': mix for all seven, bc_hf for a search's pair
     metrics = {f"auc_vs_none/{augment_label(r.augment).replace('+', '_')}/{r.test_set}":

@@ -42,7 +42,8 @@ def run(cfg) -> dict:
     from ..ablation.objective import Objective
     from ..ablation.storage import default_storage, shown_url
     from ..ablation.summary import log_summary, summarise, tag_trainings, trainings_filter
-    from ..ablation.verdicts import compare_with_none, log_comparison
+    from ..ablation.verdicts import (compare_with_none, earlier_comparison, inputs_digest,
+                                     log_comparison)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = cfg.storage or default_storage()
@@ -110,8 +111,11 @@ def run(cfg) -> dict:
         summary["direction"] = study.direction.name  # MINIMIZE (val loss) or MAXIMIZE
         log_summary(study, summary, maximise)
         # each augmentation against NONE, on each test set (grid mode holds a NONE trial)
-        summary["comparison"] = compare_with_none(study, tests, cfg.seed)
-        log_comparison(summary["comparison"])
+        digest = inputs_digest(study, tests, cfg.seed)  # a re-run of a finished study
+        summary["comparison"] = earlier_comparison(parent.info.run_id, digest)  # reads it
+        if summary["comparison"] is None:
+            summary["comparison"] = compare_with_none(study, tests, cfg.seed)
+            log_comparison(summary["comparison"], digest)
         mlflow.log_metric("trials", len(summary["trials"]))
         if tag_trainings(study):
             summary["trainings_filter"] = trainings_filter(name)

@@ -98,26 +98,29 @@ class StudyPlan:
         except (TypeError, UserInputError) as err:
             raise MalformedFileError(path, str(err)) from None
 
-    def datasets(self) -> list[str]:
-        """Every dataset the study reads faces of: trained on, tested on, in its curves
-        and its ablation (the ablation's own test sets when it names them)."""
+    def faces_indexes(self) -> dict[str, Path]:
+        """Every faces index the study reads: of the datasets it trains on and tests on,
+        its curves' and its ablation's (the ablation's own test sets when it names them,
+        NAME or NAME=PATH, read by the one parser of test-set options)."""
+        from .. import paths
+        from ..evaluation.config import parse_test_sets
         named = [*self.train_datasets, *self.test_datasets]
         if self.data_limited:
             named += self.limited_datasets()
         if self.ablation:
             named.append(self.ablation["dataset"])
-            tests = str(self.ablation.get("test_datasets", "") or "")
-            if tests and tests.lower() != "none":
-                named += [t.split("=", 1)[0].strip() for t in tests.split(",")
-                          if "=" not in t and t.strip()]
-        return list(dict.fromkeys(named))
+        found = {d: paths.faces_index_path(d) for d in named}
+        tests = str((self.ablation or {}).get("test_datasets", "") or "").strip()
+        if tests and tests.lower() != "none":
+            found.update(parse_test_sets(tests))
+        return found
 
     def check_faces(self) -> None:
-        """Every dataset's faces extracted, checked before the study opens a run: a test
-        set missing is named now, not after hours of training."""
+        """Every faces index there, checked before the study opens a run: a test set
+        missing is named now, not after hours of training."""
         from .. import paths
         from ..errors import UserInputError
-        missing = [d for d in self.datasets() if not paths.faces_index_path(d).is_file()]
+        missing = [d for d, index in self.faces_indexes().items() if not Path(index).is_file()]
         if missing:
             raise UserInputError(
                 f"study {self.name}: no faces of {', '.join(missing)} in the workspace "
