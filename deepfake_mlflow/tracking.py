@@ -155,8 +155,9 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
         common["run_name"] = run_name
     try:
         experiment = parent.info.experiment_id if parent else experiment_id(stage)
-        if parent is None:  # once per command, not per child run of a study: a killed
-            end_dead_runs()  # train is ended by the next command, whichever stage it is
+        # at every run, child runs too: a long ablation ends the trials of a worker
+        # killed beside it; of every stage: a killed train is ended by the next index
+        end_dead_runs()
         run = mlflow.start_run(nested=parent is not None, experiment_id=experiment, **common)
     except mlflow.exceptions.RestException as err:  # the store answered: a real refusal
         raise UserInputError(f"tracking store {uri}: {err.message.splitlines()[0]}") from None
