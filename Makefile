@@ -49,8 +49,10 @@ test-fast: setup
 demo: setup
 	$(VENV)/bin/deepfake-mlflow demo --out demo
 
+UI_PORT ?= 5000
 ui: setup
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+	@echo "tracking UI: http://127.0.0.1:$(UI_PORT) (reports link there with: deepfake-mlflow dashboard --ui-url http://127.0.0.1:$(UI_PORT))"
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(UI_PORT)
 
 clean:
 	rm -rf demo workspace report mlartifacts mlruns mlflow.db optuna.db

@@ -83,7 +83,7 @@ def limited_curves(points: pd.DataFrame, title: str):
     loss (solid BCE, dashed triplet), each with its 95% interval as a band; the same
     losses on all training videos as a marker at the right edge."""
     datasets = ordered(points["dataset"].unique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets) + 1.4, 3.3),
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets) + 1.9, 3.6),
                              sharey=True, squeeze=False, layout="constrained")
     for ax, dataset in zip(axes[0], datasets):
         rows = points[points["dataset"] == dataset]
@@ -119,7 +119,7 @@ def limited_curves(points: pd.DataFrame, title: str):
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, title="test set, loss\n(bands: 95% interval;\n"
                                       "right edge: all videos)",
-               fontsize=6.5, title_fontsize=6.5, frameon=False, loc="outside right upper")
+               fontsize=8, title_fontsize=8, frameon=False, loc="outside right upper")
     fig.suptitle(title)
     return fig
 

@@ -441,12 +441,13 @@ SECTIONS = (tables_section, ablation_section, limited_section, mds_section, roc_
             robustness_section, curves_section)
 
 
-def build(study: store.Study, out: Path, ui_url: str = config.UI_URL,
+def build(study: store.Study, out: Path, ui_url: str | None = None,
           log_to_parent: bool = True) -> Path:
-    """Write out/report.html and out/figures/; log them to the study's parent run."""
+    """Write out/report.html and out/figures/; log them to the study's parent run. The
+    run links open the tracking UI at ui_url (default: config.ui_url())."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(study, out, ui_url)
+    report = Report(study, out, ui_url or config.ui_url())
     with tempfile.TemporaryDirectory() as scratch:
         for make in SECTIONS:
             needs_scratch = make in (ablation_section, mds_section, roc_section,
@@ -492,6 +493,11 @@ Detection</i> (WIFS 2020), rebuilt from the tracking store
 {trainings} grid trainings. Paper values are the published EfficientNetB4 numbers on the
 full datasets; a scaled-down study is not expected to match them.
 Generated {time.strftime("%Y-%m-%d %H:%M")}.</p>
+<p class="links">Run links open the tracking UI at <a href="{html.escape(report.ui)}"><code>{html.escape(report.ui)}</code></a>
+(started by <code>make ui</code>; for another host or port, make the report again with
+<code>deepfake-mlflow dashboard --ui-url URL</code>, or set <code>{config.UI_URL_ENV}</code>).
+Inside MLflow's artifact viewer no link opens (the viewer sandboxes the page): download
+<code>report/</code> and open <code>report.html</code>.</p>
 <nav>{nav}</nav></header>
 <main>{''.join(parts)}</main></body></html>
 """

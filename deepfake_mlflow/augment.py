@@ -29,6 +29,14 @@ AUGMENTATIONS: dict[str, tuple[str, dict]] = {
 GROUPS = {"MIX": tuple(AUGMENTATIONS), "SELECTED": config.SELECTED_AUGMENTATIONS, "NONE": ()}
 
 
+def described() -> str:
+    """The names a spec accepts, for --help: each augmentation and what a group holds."""
+    groups = ", ".join(f"{name} (= {'+'.join(members) if members else 'nothing'})"
+                       for name, members in GROUPS.items() if name != "MIX")
+    return (f"comma list of augmentations ({', '.join(AUGMENTATIONS)}) or groups: {groups}, "
+            "MIX (= all of them)")
+
+
 def parse(spec: str | Iterable[str]) -> list[str]:
     """'hf,bc' or ['HF', 'SELECTED'] -> the individual names, in registry order."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)

@@ -25,7 +25,12 @@ from .errors import ReportedError
 def cmd_stage(args) -> int:
     """A stage's command: its config from the arguments, its run, its report."""
     stage = stages.get(args.stage)
-    return stage.report(stage.run(options.from_arguments(stage.CONFIG, args)))
+    config = options.from_arguments(stage.CONFIG, args)
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        return stage.report(stage.run(config))
+    from . import tracking  # `mlflow run`: its run is the stage's (and holds what it makes)
+    with tracking.launched_run(args.stage):
+        return stage.report(stage.run(config))
 
 
 def cmd_fetch(args) -> int:
@@ -42,15 +47,36 @@ def cmd_registry_list(args) -> int:
     return 0
 
 
+def cmd_relocate(args) -> int:
+    from pathlib import Path
+
+    from . import relocate, tracking
+    with relocate.no_warning():  # the command that fixes it need not say it first
+        uri = tracking.configure()
+    if not uri.startswith("sqlite:///"):
+        print(f"{uri} is not a SQLite store: its artifacts move with its server")
+        return 0
+    done = relocate.relocate(Path(uri.removeprefix("sqlite:///")))
+    if done["from"] is None:
+        print(f"{uri}: its artifacts are recorded where it is; nothing to do")
+        return 0
+    rows = ", ".join(f"{count} {table}" for table, count in done["rows"].items())
+    print(f"artifact locations moved from {done['from']} to {done['to']}: {rows or 'no rows'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DATASETS
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="show MLflow's, MediaPipe's and third-party warnings and logs")
     parser = argparse.ArgumentParser(prog="deepfake-mlflow", description=__doc__.splitlines()[0],
-                                     parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser = functools.partial(sub.add_parser, parents=[common])
+                                     parents=[common], formatter_class=options.HelpFormatter,
+                                     epilog=OVERVIEW)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, parents=[common],
+                                       formatter_class=options.HelpFormatter)
 
     p = sub.add_parser("fetch", help="fetch and cache the BlazeFace models and demo faces")
     p.add_argument("names", nargs="*", help="asset names (default: all)")
@@ -60,20 +86,52 @@ def build_parser() -> argparse.ArgumentParser:
     for name in stages.STAGES:
         stage = stages.get(name)
         p = sub.add_parser(name, help=stage.HELP, description=stage.HELP + (
-            ". " + layouts if name in ("index", "extract") else ""))
+            ". " + layouts if name in ("index", "extract") else ""),
+            epilog="examples:\n" + stage.EXAMPLES)
         options.add_arguments(p, stage.CONFIG)
         p.set_defaults(func=cmd_stage, stage=name)
+
+    p = sub.add_parser("relocate", help="point a copied or moved SQLite store's artifact "
+                       "locations at the folder it is in now", epilog="examples:\n"
+                       "    cp -r study/ /shared/study/ && cd /shared/study && "
+                       "deepfake-mlflow relocate\n")
+    p.set_defaults(func=cmd_relocate)
 
     p = sub.add_parser("registry", help="the champion model of each training dataset")
     actions = p.add_subparsers(dest="action", required=True)
     promote = stages.get("promote")
     # `registry promote` is the promote stage under its registry name: same options, run
-    q = actions.add_parser("promote", parents=[common], help=promote.HELP)
+    q = actions.add_parser("promote", parents=[common], help=promote.HELP,
+                           formatter_class=options.HelpFormatter,
+                           epilog="examples:\n" + promote.EXAMPLES)
     options.add_arguments(q, promote.CONFIG)
     q.set_defaults(func=cmd_stage, stage="promote")
     q = actions.add_parser("list", parents=[common], help="the champions, one JSON line each")
     q.set_defaults(func=cmd_registry_list)
     return parser
+
+
+OVERVIEW = """\
+the study in order (each command is also an `mlflow run . -e COMMAND` entry point):
+    deepfake-mlflow index ff /data/FaceForensics++      # videos.parquet
+    deepfake-mlflow extract ff /data/FaceForensics++    # faces.parquet, 32 faces a video
+    deepfake-mlflow train ff --augment SELECTED         # a training run, a logged model
+    deepfake-mlflow evaluate RUN_ID ff,dfdc             # AUCs with 95% intervals
+    deepfake-mlflow promote                             # models:/...@champion
+    deepfake-mlflow predict models:/deepfake-efficientnet_b4-ff@champion clip.mp4
+or all of it, scaled down on the demo corpus: make demo
+"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    found = []
+    for name in ("deepfake-mlflow", "mlflow", "torch", "timm"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(found)
 
 
 def _interrupt(signum, frame):

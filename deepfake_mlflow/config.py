@@ -143,6 +143,13 @@ FIGURE_DPI = 300  # PNGs fit to print; every figure is also written as a PDF
 BELOW_CHANCE_MARK = "\u2020"  # a dagger, after the value, in tables and heatmaps
 FIGURE_COLORMAP = "cividis"  # colour-blind safe, and monotone in lightness when printed grey
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the tracking UI: the report links there
+UI_URL_ENV = "DEEPFAKE_MLFLOW_UI_URL"  # another host or port, for every report made
+
+
+def ui_url() -> str:
+    """The tracking UI the reports link to: $DEEPFAKE_MLFLOW_UI_URL, else UI_URL."""
+    import os
+    return os.environ.get(UI_URL_ENV) or UI_URL
 
 # --- Ablation (Optuna) ----------------------------------------------------------------------
 ABLATION_SEARCH_TRIALS = 12  # --mode search: trials per study

@@ -88,6 +88,10 @@ def setup(verbose_mode: bool = False) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if loud else "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.INFO if loud else logging.WARNING)
+    # MLflow's SQL store logs each database error with its traceback before raising it;
+    # the command reports the raised error in one line (tracking.stage_run)
+    logging.getLogger("mlflow.store.db.utils").setLevel(
+        logging.INFO if loud else logging.CRITICAL)
     os.environ.setdefault("GLOG_minloglevel", "0" if loud else "2")
     # OpenCV's own warnings (a path it cannot open: the result row already says so): the
     # variable for processes that import cv2 later, the call for this one

@@ -22,10 +22,13 @@ MISSING = dataclasses.MISSING
 
 
 def option(default: Any = MISSING, *, help: str = "", choices=None, parse: Callable | None = None,
-           nargs: str | None = None, cli: bool = True, factory: Callable | None = None):
+           nargs: str | None = None, cli: bool = True, factory: Callable | None = None,
+           shown: str | None = None):
     """A config field: its default, help and choices for the command line.
-    cli=False keeps a field out of the command line (a Python-only knob, e.g. for tests)."""
-    metadata = {"help": help, "choices": choices, "parse": parse, "nargs": nargs, "cli": cli}
+    cli=False keeps a field out of the command line (a Python-only knob, e.g. for tests);
+    shown: what --help says of the default when the value alone would mislead."""
+    metadata = {"help": help, "choices": choices, "parse": parse, "nargs": nargs, "cli": cli,
+                "shown": shown}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -81,9 +84,29 @@ def cli_fields(config: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(config) if f.metadata.get("cli", True)]
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help as a person reads it: a switch shows as `--probe`, not `--probe [PROBE]`
+    (it still takes `--probe true`, the form MLproject passes), and examples keep their
+    lines."""
+
+    def _format_args(self, action, default_metavar):
+        if getattr(action, "switch", False):
+            return ""
+        return super()._format_args(action, default_metavar)
+
+    def _format_action_invocation(self, action):
+        if getattr(action, "switch", False):
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+    def _format_usage(self, usage, actions, groups, prefix):
+        return super()._format_usage(usage, actions, groups, prefix).replace(" ]", "]")
+
+
 def add_arguments(parser: argparse.ArgumentParser, config: type) -> None:
-    """One argument per field: positional without a default (or with nargs), --name (and
-    --name_with_underscores, the form `mlflow run -P name=value` passes) with one."""
+    """One argument per field: positional without a default (or with nargs), --name with
+    one. --name_with_underscores, the form `mlflow run -P name=value` passes, is accepted
+    too, but not shown: one spelling per option in --help."""
     for field in cli_fields(config):
         meta = field.metadata
         kind = _typed(_kind(field), field.name)
@@ -94,18 +117,23 @@ def add_arguments(parser: argparse.ArgumentParser, config: type) -> None:
             continue
         default = field.default if field.default is not MISSING else field.default_factory()
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        flags = ["--" + field.name.replace("_", "-")]
-        if "_" in field.name:
-            flags.append("--" + field.name)
-        if isinstance(field.default, bool):  # --probe, --probe true (MLproject), --no-probe
+        switch = isinstance(field.default, bool)
+        if switch:  # --probe, --probe true (MLproject), --no-probe
             extra.update(nargs="?", const=True)
             # the field's default on both (argparse keeps the first action's default: a
             # store_false alone would make every False default True)
             parser.add_argument("--no-" + field.name.replace("_", "-"), dest=field.name,
                                 action="store_false", default=default, help=argparse.SUPPRESS)
+            shown = "on" if default else ""
+        shown = meta.get("shown") or shown
         note = f" (default: {shown})" if shown not in ("", ()) else ""
-        parser.add_argument(*flags, dest=field.name, type=kind, default=default,
-                            help=meta.get("help", "") + note, **extra)
+        action = parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
+                                     type=kind, default=default,
+                                     help=meta.get("help", "") + note, **extra)
+        action.switch = switch
+        if "_" in field.name:
+            parser.add_argument("--" + field.name, dest=field.name, type=kind,
+                                default=argparse.SUPPRESS, help=argparse.SUPPRESS, **extra)
 
 
 def from_arguments(config: type, args: argparse.Namespace):

@@ -1,9 +1,10 @@
 """The logged model: an MLflow pyfunc that scores videos end to end.
 
-Input: a DataFrame with a `video` column of file paths (as the serving host sees them,
-inside the folders DEEPFAKE_MLFLOW_VIDEO_ROOTS allows) and/or a `video_b64` column of the
-videos' bytes in base64; a request is bounded in videos and seconds
-(deepfake_mlflow.serving_policy).
+Input: a DataFrame with a `video` column of file paths and/or a `video_b64` column of the
+videos' bytes in base64. Paths are read freely in the user's own process (a notebook,
+`predict`); behind `mlflow models serve` only inside the roots it is given
+(DEEPFAKE_MLFLOW_VIDEO_ROOTS), or load_model(..., model_config={"video_roots": [...]});
+a served request is bounded in videos and seconds (deepfake_mlflow.serving_policy).
 Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) set before loading
 overrides it (`mlflow models serve`, `mlflow.pyfunc.load_model`; `predict --device` sets
 it). Scores are computed in fp32 wherever they run.
@@ -34,7 +35,8 @@ from mlflow.types import ColSpec, Schema
 from . import accel
 from .faces.extract import ExtractSettings
 from .scoring import ModelConfig
-from .serving_policy import NOT_ALLOWED, SKIPPED, SentVideo, ServingPolicy
+from .serving_policy import (LOGGED_MODEL_CONFIG, NOT_ALLOWED, SKIPPED, SentVideo,
+                             ServingPolicy)
 from .vocabulary import VideoStatus
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,7 +54,8 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         from .scoring import ModelConfig, Scorer
 
         settings = ModelConfig.load(context.artifacts["config"])
-        # not MLflow's model_config: its keys would be logged as params of the training run
+        # model_config.json, not MLflow's model_config: its keys are logged as params of
+        # the training run (only the video roots one may set at load go there)
         # the device `predict --device` or the server's environment names; scores in fp32
         compute = accel.Compute.resolve(accel.environment_device(), "fp32")
         self.scorer = Scorer(context.artifacts["weights"], settings.model, settings.size,
@@ -60,7 +63,8 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         self.extract = replace(ExtractSettings(**settings.extract),
                                detector=context.artifacts["detector"])
         self.detector = BlazeFace(self.extract.detector, self.extract.min_confidence)
-        self.policy = ServingPolicy.from_environment()
+        # which paths it reads: model_config at load, else the environment (serving_policy)
+        self.policy = ServingPolicy.resolve(getattr(context, "model_config", None))
         # a serving worker may call predict from several threads; one detector, one at a time
         self.lock = threading.Lock()
 
@@ -163,6 +167,8 @@ def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
             artifacts={"weights": str(weights), "config": str(settings),
                        "detector": str(detector_file)},
             signature=signature(), code_paths=[str(PACKAGE_DIR)],
+            # the keys load_model(model_config=...) may set (MLflow drops any other)
+            model_config=dict(LOGGED_MODEL_CONFIG),
             pip_requirements=[_requirement(r) for r in REQUIREMENTS])
 
 

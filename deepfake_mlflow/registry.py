@@ -76,15 +76,16 @@ def version_tags(run: Run) -> dict[str, str]:
 
 
 def version_description(run: Run) -> str:
-    """A version's description: what it is, why it was chosen, and its test AUCs."""
+    """A version's description: what it is, why it was chosen, and its test AUCs. Plain
+    text, no markdown: the registry's list of versions shows it as it is written."""
     tags, metrics = run.data.tags, run.data.metrics
     tests = sorted(k.split("/", 1)[1] for k in metrics
                    if k.startswith("auc_frame/") and k.count("/") == 1)
-    lines = [f"{model_of(run)} trained on **{tags.get('dataset', '?')}** with "
-             f"{tags.get('loss', '?')} loss, augmentation {tags.get('augment', '?')} "
-             f"(training run {run.info.run_name}, `{run.info.run_id}`). Chosen on its "
-             f"validation loss, {metrics[VAL_LOSS]:.4g}; test AUCs are reported, never used "
-             "to choose."]
+    text = (f"{model_of(run)} trained on {tags.get('dataset', '?')} with "
+            f"{tags.get('loss', '?')} loss, augmentation {tags.get('augment', '?')} "
+            f"(training run {run.info.run_name}, {run.info.run_id}). Chosen on its "
+            f"validation loss, {metrics[VAL_LOSS]:.4g}; test AUCs are reported, never used "
+            "to choose.")
     if tests:
         from .evaluation.matrix import cell
 
@@ -92,14 +93,21 @@ def version_description(run: Run) -> str:
             nan = float("nan")
             return cell(*(metrics.get(f"{k}/{test}", nan)
                           for k in (level, f"{level}_low", f"{level}_high")))
+
         def videos(test: str) -> str:
             count = metrics.get(f"videos/{test}")
             return "?" if count is None else f"{count:.0f}"
-        lines += ["", "| test set | test videos | frame AUC [95% interval] | "
-                      "video AUC [95% interval] |", "|---|---|---|---|"]
-        lines += [f"| {t} | {videos(t)} | {auc('auc_frame', t)} | {auc('auc_video', t)} |"
-                  for t in tests]
-    return "\n".join(lines)
+        text += (" Frame AUC with its 95% interval, video AUC, and test videos: " +
+                 "; ".join(f"{t} {auc('auc_frame', t)}, video {auc('auc_video', t)}, "
+                           f"{videos(t)} videos" for t in tests) + ".")
+    return text
+
+
+def model_tags(dataset: str, model: str) -> dict[str, str]:
+    """What users filter registered models on (each version adds its loss, augmentation
+    and validation loss)."""
+    return {"dataset": dataset, "model": model, "architecture": architecture_name(model),
+            "task": "deepfake-detection", "input": "video", "project": "deepfake_mlflow"}
 
 
 def version_model_id(version) -> str | None:
@@ -154,6 +162,10 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run
             "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
             "column of file paths; output: p_fake per video."))
         changed.append("description")
+    for key, value in model_tags(dataset, model).items():
+        if registered.tags.get(key) != value:
+            client.set_registered_model_tag(name, key, value)
+            changed.append(f"model tag {key}")
     for key, value in version_tags(run).items():
         if version.tags.get(key) != value:
             client.set_model_version_tag(name, version.version, key, value)

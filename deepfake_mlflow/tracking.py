@@ -32,7 +32,8 @@ import mlflow
 import pandas as pd
 
 from . import naming
-from .errors import EndedEarly, TrackingUnavailable, UserInputError
+from .errors import EndedEarly, ReportedError, TrackingUnavailable, UserInputError
+from .scoped_env import scoped_env
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ DESCRIPTIONS = {
             "`variant` tag to compare BCE against triplet, with and without augmentation.",
 }
 _QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# Inside a stage's run: a server that stops answering is given about 15 s (3 retries at
+# 2, 4, 8 s), not MLflow's default of 7 retries over four minutes; a user's own setting wins
+_PATIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
 
 def configure() -> str:
@@ -73,6 +77,9 @@ def configure() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or \
         "sqlite:///" + str(Path(DEFAULT_TRACKING_URI.removeprefix("sqlite:///")).resolve())
     mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):  # a store copied from elsewhere is said so, once
+        from .relocate import warn_if_moved
+        warn_if_moved(Path(uri.removeprefix("sqlite:///")))
     return uri
 
 
@@ -96,7 +103,7 @@ def ui_runs_url(experiment_id: str, ui_url: str | None = None) -> str:
     """The tracking UI's page of an experiment's runs (MLflow 3 opens experiments in its
     GenAI mode, on a traces overview, unless the link says workflowType)."""
     from . import config
-    base = (ui_url or config.UI_URL).rstrip("/")
+    base = (ui_url or config.ui_url()).rstrip("/")
     return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
@@ -146,6 +153,16 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     parent = mlflow.active_run()
     tags = {"stage": stage, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
             **{k: naming.canonical(v) for k, v in (tags or {}).items()}}
+    if run_id is None and _LAUNCHED.get("stage") == stage and not _LAUNCHED.get("claimed") \
+            and parent is not None and parent.info.run_id == _LAUNCHED.get("run_id"):
+        # under `mlflow run`: the run MLflow made for the entry point becomes this run
+        # (launched_run opened it and ends it)
+        _LAUNCHED["claimed"] = True
+        mlflow.set_tags({**tags, "mlflow.runName": run_name or stage})
+        if params:
+            log_params(params)
+        yield parent
+        return
     if run_id is not None and _held_by_another_process(run_id):
         # a second process joining a live run (a worker reopening an ablation's parent)
         # leaves its owner's host and pid: the dead-run check reads the owner's
@@ -154,7 +171,9 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     if run_id is None:
         common["run_name"] = run_name
     try:
-        experiment = parent.info.experiment_id if parent else experiment_id(stage)
+        # a reopened run stays in its experiment
+        experiment = parent.info.experiment_id if parent else (
+            experiment_id(stage) if run_id is None else None)
         # at every run, child runs too: a long ablation ends the trials of a worker
         # killed beside it; of every stage: a killed train is ended by the next index
         end_dead_runs()
@@ -163,12 +182,14 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
         raise UserInputError(f"tracking store {uri}: {err.message.splitlines()[0]}") from None
     except Exception as err:  # noqa: BLE001 - any driver's way of saying "unreachable"
         raise TrackingUnavailable(f"tracking store {uri} cannot be used "
-                                  f"({first_line(err)})") from None
-    status = "FINISHED"
+                                  f"({_store_problem(err) or first_line(err)})") from None
+    status, lost = "FINISHED", None
+    patience = {k: v for k, v in _PATIENT.items() if k not in os.environ}
     try:
-        if params:
-            log_params(params)
-        yield run
+        with scoped_env(**patience):
+            if params:
+                log_params(params)
+            yield run
     except EndedEarly as err:  # stopped on purpose (a pruned trial): KILLED, with the reason
         status = "KILLED"
         mlflow.set_tag("ended_early", str(err))
@@ -176,11 +197,68 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     except KeyboardInterrupt:
         status = "KILLED"
         raise
-    except BaseException:
+    except ReportedError as err:  # already one line (a nested run's lost store among them)
         status = "FAILED"
+        lost = str(err) if isinstance(err, TrackingUnavailable) else None
         raise
+    except BaseException as err:
+        status = "FAILED"
+        lost = _store_lost(err, uri)
+        if lost is None:
+            raise
+        raise TrackingUnavailable(
+            f"tracking store {uri} failed during run {run.info.run_id} ({lost}); "
+            "what was logged before is kept, the run stays RUNNING until a stage runs again "
+            "on this host, and a re-run redoes the step") from None
     finally:
-        _end_run(run.info.run_id, status, uri)
+        _end_run(run.info.run_id, status, uri, quiet=lost is not None)
+
+
+_LAUNCHED: dict = {}  # the run `mlflow run` made for this process, while launched_run holds it
+
+
+@contextmanager
+def launched_run(entry: str) -> Iterator[mlflow.ActiveRun | None]:
+    """Under `mlflow run` (MLFLOW_RUN_ID set), the run MLflow made for the entry point is
+    opened around the whole command and named and tagged as the entry point's stage: the
+    stage's own run is this run, and a step made on the way (the index an extract needs)
+    is its child run, as in a study. Without MLFLOW_RUN_ID, nothing happens."""
+    if not os.environ.get("MLFLOW_RUN_ID") or mlflow.active_run() is not None:
+        yield None
+        return
+    # taken out of the environment: MLflow would give it to the next run started (the
+    # index on the way), and worker processes would inherit it
+    run_id = os.environ.pop("MLFLOW_RUN_ID")
+    from .stages import STAGES
+    stage = STAGES.get(entry)  # None: an entry point whose work logs no run (predict)
+    with stage_run(stage or entry, run_id=run_id, tags={"entry_point": entry}) as run:
+        mlflow.set_tag("mlflow.runName", entry)
+        _LAUNCHED.update(run_id=run_id, stage=stage, claimed=False)
+        _say_where(run, stage)
+        try:
+            yield run
+        finally:
+            _LAUNCHED.clear()
+
+
+def launched_run_id() -> str | None:
+    """The run `mlflow run` made for this command, while it is open."""
+    return _LAUNCHED.get("run_id")
+
+
+def _say_where(run: mlflow.ActiveRun, stage: str | None) -> None:
+    """A run of `mlflow run` lands in the experiment MLflow chose (Default unless
+    --experiment-name): said once when that is not the stage's own experiment."""
+    if stage is None:
+        return
+    wanted = experiment_name(stage)
+    found = mlflow.get_experiment(run.info.experiment_id)
+    if found.name == wanted:
+        experiment_id(stage)  # the project's experiment tags, had `mlflow run` made it
+        return
+    log.warning("this run is in experiment %r, the command line's %s runs are in %r: pass "
+                "`--experiment-name %s` to `mlflow run` to keep them together",
+                found.name, stage, wanted, wanted)
 
 
 def first_line(err: BaseException) -> str:
@@ -188,13 +266,61 @@ def first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else 'no message'}"
 
 
-def _end_run(run_id: str, status: str, uri: str) -> None:
+def _store_problem(err: BaseException) -> str | None:
+    """The store's own words, when an error comes from the store's driver: a database
+    that refuses (read-only, locked, gone) or a server that does not answer. MLflow wraps
+    them, so the chain of causes is read; None for any other error."""
+    import requests
+    import sqlalchemy.exc
+    chain, seen = [], err
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in chain:
+        if isinstance(cause, sqlalchemy.exc.OperationalError):
+            return str(cause.orig or cause).strip().splitlines()[0]
+        if isinstance(cause, (requests.ConnectionError, requests.Timeout)):
+            return _transport_problem(cause)
+    return None
+
+
+def _store_lost(err: BaseException, uri: str) -> str | None:
+    """What broke, when an error inside a run comes from a store that cannot be used any
+    more (a server that died, a database that refuses writes); None for any other error.
+    One test for every call a stage makes; a server is asked /health before it is blamed
+    for an error MLflow reports without its cause."""
+    problem = _store_problem(err)
+    if problem is not None:
+        return problem
+    text = str(err)
+    if uri.startswith(("http://", "https://")) and isinstance(
+            err, mlflow.exceptions.MlflowException) and text.startswith("API request to"):
+        try:
+            check_reachable(uri)
+        except TrackingUnavailable:
+            return text.split(" failed with exception ")[0] + " failed: no answer"
+    return None
+
+
+def _transport_problem(err) -> str:
+    """`POST /api/2.0/mlflow/runs/log-inputs: Connection refused`, from requests' and
+    urllib3's nested wording."""
+    import re
+    text = str(err)
+    url = re.search(r"with url: (\S+)", text)
+    reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    where = f"{url.group(1)}: " if url else ""
+    return where + (reason.group(1).strip() if reason else type(err).__name__)
+
+
+def _end_run(run_id: str, status: str, uri: str, quiet: bool = False) -> None:
     try:
         with quick_requests():
             mlflow.end_run(status)
     except Exception as err:  # noqa: BLE001
         if status != "FINISHED":  # the error already on its way says more
-            log.warning("run %s could not be marked %s: %s", run_id, status, first_line(err))
+            (log.debug if quiet else log.warning)(
+                "run %s could not be marked %s: %s", run_id, status, first_line(err))
             return
         raise TrackingUnavailable(
             f"run {run_id} is done, but the tracking store {uri} could not record its end "
@@ -219,7 +345,6 @@ def check_reachable(uri: str) -> None:
 def quick_requests():
     """MLflow calls that fail in seconds (no retries, a short timeout): for calls whose
     failure is handled (the metric journal keeps what could not be sent)."""
-    from .scoped_env import scoped_env
     return scoped_env(**_QUICK)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,30 +80,121 @@ def test_console_script_runs_as_a_process(tmp_path, place):
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
-@pytest.mark.integration  # `mlflow run` in a process of its own
-def test_mlflow_run_index_entry_point(tmp_path, place):
-    make_folder_dataset(tmp_path / "data", place, n=4)
+def _mlflow_run(entry: str, params: dict, cwd: Path, *extra: str):
     # `mlflow run --env-manager local` runs `python` from PATH: this environment's, first
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "mlflow"), "run", str(ROOT), "-e", "index",
-         "-P", "dataset=folder", "-P", f"root={tmp_path / 'data'}",
-         # options MLproject does not declare pass through as --name value
-         "-P", f"out={tmp_path / 'videos.parquet'}", "-P", "seed=3", "--env-manager", "local",
-         "--experiment-name", "deepfake-index"],
-        capture_output=True, text=True, env=env, cwd=tmp_path)
+    argv = [str(Path(sys.executable).parent / "mlflow"), "run", str(ROOT), "-e", entry,
+            "--env-manager", "local", *extra]
+    for name, value in params.items():
+        argv += ["-P", f"{name}={value}"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
     assert done.returncode == 0, done.stderr[-2000:]
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
-    runs = mlflow.search_runs(experiment_names=["deepfake-index"], output_format="list")
-    assert len(runs) == 1  # the run `mlflow run` made is the one the step filled
-    assert runs[0].data.params["dataset"] == "folder" and runs[0].data.params["seed"] == "3"
-    assert runs[0].data.params["root"] == str(tmp_path / "data")  # MLproject params + ours
-    assert runs[0].info.status == "FINISHED"
-    assert (tmp_path / "videos.parquet").is_file()
+    return done
+
+
+@pytest.mark.integration  # `mlflow run` in processes of their own
+def test_mlflow_run_entry_points_land_where_the_command_lines_runs_do(tmp_path, place):
+    """The run `mlflow run` makes is the entry point's own run, named and tagged as the
+    stage; the index an extract makes on the way is its child run. Without
+    --experiment-name the run lands in Default, and the command says how to keep them
+    together."""
+    make_folder_dataset(tmp_path / "data", place, n=3)
+    _mlflow_run("extract", {"dataset": "folder", "root": tmp_path / "data",
+                            "out": tmp_path / "faces", "index": tmp_path / "videos.parquet"},
+                tmp_path, "--experiment-name", "deepfake-extract")
+    runs = mlflow.search_runs(experiment_names=["deepfake-extract"], output_format="list")
+    (extract,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    (index,) = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == extract.info.run_id]
+    assert len(runs) == 2
+    assert extract.info.run_name == "extract-folder" and extract.data.tags["stage"] == "extract"
+    assert extract.data.tags["entry_point"] == "extract"
+    assert extract.data.params["root"] == str(tmp_path / "data")  # MLproject's param
+    assert "frames" in extract.data.params  # and the stage's own options
+    assert index.info.run_name == "index-folder" and index.data.tags["stage"] == "index"
+    assert extract.info.status == index.info.status == "FINISHED"
+    assert (tmp_path / "faces" / "faces.parquet").is_file()
+    experiment = mlflow.get_experiment_by_name("deepfake-extract")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert mlflow.get_experiment_by_name("deepfake-index") is None  # nothing elsewhere
+
+    # no --experiment-name: MLflow's Default, the run still the stage's, and a hint
+    done = _mlflow_run("index", {"dataset": "folder", "root": tmp_path / "data",
+                                 "out": tmp_path / "other.parquet", "seed": 3}, tmp_path)
+    (run,) = mlflow.search_runs(experiment_names=["Default"], output_format="list")
+    assert run.info.run_name == "index-folder" and run.data.tags["stage"] == "index"
+    assert run.data.params["seed"] == "3" and run.info.status == "FINISHED"
+    assert "pass `--experiment-name deepfake-index` to `mlflow run`" in done.stderr
+    assert (tmp_path / "other.parquet").is_file()
 
 
 def test_corpus_size_below_the_minimum_is_refused_before_any_work(tmp_path, capsys):
     assert main(["corpus", str(tmp_path / "c"), "--size", "3"]) == 2
     assert "at least 6 real videos" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_help_reads_as_a_person_expects(capsys):
+    """One spelling per option (the underscore form MLproject passes still works), switches
+    shown as switches, the augmentation names spelled out, an example in every command's
+    help, and --version."""
+    from deepfake_mlflow import stages
+    from deepfake_mlflow.augment import AUGMENTATIONS
+    from deepfake_mlflow.cli import build_parser
+
+    for name in stages.STAGES:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert f"examples:\n    deepfake-mlflow {name}" in text or "torchrun" in text, name
+        assert not re.search(r"--[a-z0-9]+_", text), name  # no --name_with_underscores
+        assert "[--probe [PROBE]]" not in text and "--optuna [OPTUNA]" not in text
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in AUGMENTATIONS) and "SELECTED (= HF+BC+HSV+JPEG)" in text
+    with pytest.raises(SystemExit):
+        main(["index", "--help"])
+    assert "[--probe]" in capsys.readouterr().out
+    args = build_parser().parse_args(["train", "ff", "--batch_size", "8", "--val-size", "16"])
+    assert args.batch_size == 8 and args.val_size == 16
+    assert build_parser().parse_args(["index", "ff", "r", "--probe", "false"]).probe is False
+    assert build_parser().parse_args(["index", "ff", "r", "--probe"]).probe is True
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("deepfake-mlflow ")
+
+
+def test_a_moved_store_is_named_and_relocated(tmp_path, place, capsys, monkeypatch):
+    """A study folder (mlflow.db, mlartifacts/) moved elsewhere: any command says so once,
+    `relocate` points the artifact locations at the new folder, and the artifacts open
+    from there once the old folder is gone."""
+    import shutil
+    make_folder_dataset(tmp_path / "data", place, n=3)
+    old, new = tmp_path / "old", tmp_path / "elsewhere" / "new"
+    old.mkdir()
+    monkeypatch.chdir(old)
+    assert main(["index", "folder", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "videos.parquet")]) == 0
+    new.parent.mkdir()
+    shutil.move(old, new)
+    monkeypatch.chdir(new)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # MLflow set it: a new process would not have it
+    capsys.readouterr()
+    assert main(["registry", "list"]) == 0
+    err = capsys.readouterr().err
+    assert f"the tracking store {new / 'mlflow.db'} was made in {old}" in err
+    assert "no longer exists" in err and "deepfake-mlflow relocate" in err
+    assert main(["relocate"]) == 0
+    out, err = capsys.readouterr()
+    assert f"moved from {old} to {new}" in out and "1 runs" in out and err == ""
+    tracking.configure()
+    (run,) = mlflow.search_runs(experiment_names=["deepfake-index"], output_format="list")
+    assert run.info.artifact_uri.startswith((new / "mlartifacts").as_uri())
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="index",
+                                                dst_path=str(tmp_path / "got"))
+    assert (Path(local) / "videos.parquet").is_file()
+    assert main(["relocate"]) == 0 and "nothing to do" in capsys.readouterr().out
+    assert main(["registry", "list"]) == 0 and capsys.readouterr().err == ""

@@ -138,6 +138,19 @@ def test_dfdc_parts_decide_the_split_and_gaps_are_reported(tmp_path, place):
     assert any("1 videos missing" in n for n in result.notes)
 
 
+def test_dfdc_a_fakes_original_in_a_part_not_downloaded_is_kept_by_name(tmp_path, place):
+    """DFDC's metadata names each fake's original; when that original's part is not on
+    disk, the fake still records it (by file name) and the index says how many."""
+    place(tmp_path, "dfdc_train_part_2/f.mp4")
+    (tmp_path / "dfdc_train_part_2" / "metadata.json").write_text(json.dumps(
+        {"f.mp4": {"label": "FAKE", "split": "train", "original": "elsewhere.mp4"}}))
+    result = datasets.build_index("dfdc", tmp_path, seed=0)
+    assert result.frame.set_index("key").loc["dfdc/dfdc_train_part_2/f", "source"] == \
+        "elsewhere.mp4"
+    assert any("1 fakes name an original that is not in the indexed parts" in n
+               for n in result.notes)
+
+
 def test_dfdc_malformed_metadata_names_file_and_line(tmp_path, place):
     place(tmp_path, "dfdc_train_part_3/a.mp4")
     (tmp_path / "dfdc_train_part_3" / "metadata.json").write_text('{\n "a.mp4": {"label": "REAL"},\n}')

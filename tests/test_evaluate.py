@@ -169,10 +169,15 @@ def test_promote_picks_the_lowest_validation_loss_and_is_idempotent(store):
     assert best.info.run_name in version.description
     if best.info.run_id == store["trained"]["ff"].run_id:  # the evaluated one: its AUCs
         videos = best.data.metrics["videos/celebdf"]  # what each AUC rests on
-        assert f"| celebdf | {videos:.0f} |" in version.description
+        assert " celebdf " in version.description
+        assert f", {videos:.0f} videos" in version.description
         low, high = (best.data.metrics[f"auc_frame_{b}/celebdf"] for b in ("low", "high"))
         if not math.isnan(low):  # the AUC's 95% interval, where the test set allows one
             assert f"[{low:.2f}, {high:.2f}]" in version.description
+    assert "**" not in version.description and "|" not in version.description  # plain text
+    registered = client.get_registered_model("deepfake-test-efficientnet-ff")
+    assert registered.tags["dataset"] == "ff" and registered.tags["model"] == "test_efficientnet"
+    assert registered.tags["task"] == "deepfake-detection"
     again = promote.run(promote.PromoteConfig())
     assert all(result["changed"] == [] for result in again)
     assert len(client.search_model_versions("name = 'deepfake-test-efficientnet-ff'")) == 1
@@ -307,6 +312,44 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
     assert by_bytes["status"] == "ok" and by_bytes["video"].startswith("bytes:")
     assert abs(by_bytes["p_fake"] - scored["p_fake"]) < 1e-6
     assert over["status"] == "skipped" and "6 videos" in over["message"]
+
+
+NOTEBOOK = """
+import sys, mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+rows = model.predict(pd.DataFrame({"video": [sys.argv[2]]}))
+print(rows["status"][0], rows["faces_found"][0])
+"""
+
+
+def test_the_logged_model_in_a_notebook_reads_its_users_files_quietly(store, corpus,
+                                                                       tmp_path, monkeypatch):
+    """In a user's own Python process the logged model reads local paths without any
+    set-up, and neither loading nor predicting prints MediaPipe's or LiteRT's native
+    log lines. model_config at load (MLflow's way) confines it; behind MLflow's scoring
+    server (marked by the variable the server sets) it reads no path without roots."""
+    _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPFAKE_MLFLOW_VIDEO")}
+    done = subprocess.run([sys.executable, "-c", NOTEBOOK, CELEBDF_CHAMPION, str(video)],
+                          capture_output=True, text=True, cwd=store["work"],
+                          env={**env, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ok", "8"]
+    for native in ("InitGoogle", "W0000", "I0000", "litert", "absl"):
+        assert native not in done.stderr, done.stderr
+
+    monkeypatch.delenv("DEEPFAKE_MLFLOW_VIDEO_ROOTS", raising=False)
+
+    def status(**load):
+        model = mlflow.pyfunc.load_model(CELEBDF_CHAMPION, **load)
+        try:
+            return model.predict(pd.DataFrame({"video": [str(video)]}))["status"][0]
+        finally:
+            model.unwrap_python_model().close()
+    assert status(model_config={"video_roots": [str(tmp_path)]}) == "not_allowed"
+    assert status(model_config={"video_roots": [str(corpus)]}) == "ok"
+    monkeypatch.setenv("__pyfunc_model_path__", "/served/model")  # as `mlflow models serve`
+    assert status() == "not_allowed"
 
 
 def test_evaluate_and_registry_through_the_command_line(store, capsys):

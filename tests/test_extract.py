@@ -68,6 +68,29 @@ def test_readers_return_exactly_the_sampled_frames(coded_videos, reader, length)
     assert [decode_index(sampled.frames[i]) for i in sampled.indices] == sampled.indices
 
 
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_variable_frame_rate_video_keeps_each_frames_own_time(tmp_path, reader):
+    """20 frames at 30 fps, then 20 at 10 fps (as phones record): each sampled frame's
+    timestamp is its own presentation time, not its index over the mean rate."""
+    times_ms = [33 * i if i <= 20 else 660 + 100 * (i - 20) for i in range(40)]
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(coded_frame(i), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    sampled = READERS[reader](path, 8)
+    assert sampled.total == 40 and sampled.complete
+    got = [sampled.timestamp(i) for i in sampled.indices]
+    assert got == pytest.approx([times_ms[i] / 1000 for i in sampled.indices], abs=1e-3)
+    mean_rate = [i / sampled.fps for i in sampled.indices]  # what was logged before
+    assert max(abs(a - b) for a, b in zip(mean_rate, got)) > 0.3
+
+
 def make_bad_inputs(root: Path, place) -> None:
     """A folder dataset with one of each kind of bad video, and good ones."""
     place(root, "real/zero.mp4", "fake/not_a_video.mp4")

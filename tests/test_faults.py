@@ -178,6 +178,21 @@ def test_a_damaged_model_folder_is_named(tmp_path, capsys):
     FAULTS.append("scorer: broken model_config.json")
 
 
+def test_a_registered_model_of_another_project_is_named(faces_ff, capsys):
+    """A sklearn model in the same registry: predict and evaluate say it is not one of this
+    project's detectors, in one line, instead of a traceback from deep in MLflow."""
+    from sklearn.linear_model import LogisticRegression
+    tracking.configure()
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0], [1]], [0, 1]), name="model",
+                                 registered_model_name="churn")
+    video = str(assets.path("single_face.mp4"))
+    refused(capsys, ["predict", "models:/churn/1", video],
+            "model models:/churn/1 is not a video detector of this project (sklearn model)")
+    refused(capsys, ["evaluate", "models:/churn/1", f"ff={faces_ff}", "--robustness", "none"],
+            "model models:/churn/1: no model_config.json among its artifacts")
+
+
 # --- extraction: concurrent writers, re-runs with other inputs, broken records -------------
 def test_a_second_extract_of_the_same_faces_index_is_refused_at_once(tmp_path, place, capsys):
     place(tmp_path / "data", "real/a.mp4", "fake/b.mp4")
@@ -414,6 +429,59 @@ def test_a_store_or_workspace_where_a_file_stands_is_one_line(tmp_path, monkeypa
     refused(capsys, ["registry", "list"], str(blocker), code=1)
 
 
+def _as_another_user(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The command run by a user the file modes apply to: root ignores them, so as root
+    it runs as `nobody` (setpriv); any other user runs it as themselves."""
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: file modes cannot be tried")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    command = [*prefix, str(Path(sys.executable).parent / "deepfake-mlflow"), *argv]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HOME": str(cwd), **env})
+
+
+def test_a_read_only_store_or_workspace_is_one_line(place):
+    """A store the user may read but not write (a shared copy), and a workspace they may
+    not write: one line each (not MLflow's 90 lines of SQL errors), exit 3 and 1, and the
+    store and the index as they were."""
+    import tempfile
+    top = Path(tempfile.mkdtemp(prefix="deepfake-ro-"))  # outside pytest's root-only tmp
+    try:
+        top.chmod(0o755)
+        place(top / "data", "real/a.mp4", "fake/b.mp4")
+        index = top / "workspace" / "folder" / "videos.parquet"
+        assert main(["index", "folder", str(top / "data"), "--out", str(index)]) == 0
+        db = Path(tracking.configure().removeprefix("sqlite:///"))
+        shared = top / "shared"
+        shared.mkdir()
+        shutil.copy(db, shared / "mlflow.db")
+        before = (shared / "mlflow.db").read_bytes()
+        for path in top.rglob("*"):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        top.chmod(0o777)
+        FAULTS.append("index: read-only SQLite store")
+        done = _as_another_user(["index", "folder", "data"], top,
+                                MLFLOW_TRACKING_URI=f"sqlite:///{shared / 'mlflow.db'}",
+                                DEEPFAKE_MLFLOW_WORKSPACE=str(top / "own"))
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 3 and len(lines) == 1, done.stderr
+        assert "attempt to write a readonly database" in lines[0]
+        assert (shared / "mlflow.db").read_bytes() == before
+        FAULTS.append("index: read-only workspace")
+        done = _as_another_user(["index", "folder", "data", "--seed", "7"], top,
+                                MLFLOW_TRACKING_URI=f"sqlite:///{top / 'own.db'}")
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert "Permission denied" in lines[0] and "Traceback" not in done.stderr
+        assert pd.read_parquet(index)["split"].notna().all()  # the index as it was
+    finally:
+        for path in [top, *top.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def test_sigterm_ends_a_training_killed_with_one_line(faces_ff, tmp_path):
     FAULTS.append("train: SIGTERM from a scheduler")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/term.db"}
@@ -517,6 +585,28 @@ def test_a_tracking_outage_during_training_loses_no_metric(faces_ff, tmp_path, c
         val = [m.value for m in client.get_metric_history(run_id, "val_loss")]
         assert len(val) == 4 and run.data.metrics["best_val_loss"] == min(val)
         assert len(queries.logged_models(run_id)) == 1
+
+        # the same server dies while that model is evaluated: one line, exit 3, in seconds
+        # (not MLflow's four minutes of retries), the run named as left RUNNING
+        FAULTS.append("evaluate: tracking server killed mid-run")
+        from deepfake_mlflow.evaluation import model_run
+        scored = model_run.score_test_set
+
+        def score_then_outage(*args, **kwargs):
+            found = scored(*args, **kwargs)
+            _stop(server)
+            return found
+
+        monkeypatch.setattr(model_run, "score_test_set", score_then_outage)
+        started = time.perf_counter()
+        capsys.readouterr()
+        assert main(["evaluate", run_id, f"ff={faces_ff}", "--robustness", "none",
+                     "--mds", "none"]) == 3
+        assert time.perf_counter() - started < 60
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert f"tracking store http://127.0.0.1:{port} failed during run" in err
+        assert "stays RUNNING" in err
     finally:
         _stop(server)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
+from ..augment import AUGMENTATIONS
 from ..options import at_least, check_types, numbers, one_of, option, require
 from ..train.config import TrainConfig
 from ..vocabulary import Loss, choices
@@ -30,8 +31,9 @@ class _AblationOptions:
                                "--faces)")
     mode: str = option("grid", choices=MODES, help="grid: the Fig. 3 set; search: Optuna's "
                                                    "sampler with pruning")
-    trials: int = option(config.ABLATION_SEARCH_TRIALS, help="search: trials in the study "
-                                                             "(grid: the grid's size)")
+    trials: int = option(config.ABLATION_SEARCH_TRIALS, help="search: trials in the study",
+                         shown=f"{config.ABLATION_SEARCH_TRIALS}; the grid runs its "
+                               f"{len(AUGMENTATIONS) + 2} points: NONE, each alone, MIX")
     loss: str = option(Loss.BCE.value, choices=choices(Loss), help="loss of every trial")
     objective: str = option(OBJECTIVES[0], choices=OBJECTIVES,
                             help="val-loss (the training set's validation split), or "
@@ -58,7 +60,7 @@ class _AblationOptions:
 
 def _copied(f: dataclasses.Field) -> tuple:
     """A field of another config, for make_dataclass: same name, default, help, choices."""
-    meta = {k: f.metadata.get(k) for k in ("help", "choices", "parse", "nargs")}
+    meta = {k: f.metadata.get(k) for k in ("help", "choices", "parse", "nargs", "shown")}
     return f.name, f.type, option(f.default, **meta)
 
 

@@ -91,9 +91,15 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED) -> IndexResult:
             rows.append(r)
         on_disk = {p.name for p in folder.glob("*.mp4")}
         unlisted += len(on_disk - set(entries))
+    elsewhere = 0
     for r in rows:  # the metadata names the original's file; the index wants its key
-        if r["source"]:
-            r["source"] = originals.get(r["source"], "")
+        if r["source"] in originals:
+            r["source"] = originals[r["source"]]
+        elif r["source"]:  # in a part not downloaded, or not listed: kept by its file name
+            elsewhere += 1
+    if elsewhere:
+        notes.append(f"{elsewhere} fakes name an original that is not in the indexed parts; "
+                     "their source is its file name from metadata.json")
     if unlisted:
         notes.append(f"{unlisted} videos on disk are not in any metadata.json and were left out")
     return IndexResult(schema.to_frame(rows), "dfdc-parts", notes)

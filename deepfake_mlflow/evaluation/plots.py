@@ -93,7 +93,9 @@ def roc_axes(ax) -> None:
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
            ylim=(0, 1.01), aspect="equal")
-    ax.legend(loc="lower right", fontsize=7, frameon=False)
+    # a legend box of its own: curves run through the lower right corner too
+    ax.legend(loc="lower right", fontsize=7, frameon=True, facecolor="white", framealpha=0.92,
+              edgecolor="#cccccc")
 
 
 def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None = None,
@@ -115,7 +117,8 @@ def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None =
             bounds = None
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(1.25 * len(cols) + 2.0, 0.85 * len(rows) + 1.5))
+        # cells large enough for five lines at 8.5 pt: about 11 px on the report's page
+        fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 2.0, 0.92 * len(rows) + 1.6))
     else:
         fig = ax.figure
     values = table.to_numpy(dtype=float)
@@ -153,7 +156,7 @@ def matrix_heatmap(table: pd.DataFrame, title: str, paper: pd.DataFrame | None =
                 text += f"\n{value - reference:+.3f}"
         dark = not np.isnan(value) and value < 0.56  # cividis is dark below the middle
         ax.text(j, i, text, ha="center", va="center",
-                fontsize=7.5 if reference is not None or bounds is not None else 9,
+                fontsize=8.5 if reference is not None or bounds is not None else 10.5,
                 color="white" if dark else "black")
     notes = []
     if bounds is not None:

@@ -130,7 +130,7 @@ def write_crop(path: Path, crop, quality: int) -> None:
 def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: Path) -> list[dict]:
     rows = []
     for index in sampled.indices:
-        row = {"frame": index, "timestamp": index / sampled.fps if sampled.fps else math.nan,
+        row = {"frame": index, "timestamp": sampled.timestamp(index),
                "x": math.nan, "y": math.nan, "w": math.nan, "h": math.nan,
                "score": math.nan, "face_path": ""}
         face, crop = face_crop(sampled.frames.get(index), detector, settings)

@@ -8,6 +8,10 @@ sequentially: seeking to key frames is not frame-accurate for H.264 with B-frame
 Containers sometimes declare more frames than decode (edit lists, variable frame rate, a
 file cut short). When decoding ends early, the N frames are sampled again over the frames
 that do decode, and `decodable` says how many that was.
+
+Each sampled frame keeps the time the decoder gives it (its presentation timestamp, in
+seconds from the stream's start): index / fps is only right at a constant frame rate, and
+phone videos (DFDC's among them) often vary theirs.
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ class SampledFrames:
     indices: list[int]  # the frame indices sampled
     frames: dict[int, np.ndarray] = field(default_factory=dict)  # index -> RGB uint8
     decodable: int = 0  # frames that actually decode (== total for a sound file)
+    times: dict[int, float] = field(default_factory=dict)  # index -> seconds (decoder's)
+
+    def timestamp(self, index: int) -> float:
+        """The frame's presentation time in seconds; index / fps where the decoder gave
+        none; NaN without either."""
+        if index in self.times:
+            return self.times[index]
+        return index / self.fps if self.fps else float("nan")
 
     @property
     def complete(self) -> bool:
@@ -58,28 +70,33 @@ def sample_indices(total: int, n: int = config.FRAMES_PER_VIDEO) -> list[int]:
     return [int(round(i * (total - 1) / (n - 1))) for i in range(n)]
 
 
-FrameStream = Iterator[tuple[int, Callable[[], np.ndarray | None]]]
+# (index, convert to RGB, presentation time in seconds or None)
+FrameStream = Iterator[tuple[int, Callable[[], np.ndarray | None], float | None]]
 
 
-def _collect(stream: FrameStream, indices: list[int]) -> tuple[dict[int, np.ndarray], int]:
-    """Convert the wanted frames of a stream; return them and how far decoding got."""
+def _collect(stream: FrameStream, indices: list[int]
+             ) -> tuple[dict[int, np.ndarray], dict[int, float], int]:
+    """Convert the wanted frames of a stream; return them, their times and how far
+    decoding got."""
     wanted, last = set(indices), indices[-1]
-    frames, decoded = {}, 0
+    frames, times, decoded = {}, {}, 0
     with closing(stream):
-        for index, convert in stream:
+        for index, convert, seconds in stream:
             decoded = index + 1
             if index in wanted:
                 rgb = convert()
                 if rgb is not None:
                     frames[index] = rgb
+                    if seconds is not None:
+                        times[index] = seconds
             if index >= last:
                 break
-    return frames, decoded
+    return frames, times, decoded
 
 
 def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: int) -> SampledFrames:
     indices = sample_indices(total, n)
-    frames, decoded = _collect(open_stream(), indices)
+    frames, times, decoded = _collect(open_stream(), indices)
     decodable = total
     if len(frames) < len(indices) and decoded < total:
         if decoded < n:
@@ -87,8 +104,8 @@ def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: i
                                  f"only {decoded} of {total} declared frames decode")
         decodable = decoded
         indices = sample_indices(decodable, n)  # resample over what does decode
-        frames, _ = _collect(open_stream(), indices)
-    return SampledFrames(total, fps, indices, frames, decodable=decodable)
+        frames, times, _ = _collect(open_stream(), indices)
+    return SampledFrames(total, fps, indices, frames, decodable=decodable, times=times)
 
 
 def _check_file(path: Path) -> None:
@@ -114,7 +131,9 @@ def read_opencv(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
         try:
             index = 0
             while capture.grab():
-                yield index, lambda: _bgr_to_rgb(capture.retrieve())
+                # after grab(), POS_MSEC is the grabbed frame's presentation time
+                yield (index, lambda: _bgr_to_rgb(capture.retrieve()),
+                       capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
                 index += 1
         finally:
             capture.release()
@@ -152,8 +171,11 @@ def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
             video.thread_type = "AUTO"
             video.thread_count = threads
             try:
+                start = video.start_time or 0
                 for index, frame in enumerate(container.decode(video)):
-                    yield index, lambda frame=frame: frame.to_ndarray(format="rgb24")
+                    seconds = (None if frame.pts is None or frame.time_base is None
+                               else float((frame.pts - start) * frame.time_base))
+                    yield index, lambda frame=frame: frame.to_ndarray(format="rgb24"), seconds
             except av.error.FFmpegError:
                 return  # a damaged tail ends the stream; _sample handles the shortfall
 

@@ -26,6 +26,10 @@ from ..ablation.config import AblationConfig
 log = logging.getLogger(__name__)
 
 HELP = "Optuna study over augmentations (grid: the paper's Fig. 3; search: sampled, pruned)"
+EXAMPLES = """\
+    deepfake-mlflow ablation dfdc
+    deepfake-mlflow ablation dfdc --seeds 0,1,2 --storage postgresql://host/optuna
+"""
 CONFIG = AblationConfig
 
 

@@ -12,6 +12,10 @@ from .. import config
 from ..options import option
 
 HELP = "write the demo corpus: four small datasets from real faces"
+EXAMPLES = """\
+    deepfake-mlflow corpus demo/corpus
+    deepfake-mlflow corpus demo/corpus --size 12
+"""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ from .. import config
 from ..options import option
 
 HELP = "the paper's tables and figures of a study, as one static HTML report"
+EXAMPLES = """\
+    deepfake-mlflow dashboard --out report
+    deepfake-mlflow dashboard --ui-url http://tracking.lab:5000
+    deepfake-mlflow dashboard --optuna
+"""
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,9 @@ class DashboardConfig:
     filter: str = option("", help="with --experiment: an MLflow search filter, e.g. "
                                   "\"tags.dataset = 'dfdc'\"")
     out: str = option("report", help="folder of report.html and its figures/")
-    ui_url: str = option(config.UI_URL, help="the tracking UI that the report's links open "
-                                             "(`make ui` serves it there)")
+    ui_url: str = option("", help="the tracking UI that the report's links open",
+                         shown=f"${config.UI_URL_ENV}, else {config.UI_URL}, where `make ui` "
+                               "serves it")
     optuna: bool = option(False, help="serve the ablation's Optuna storage in "
                                       "optuna-dashboard instead of writing a report")
     storage: str = option("", help="with --optuna: the storage URL (default: the ablation's, "
@@ -41,7 +47,6 @@ CONFIG = DashboardConfig
 def run(cfg: DashboardConfig) -> dict:
     """Write the report (or serve optuna-dashboard); returns the page and what it holds.
     Under `mlflow run`, the report is also logged to the run MLflow made for the command."""
-    import os
     from pathlib import Path
 
     if cfg.optuna:
@@ -49,8 +54,9 @@ def run(cfg: DashboardConfig) -> dict:
     from dashboards import report, store
     study = store.load(run_id=cfg.run, experiment=cfg.experiment, filter_string=cfg.filter,
                        study=cfg.study)
-    page = report.build(study, Path(cfg.out), cfg.ui_url)
-    launched = os.environ.get("MLFLOW_RUN_ID")  # `mlflow run . -e dashboard` made a run
+    page = report.build(study, Path(cfg.out), cfg.ui_url or None)
+    from .. import tracking  # after the report: the store's load configured MLflow
+    launched = tracking.launched_run_id()  # `mlflow run . -e dashboard` made a run
     if launched and (study.parent is None or launched != study.parent.info.run_id):
         import mlflow
         mlflow.MlflowClient().log_artifacts(launched, str(page.parent), "report")

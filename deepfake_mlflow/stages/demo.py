@@ -26,6 +26,9 @@ from . import corpus, extract, index
 log = logging.getLogger(__name__)
 
 HELP = "the whole study, scaled down, on the demo corpus"
+EXAMPLES = """\
+    deepfake-mlflow demo --out demo
+"""
 STUDY = "demo"  # deepfake_mlflow/studies/demo.yaml
 
 

@@ -19,6 +19,10 @@ from ..options import at_least, option, require
 log = logging.getLogger(__name__)
 
 HELP = "BlazeFace faces of every video (one MLflow run)"
+EXAMPLES = """\
+    deepfake-mlflow extract ff /data/FaceForensics++
+    deepfake-mlflow extract dfdc /data/dfdc --shard 1/4   # this machine's quarter
+"""
 
 
 @dataclass(frozen=True)

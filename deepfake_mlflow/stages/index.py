@@ -10,6 +10,10 @@ from ..datasets import DATASETS
 from ..options import at_least, option
 
 HELP = "index a dataset root into videos.parquet (one MLflow run)"
+EXAMPLES = """\
+    deepfake-mlflow index ff /data/FaceForensics++
+    deepfake-mlflow index dfdc /data/dfdc --probe
+"""
 
 
 @dataclass(frozen=True)

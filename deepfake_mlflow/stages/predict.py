@@ -9,7 +9,6 @@ predict: the same code `mlflow models serve` runs. Results stream, one per video
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -18,9 +17,12 @@ from .. import config
 from ..errors import UserInputError
 from ..options import option
 from ..scoped_env import scoped_env
-from ..serving_policy import ROOTS_ENV
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
+EXAMPLES = """\
+    deepfake-mlflow predict models:/deepfake-efficientnet_b4-dfdc@champion clip.mp4
+    deepfake-mlflow predict RUN_ID a.mp4 b.mp4 | jq .p_fake
+"""
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,30 @@ def load(model: str, device: str = config.DEVICE):
     ref = resolve(model)
     try:
         # read by the model as it loads (the serving interface, set for the load alone):
-        # the device resolved above, by name, and every path allowed (the command scores
-        # its own user's files; a served model is confined to its roots)
-        with scoped_env(**{config.DEVICE_ENV: str(where), ROOTS_ENV: os.sep}):
-            return mlflow.pyfunc.load_model(ref.uri)
+        # the device resolved above, by name. In this process the model reads every path
+        # its user can (serving_policy)
+        with scoped_env(**{config.DEVICE_ENV: str(where)}):
+            loaded = mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
+    _check_is_detector(loaded, model)
+    return loaded
+
+
+def _check_is_detector(loaded, model: str) -> None:
+    """A model of another project (a registered sklearn model, say) is named as such."""
+    import mlflow
+
+    from ..pyfunc import VideoDetector
+    try:
+        inner = loaded.unwrap_python_model()
+    except mlflow.exceptions.MlflowException:  # another flavor than a Python model
+        inner = None
+    if not isinstance(inner, VideoDetector):
+        flavors = ", ".join(f for f in loaded.metadata.flavors if f != "python_function")
+        raise UserInputError(f"model {model} is not a video detector of this project "
+                             f"({flavors or type(inner).__name__} model): expected one "
+                             "logged by `deepfake-mlflow train`")
 
 
 def run(cfg: PredictConfig) -> Iterator[dict]:

@@ -10,6 +10,10 @@ from ..options import option
 
 HELP = ("register the lowest-validation-loss model of each training dataset as "
         "deepfake-<architecture>-<dataset>@champion")
+EXAMPLES = """\
+    deepfake-mlflow promote
+    deepfake-mlflow promote --datasets ff,dfdc
+"""
 
 
 @dataclass(frozen=True)

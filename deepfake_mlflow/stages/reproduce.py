@@ -16,6 +16,10 @@ from ..options import option
 from ..study.plan import STUDIES, StudyPlan
 
 HELP = "the paper's whole study (grid, matrix, data-limited, ablation, champions) from one file"
+EXAMPLES = """\
+    deepfake-mlflow reproduce --study paper
+    deepfake-mlflow reproduce --study my_study.yaml
+"""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ from __future__ import annotations
 from ..train.config import TrainConfig
 
 HELP = "train a detector (bce or triplet); every variant a run"
+EXAMPLES = """\
+    deepfake-mlflow train ff --augment SELECTED
+    deepfake-mlflow train dfdc --loss triplet --batch-size 16
+    torchrun --nproc-per-node 4 -m deepfake_mlflow.cli train dfdc
+"""
 CONFIG = TrainConfig
 
 

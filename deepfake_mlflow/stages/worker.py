@@ -19,6 +19,9 @@ from ..options import at_least, option
 
 
 HELP = "join an ablation study (Optuna storage) and run its trials until it is complete"
+EXAMPLES = """\
+    deepfake-mlflow worker ablation-dfdc-grid-bce-1a2b3c --storage postgresql://host/optuna
+"""
 POLL_S = 2.0
 
 

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .. import config, paths
+from ..augment import described as described_augmentations
 from ..options import at_least, check_types, one_of, option, positive, require
 from ..vocabulary import Loss, choices
 
@@ -31,8 +32,7 @@ class TrainConfig:
     faces: str = option("", help="faces index (default workspace/<dataset>/faces.parquet)")
     loss: str = option(Loss.BCE.value, choices=choices(Loss),
                        help="bce, or triplet (bce -> triplet -> finetune)")
-    augment: str = option("NONE", help="comma list of augmentations or groups "
-                                       "(deepfake_mlflow.augment: NONE, SELECTED, MIX, HF, ...)")
+    augment: str = option("NONE", help=described_augmentations())
     model: str = option(config.MODEL_NAME, help="timm model name")
     pretrained: str = option("imagenet", help="imagenet, none, or a weights file")
     size: int = option(config.FACE_SIZE, help="input side in pixels")
