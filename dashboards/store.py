@@ -34,7 +34,11 @@ class NoStudy(UserInputError):
 
 @dataclass
 class Study:
-    """The runs of one study; `parent` is None for an experiment/filter selection."""
+    """The runs of one study; `parent` is None for an experiment/filter selection.
+
+    Indexed once (by id, parent, stage, and evaluations by the training they measured), so
+    that every question a section asks is a lookup: a report stays linear in the number
+    of runs, which a team's store counts in thousands."""
     name: str
     runs: list[Run]
     parent: Run | None = None
@@ -42,6 +46,17 @@ class Study:
 
     def __post_init__(self):
         self.by_id = {r.info.run_id: r for r in self.runs}
+        self._children: dict[str, list[Run]] = defaultdict(list)
+        self._stages: dict[str, list[Run]] = defaultdict(list)
+        self._evaluations: dict[str, list[Run]] = defaultdict(list)
+        for run in self.runs:
+            tags = run.data.tags
+            self._children[tags.get(PARENT)].append(run)
+            self._stages[tags.get("stage")].append(run)
+            if tags.get("stage") == "evaluate" and tags.get("train_run_id"):
+                self._evaluations[tags["train_run_id"]].append(run)
+        for found in self._evaluations.values():
+            found.sort(key=lambda r: -r.info.start_time)
 
     # --- the shape of the run tree --------------------------------------------------------
     def ancestors(self, run: Run) -> list[Run]:
@@ -57,10 +72,10 @@ class Study:
         return any(a.data.tags.get("stage") == "ablation" for a in self.ancestors(run))
 
     def children(self, run_id: str) -> list[Run]:
-        return [r for r in self.runs if r.data.tags.get(PARENT) == run_id]
+        return list(self._children.get(run_id, ()))
 
     def stage(self, name: str) -> list[Run]:
-        return [r for r in self.runs if r.data.tags.get("stage") == name]
+        return list(self._stages.get(name, ()))
 
     # --- the runs each section reads ------------------------------------------------------
     def grid_runs(self) -> list[Run]:
@@ -78,9 +93,7 @@ class Study:
 
     def evaluations(self, train_run_id: str) -> list[Run]:
         """Evaluation runs of one training run's model, newest first."""
-        found = [r for r in self.stage("evaluate")
-                 if r.data.tags.get("train_run_id") == train_run_id]
-        return sorted(found, key=lambda r: -r.info.start_time)
+        return list(self._evaluations.get(train_run_id, ()))
 
     def evaluation_of(self, train_run_id: str, test_set: str) -> Run | None:
         """The evaluation that measured a model on a test set (the matrix's, when several)."""
@@ -133,8 +146,9 @@ def _step_key(run: Run) -> tuple | None:
     tags, parent = run.data.tags, run.data.tags.get(PARENT)
     stage = tags.get("stage")
     if stage == "train" and tags.get(naming.FINAL_TAG) == "true":
+        # each seed of a variant is its own step: a second seed replaces nothing
         return ("train", parent, tags.get("dataset"), tags.get("loss"), tags.get("augment"),
-                _videos_per_class(run))
+                _videos_per_class(run), tags.get("seed") or run.data.params.get("seed"))
     if stage == "ablation" and "optuna_trial" not in tags:
         return ("ablation", parent, tags.get("dataset"), tags.get("loss"),
                 run.data.params.get("mode"))

@@ -104,7 +104,10 @@ def warn_if_moved(db: Path) -> None:
     _warned.add(db)
     old = moved_from(db)
     if old is not None:
-        exists = "still holds them" if (old / ARTIFACT_DIR).is_dir() else "no longer exists"
+        try:
+            exists = "still holds them" if (old / ARTIFACT_DIR).is_dir() else "no longer exists"
+        except OSError:  # another user's folder: is_dir raises on a permission error
+            exists = "cannot be read here"
         log.warning("the tracking store %s was made in %s, whose %s/ %s: run `deepfake-mlflow "
                     "relocate` to point its artifacts at %s", db, old, ARTIFACT_DIR, exists,
                     db.parent / ARTIFACT_DIR)

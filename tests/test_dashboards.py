@@ -79,6 +79,30 @@ def test_a_missing_evaluation_is_an_empty_cell_with_a_note(demo_store, tmp_path,
     assert text.count('class="missing"') == 3
 
 
+def test_a_study_keeps_every_seed_and_drops_only_replaced_steps():
+    """A study's runs read back from a real store: each seed of a variant is kept, a
+    training re-run of the same seed replaces the older one (and its evaluation), and the
+    indexed lookups answer what a scan of the runs would."""
+    configure()
+    train = {"stage": "train", "final": "true", "dataset": "dfdc", "loss": "bce",
+             "augment": "none"}
+    with mlflow.start_run(run_name="reproduce-x", tags={"stage": "reproduce"}) as parent:
+        ids = {}
+        for name, seed in (("s0-old", "0"), ("s1", "1"), ("s0-new", "0")):
+            with mlflow.start_run(run_name=name, nested=True, tags={**train, "seed": seed}) as r:
+                ids[name] = r.info.run_id
+            with mlflow.start_run(run_name=f"eval:{name}", nested=True,
+                                  tags={"stage": "evaluate", "train_run_id": r.info.run_id}):
+                mlflow.log_metric("auc_frame/dfdc", 0.7)
+    study = store.load(run_id=parent.info.run_id)
+    kept = {r.info.run_name for r in study.runs}
+    assert kept == {"reproduce-x", "s1", "s0-new", "eval:s1", "eval:s0-new"}
+    assert {r.info.run_name for r in study.grid_runs()} == {"s1", "s0-new"}
+    assert study.evaluation_of(ids["s1"], "dfdc").info.run_name == "eval:s1"
+    assert len(study.children(parent.info.run_id)) == 4
+    assert {r.info.run_name for r in study.stage("evaluate")} == {"eval:s1", "eval:s0-new"}
+
+
 def test_a_store_without_a_study_says_so_in_one_line(capsys):
     assert cli.main(["dashboard"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -369,27 +369,6 @@ def test_evaluate_and_registry_through_the_command_line(store, capsys):
     assert "no faces index" in capsys.readouterr().err
 
 
-def test_mlflow_run_evaluate_entry_point(store, tmp_path):
-    """`mlflow run . -e evaluate` fills the run MLflow created, with the registry's alias."""
-    root = Path(__file__).resolve().parents[1]
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store['work']}/mlflow.db",
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # `python` of this venv
-    done = subprocess.run(
-        [str(bin_dir / "mlflow"), "run", str(root), "-e", "evaluate",
-         "-P", "model=models:/deepfake-test-efficientnet-celebdf@champion",
-         "-P", f"datasets=celebdf={store['tests']['celebdf']}", "-P", "robustness=none",
-         "-P", "mds=none", "--env-manager", "local", "--experiment-name", "deepfake-evaluate"],
-        capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    runs = mlflow.search_runs(experiment_names=["deepfake-evaluate"], output_format="list",
-                              filter_string="params.model = "
-                                            "'models:/deepfake-test-efficientnet-celebdf@champion'")
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert runs[0].data.tags["train_run_id"] == store["champions"]["celebdf"]["train_run_id"]
-    assert "auc_frame/celebdf" in runs[0].data.metrics
-
-
 def test_the_served_model_follows_links_out_of_its_roots_and_spends_bounded_time(
         store, corpus, tmp_path, monkeypatch):
     _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)

@@ -178,9 +178,9 @@ def test_a_damaged_model_folder_is_named(tmp_path, capsys):
     FAULTS.append("scorer: broken model_config.json")
 
 
-def test_a_registered_model_of_another_project_is_named(faces_ff, capsys):
-    """A sklearn model in the same registry: predict and evaluate say it is not one of this
-    project's detectors, in one line, instead of a traceback from deep in MLflow."""
+def test_a_registered_model_of_another_project_is_named(capsys):
+    """A sklearn model in the same registry: predict says it is not one of this project's
+    detectors, in one line, instead of a traceback from deep in MLflow."""
     from sklearn.linear_model import LogisticRegression
     tracking.configure()
     with mlflow.start_run():
@@ -189,8 +189,7 @@ def test_a_registered_model_of_another_project_is_named(faces_ff, capsys):
     video = str(assets.path("single_face.mp4"))
     refused(capsys, ["predict", "models:/churn/1", video],
             "model models:/churn/1 is not a video detector of this project (sklearn model)")
-    refused(capsys, ["evaluate", "models:/churn/1", f"ff={faces_ff}", "--robustness", "none"],
-            "model models:/churn/1: no model_config.json among its artifacts")
+    # (evaluate names it too: "no model_config.json among its artifacts", model_refs)
 
 
 # --- extraction: concurrent writers, re-runs with other inputs, broken records -------------
@@ -442,7 +441,7 @@ def _as_another_user(argv: list[str], cwd: Path, **env: str) -> subprocess.Compl
                           env={**os.environ, "HOME": str(cwd), **env})
 
 
-def test_a_read_only_store_or_workspace_is_one_line(place):
+def test_a_read_only_store_or_workspace_is_one_line(place, monkeypatch):
     """A store the user may read but not write (a shared copy), and a workspace they may
     not write: one line each (not MLflow's 90 lines of SQL errors), exit 3 and 1, and the
     store and the index as they were."""
@@ -452,11 +451,10 @@ def test_a_read_only_store_or_workspace_is_one_line(place):
         top.chmod(0o755)
         place(top / "data", "real/a.mp4", "fake/b.mp4")
         index = top / "workspace" / "folder" / "videos.parquet"
-        assert main(["index", "folder", str(top / "data"), "--out", str(index)]) == 0
-        db = Path(tracking.configure().removeprefix("sqlite:///"))
-        shared = top / "shared"
+        shared = top / "shared"  # a store made where it is read (not a moved copy)
         shared.mkdir()
-        shutil.copy(db, shared / "mlflow.db")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{shared / 'mlflow.db'}")
+        assert main(["index", "folder", str(top / "data"), "--out", str(index)]) == 0
         before = (shared / "mlflow.db").read_bytes()
         for path in top.rglob("*"):
             path.chmod(0o555 if path.is_dir() else 0o444)

@@ -118,16 +118,27 @@ def merge_shards(folder: Path, videos: pd.DataFrame) -> tuple[pd.DataFrame, int]
     return merged.sort_values(["key", "frame"], kind="stable").reset_index(drop=True), n
 
 
+CHUNK_ROWS = 50_000  # rows held as Python dicts at once while a faces index is assembled
+
+
 def faces_index(videos: pd.DataFrame, faces_root: str | Path) -> pd.DataFrame:
-    """One row per sampled frame of every video of `videos` (finished or failed before)."""
+    """One row per sampled frame of every video of `videos` (finished or failed before).
+
+    Assembled in columnar chunks: a Python dict per row costs about a kilobyte, so DFDC's
+    3.8M rows would need gigabytes as dicts, and need tens of megabytes as chunks."""
     meta = videos.set_index("key")[["label", "split", "dataset", "subset", "method", "source"]]
-    rows = []
+    chunks, rows = [], []
     for key, status, reason in zip(videos["key"], videos["status"], videos["reason"]):
         if status != VideoStatus.OK:  # missing or unreadable already at indexing
             rows += record_rows({"key": key, "status": status, "reason": reason, "rows": []})
         elif (record := read_record(Path(faces_root), key)) is not None:
             rows += record_rows(record)
-    frame = pd.DataFrame(rows, columns=FACE_COLUMNS[:11]).join(meta, on="key")
+        if len(rows) >= CHUNK_ROWS:
+            chunks.append(pd.DataFrame(rows, columns=FACE_COLUMNS[:11]))
+            rows = []
+    if rows or not chunks:
+        chunks.append(pd.DataFrame(rows, columns=FACE_COLUMNS[:11]))
+    frame = pd.concat(chunks, ignore_index=True).join(meta, on="key")
     frame["frame"] = frame["frame"].astype("int64")
     frame["label"] = frame["label"].astype("int8")
     return frame[FACE_COLUMNS].sort_values(["key", "frame"], kind="stable").reset_index(drop=True)

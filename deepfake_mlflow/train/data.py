@@ -13,6 +13,7 @@ Items are RGB uint8 (H, W, 3) tensors: normalisation happens on the training dev
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,22 +48,33 @@ class FaceCrops(Dataset):
     """Items are (index, augmentation seed) pairs -> (HWC uint8 tensor, label)."""
 
     def __init__(self, faces: pd.DataFrame, faces_root: str | Path, size: int, augment=None):
-        self.paths = [str(Path(faces_root) / p) for p in faces["face_path"]]
+        # Paths kept compact: each loader worker receives a pickled copy of the dataset, and
+        # a list of 3.8M Python strings (DFDC) is about 400 MB a worker. A crop's path is its
+        # video's folder (a few per video: codes into a short list) and its file name
+        # (fixed-width bytes): about 15 bytes a face.
+        parts = faces["face_path"].astype(str).str.rpartition("/")
+        codes, folders = pd.factorize(parts[0], sort=False)
+        self._folders = [str(Path(faces_root) / folder) for folder in folders]
+        self._folder_of = codes.astype(np.int32)
+        self._names = parts[2].to_numpy(dtype=np.bytes_)
         self.labels = torch.tensor(faces["label"].to_numpy(), dtype=torch.float32)
         self.size, self.augment = size, augment
         self._stored: int | None = None
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self._names)
+
+    def path(self, index: int) -> str:
+        return os.path.join(self._folders[self._folder_of[index]], self._names[index].decode())
 
     def _stored_side(self) -> int:
         """The side the crops were saved at (read once), for reduced JPEG decoding."""
         if self._stored is None:
-            self._stored = stored_side(self.paths[0], self.size)
+            self._stored = stored_side(self.path(0), self.size)
         return self._stored
 
     def load(self, index: int) -> np.ndarray:
-        return read_crop(self.paths[index], self.size, self._stored_side())
+        return read_crop(self.path(index), self.size, self._stored_side())
 
     def __getitem__(self, item):
         index, seed = item
