@@ -91,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         options.add_arguments(p, stage.CONFIG)
         p.set_defaults(func=cmd_stage, stage=name)
 
-    p = sub.add_parser("relocate", help="point a copied or moved SQLite store's artifact "
-                       "locations at the folder it is in now", epilog="examples:\n"
+    relocate_help = ("point a copied or moved SQLite store's artifact locations at the "
+                     "folder it is in now (run beside its mlflow.db, or with "
+                     "MLFLOW_TRACKING_URI naming it)")
+    p = sub.add_parser("relocate", help=relocate_help, description=relocate_help,
+                       epilog="examples:\n"
                        "    cp -r study/ /shared/study/ && cd /shared/study && "
                        "deepfake-mlflow relocate\n")
     p.set_defaults(func=cmd_relocate)
@@ -118,7 +121,7 @@ the study in order (each command is also an `mlflow run . -e COMMAND` entry poin
     deepfake-mlflow train ff --augment SELECTED         # a training run, a logged model
     deepfake-mlflow evaluate RUN_ID ff,dfdc             # AUCs with 95% intervals
     deepfake-mlflow promote                             # models:/...@champion
-    deepfake-mlflow predict models:/deepfake-efficientnet_b4-ff@champion clip.mp4
+    deepfake-mlflow predict models:/deepfake-effnetb4-ff@champion clip.mp4
 or all of it, scaled down on the demo corpus: make demo
 """
 

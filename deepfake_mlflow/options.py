@@ -84,10 +84,15 @@ def cli_fields(config: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(config) if f.metadata.get("cli", True)]
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """--help as a person reads it: a switch shows as `--probe`, not `--probe [PROBE]`
-    (it still takes `--probe true`, the form MLproject passes), and examples keep their
-    lines."""
+    (it still takes `--probe true`, the form MLproject passes); a description is wrapped,
+    examples (text of several lines) keep their lines."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text.strip():
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
     def _format_args(self, action, default_metavar):
         if getattr(action, "switch", False):

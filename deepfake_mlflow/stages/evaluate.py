@@ -11,7 +11,7 @@ from ..evaluation.config import EvaluateConfig
 HELP = ("test-set metrics of one or more models (MLflow runs); several models also give "
         "the cross-dataset matrix")
 EXAMPLES = """\
-    deepfake-mlflow evaluate models:/deepfake-efficientnet_b4-ff@champion ff,dfdc
+    deepfake-mlflow evaluate models:/deepfake-effnetb4-ff@champion ff,dfdc
     deepfake-mlflow evaluate RUN_ID1,RUN_ID2 ff,dfd,dfdc,celebdf
 """
 CONFIG = EvaluateConfig

@@ -20,7 +20,7 @@ from ..scoped_env import scoped_env
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
 EXAMPLES = """\
-    deepfake-mlflow predict models:/deepfake-efficientnet_b4-dfdc@champion clip.mp4
+    deepfake-mlflow predict models:/deepfake-effnetb4-dfdc@champion clip.mp4
     deepfake-mlflow predict RUN_ID a.mp4 b.mp4 | jq .p_fake
 """
 
