@@ -43,11 +43,23 @@ def decode_seconds(folder: Path, videos: pd.DataFrame, reader: str) -> float:
     return time.perf_counter() - started
 
 
-def extract_seconds(folder: Path, videos: pd.DataFrame, workers: int) -> float:
-    with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        extract_faces(videos, folder, Path(out), ExtractSettings(), workers, progress=False)
-        return time.perf_counter() - started
+def extract_seconds(folder: Path, videos: pd.DataFrame, workers: int,
+                    pipelined: bool = True) -> float:
+    """With pipelined=False (1 worker: in this process), each video is decoded first and
+    its frames detected after, as before the decoding thread: the side-by-side reference."""
+    from functools import partial
+
+    from deepfake_mlflow.faces import extract
+    pipeline = extract._sample_and_detect
+    if not pipelined:
+        extract._sample_and_detect = partial(pipeline, pipelined=False)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            extract_faces(videos, folder, Path(out), ExtractSettings(), workers, progress=False)
+            return time.perf_counter() - started
+    finally:
+        extract._sample_and_detect = pipeline
 
 
 HD_CLIPS = 8
@@ -77,6 +89,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     decode_seconds(folder, videos.head(4), "opencv")  # warm the page cache
     decode = {r: decode_seconds(folder, videos, r) for r in READERS}
+    sequential = extract_seconds(folder, videos, 1, pipelined=False)
     one = extract_seconds(folder, videos, 1)
     many = extract_seconds(folder, videos, cores)
     print(json.dumps({
@@ -86,6 +99,9 @@ def main() -> None:
         "videos_per_s_1_worker": round(len(videos) / one, 2),
         f"videos_per_s_{cores}_workers": round(len(videos) / many, 2),
         "extract_over_decode_1_worker": round(one / decode["opencv"], 2),
+        "extract_sequential_1_worker_s": round(sequential, 2),
+        "sequential_over_decode_1_worker": round(sequential / decode["opencv"], 2),
+        "pipeline_speedup_1_worker": round(sequential / one, 2),
         "pyav_over_opencv_decode": round(decode["pyav"] / decode["opencv"], 2),
         "speedup_all_workers": round(one / many, 2),
     }))

@@ -92,6 +92,10 @@ def setup(verbose_mode: bool = False) -> None:
     # the command reports the raised error in one line (tracking.stage_run)
     logging.getLogger("mlflow.store.db.utils").setLevel(
         logging.INFO if loud else logging.CRITICAL)
+    # the system-metrics thread warns at every sample a lost server misses; the command
+    # says it once (the metric journal's line)
+    logging.getLogger("mlflow.system_metrics").setLevel(
+        logging.INFO if loud else logging.ERROR)
     os.environ.setdefault("GLOG_minloglevel", "0" if loud else "2")
     # OpenCV's own warnings (a path it cannot open: the result row already says so): the
     # variable for processes that import cv2 later, the call for this one

@@ -147,6 +147,30 @@ def test_bad_videos_are_recorded_with_status_and_reason_and_the_run_finishes(tmp
     assert run.inputs.dataset_inputs[0].dataset.name == "folder-faces"
 
 
+def test_decoding_beside_detection_gives_the_sequential_outputs(tmp_path, place):
+    """The pipelined extraction (decoding in its own thread) writes the rows and the crops
+    a sequential pass writes, byte for byte, also for a truncated video whose frames are
+    sampled again over what decodes."""
+    from deepfake_mlflow.faces.extract import ExtractSettings, _sample_and_detect
+    make_bad_inputs(tmp_path / "in", place)
+    settings = ExtractSettings(frames=16, size=128)
+    with BlazeFace() as detector:
+        for name in ("real/talking.mp4", "fake/truncated.mp4"):
+            outputs = []
+            for pipelined in (False, True):
+                folder = tmp_path / f"out-{pipelined}" / name
+                folder.mkdir(parents=True)
+                sampled, rows = _sample_and_detect(tmp_path / "in" / name, "k", detector,
+                                                   settings, folder, 1, pipelined=pipelined)
+                crops = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+                outputs.append((sampled.indices, rows, crops))
+            (indices, rows, crops), again = outputs
+            assert again == outputs[0], name
+            assert len(rows) == len(indices) == 16 and len(crops) > 0
+            if name.startswith("fake"):
+                assert indices[-1] < 71  # sampled again over the frames that decode
+
+
 def test_crops_are_square_and_contain_the_face(corpus, tmp_path):
     videos = str(tmp_path / "ff" / "videos.parquet")
     index.run(IndexConfig("ff", str(corpus / "ff"), out=videos))

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import shutil
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -127,20 +129,91 @@ def write_crop(path: Path, crop, quality: int) -> None:
                          "a re-run (after freeing space) redoes this one") from None
 
 
-def _frame_rows(key: str, sampled, detector, settings: ExtractSettings, folder: Path) -> list[dict]:
-    rows = []
+def _frame_row(key: str, index: int, frame, detector, settings: ExtractSettings,
+               folder: Path) -> dict:
+    """A sampled frame's row: its most confident face, cropped and written, or none."""
+    row = {"frame": index, "timestamp": math.nan, "x": math.nan, "y": math.nan,
+           "w": math.nan, "h": math.nan, "score": math.nan, "face_path": ""}
+    face, crop = face_crop(frame, detector, settings)
+    if face is not None:
+        name = f"{index:06d}.jpg"
+        write_crop(folder / name, crop, settings.quality)
+        x, y, w, h = face.box
+        row.update(x=x, y=y, w=w, h=h, score=face.score, face_path=f"{key}/{name}")
+    return row
+
+
+PIPELINE_DEPTH = 4  # decoded frames waiting for the detector (a 1080p frame is 6 MB)
+
+
+class _Stopped(Exception):
+    """Raised in the decoding thread when the detecting side gave up (a failed write)."""
+
+
+def _sample_and_detect(path, key: str, detector, settings: ExtractSettings, folder: Path,
+                       threads: int, pipelined: bool = True):
+    """The sampled frames and their rows. Decoding runs in a thread of its own while this
+    thread detects, crops and writes the frames already decoded: FFmpeg and OpenCV work
+    without the GIL, so a worker's video costs about its decoding time rather than
+    decoding plus detection (benchmarks/extract.py). The rows are those of a sequential
+    pass (pipelined=False, kept to compare against): a truncated video's frames sampled
+    again drop the rows of the first pass."""
+    if not pipelined:
+        sampled = read_sampled(path, settings.frames, settings.reader, threads)
+        rows = [_frame_row(key, i, sampled.frames.get(i), detector, settings, folder)
+                for i in sampled.indices]
+        for index, row in zip(sampled.indices, rows):
+            row["timestamp"] = sampled.timestamp(index)
+        return sampled, rows
+    handed: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+    outcome: dict = {}
+    stop = threading.Event()
+
+    def hand(index: int, rgb) -> None:
+        while not stop.is_set():
+            try:
+                handed.put((index, rgb), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def decode() -> None:
+        try:
+            outcome["sampled"] = read_sampled(path, settings.frames, settings.reader, threads,
+                                              on_frame=hand)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the detecting thread
+            outcome["error"] = err
+        finally:
+            handed.put(None)  # never blocks for long: the detecting side drains
+
+    decoder = threading.Thread(target=decode, name=f"decode {key}", daemon=True)
+    decoder.start()
+    rows: dict[int, dict] = {}
+    try:
+        while (item := handed.get()) is not None:
+            index, rgb = item
+            if index not in rows:
+                rows[index] = _frame_row(key, index, rgb, detector, settings, folder)
+    except BaseException:
+        stop.set()
+        while handed.get() is not None:  # let the decoder end
+            pass
+        raise
+    finally:
+        decoder.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    sampled = outcome["sampled"]
+    for index in set(rows) - set(sampled.indices):  # sampled again over fewer frames
+        (folder / f"{index:06d}.jpg").unlink(missing_ok=True)
+    ordered = []
     for index in sampled.indices:
-        row = {"frame": index, "timestamp": sampled.timestamp(index),
-               "x": math.nan, "y": math.nan, "w": math.nan, "h": math.nan,
-               "score": math.nan, "face_path": ""}
-        face, crop = face_crop(sampled.frames.get(index), detector, settings)
-        if face is not None:
-            name = f"{index:06d}.jpg"
-            write_crop(folder / name, crop, settings.quality)
-            x, y, w, h = face.box
-            row.update(x=x, y=y, w=w, h=h, score=face.score, face_path=f"{key}/{name}")
-        rows.append(row)
-    return rows
+        row = rows.get(index) or _frame_row(key, index, sampled.frames.get(index), detector,
+                                            settings, folder)
+        row["timestamp"] = sampled.timestamp(index)
+        ordered.append(row)
+    return sampled, ordered
 
 
 def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
@@ -155,9 +228,9 @@ def extract_video(path: str | Path, key: str, faces_root: str | Path, detector,
     record = {"key": key, "status": VideoStatus.OK, "reason": "", "frames_total": 0, "fps": 0.0,
               "source": video_fingerprint(path), "rows": []}
     try:
-        sampled = read_sampled(path, settings.frames, settings.reader, threads)
+        sampled, record["rows"] = _sample_and_detect(path, key, detector, settings, partial,
+                                                     threads)
         record.update(frames_total=sampled.total, fps=sampled.fps)
-        record["rows"] = _frame_rows(key, sampled, detector, settings, partial)
         found = sum(1 for r in record["rows"] if r["face_path"])
         if sampled.truncated or not sampled.complete:
             record.update(status=VideoStatus.TRUNCATED, reason=(

@@ -74,7 +74,10 @@ def sample_indices(total: int, n: int = config.FRAMES_PER_VIDEO) -> list[int]:
 FrameStream = Iterator[tuple[int, Callable[[], np.ndarray | None], float | None]]
 
 
-def _collect(stream: FrameStream, indices: list[int]
+OnFrame = Callable[[int, np.ndarray], None]  # called with each wanted frame as it decodes
+
+
+def _collect(stream: FrameStream, indices: list[int], on_frame: OnFrame | None = None
              ) -> tuple[dict[int, np.ndarray], dict[int, float], int]:
     """Convert the wanted frames of a stream; return them, their times and how far
     decoding got."""
@@ -89,14 +92,17 @@ def _collect(stream: FrameStream, indices: list[int]
                     frames[index] = rgb
                     if seconds is not None:
                         times[index] = seconds
+                    if on_frame is not None:
+                        on_frame(index, rgb)
             if index >= last:
                 break
     return frames, times, decoded
 
 
-def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: int) -> SampledFrames:
+def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: int,
+            on_frame: OnFrame | None = None) -> SampledFrames:
     indices = sample_indices(total, n)
-    frames, times, decoded = _collect(open_stream(), indices)
+    frames, times, decoded = _collect(open_stream(), indices, on_frame)
     decodable = total
     if len(frames) < len(indices) and decoded < total:
         if decoded < n:
@@ -104,7 +110,7 @@ def _sample(open_stream: Callable[[], FrameStream], total: int, fps: float, n: i
                                  f"only {decoded} of {total} declared frames decode")
         decodable = decoded
         indices = sample_indices(decodable, n)  # resample over what does decode
-        frames, times, _ = _collect(open_stream(), indices)
+        frames, times, _ = _collect(open_stream(), indices, on_frame)
     return SampledFrames(total, fps, indices, frames, decodable=decodable, times=times)
 
 
@@ -116,7 +122,7 @@ def _check_file(path: Path) -> None:
 
 
 def read_opencv(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
-                threads: int = 0) -> SampledFrames:
+                threads: int = 0, on_frame: OnFrame | None = None) -> SampledFrames:
     """threads: FFmpeg decoding threads (0: FFmpeg's choice, all cores; 1 in pool workers)."""
     import cv2
 
@@ -148,7 +154,7 @@ def read_opencv(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
         probe.release()
     if total <= 0:
         raise VideoReadError("unreadable", "no frames")
-    return _sample(stream, total, fps, n)
+    return _sample(stream, total, fps, n, on_frame)
 
 
 def _bgr_to_rgb(retrieved) -> np.ndarray | None:
@@ -159,7 +165,7 @@ def _bgr_to_rgb(retrieved) -> np.ndarray | None:
 
 
 def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
-              threads: int = 0) -> SampledFrames:
+              threads: int = 0, on_frame: OnFrame | None = None) -> SampledFrames:
     import av
 
     path = Path(path)
@@ -190,7 +196,7 @@ def read_pyav(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
         raise VideoReadError("unreadable", f"cannot decode: {err}") from None
     if total <= 0:
         raise VideoReadError("unreadable", "no frames")
-    return _sample(stream, total, fps, n)
+    return _sample(stream, total, fps, n, on_frame)
 
 
 READERS = dict(zip(config.VIDEO_READERS, (read_opencv, read_pyav)))
@@ -198,5 +204,8 @@ DEFAULT_READER = config.VIDEO_READERS[0]
 
 
 def read_sampled(path: str | Path, n: int = config.FRAMES_PER_VIDEO,
-                 reader: str = DEFAULT_READER, threads: int = 0) -> SampledFrames:
-    return READERS[reader](path, n, threads)
+                 reader: str = DEFAULT_READER, threads: int = 0,
+                 on_frame: OnFrame | None = None) -> SampledFrames:
+    """The sampled frames; on_frame, when given, gets each as soon as it decodes (frames of
+    a first pass may be sampled again over fewer frames: the result's indices are final)."""
+    return READERS[reader](path, n, threads, on_frame)
