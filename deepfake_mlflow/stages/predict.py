@@ -9,6 +9,7 @@ predict: the same code `mlflow models serve` runs. Results stream, one per video
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -17,6 +18,7 @@ from .. import config
 from ..errors import UserInputError
 from ..options import option
 from ..scoped_env import scoped_env
+from ..serving_policy import ROOTS_ENV
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
 EXAMPLES = """\
@@ -52,9 +54,11 @@ def load(model: str, device: str = config.DEVICE):
     ref = resolve(model)
     try:
         # read by the model as it loads (the serving interface, set for the load alone):
-        # the device resolved above, by name. In this process the model reads every path
-        # its user can (serving_policy)
-        with scoped_env(**{config.DEVICE_ENV: str(where)}):
+        # the device resolved above, by name, and every path allowed. A model logged now
+        # reads every path in its user's process anyway; one logged by an earlier version
+        # carries that version's code (MLflow loads a model's own copy) and reads paths
+        # only inside its roots: "/" is all of them
+        with scoped_env(**{config.DEVICE_ENV: str(where), ROOTS_ENV: os.sep}):
             loaded = mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None
