@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 OVERVIEW = """\
-the study in order (each command is also an `mlflow run . -e COMMAND` entry point):
+the study in order (each step is also an `mlflow run . -e STEP` entry point):
     deepfake-mlflow index ff /data/FaceForensics++      # videos.parquet
     deepfake-mlflow extract ff /data/FaceForensics++    # faces.parquet, 32 faces a video
     deepfake-mlflow train ff --augment SELECTED         # a training run, a logged model
