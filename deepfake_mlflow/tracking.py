@@ -20,7 +20,6 @@ deepfake_mlflow.queries'.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -464,22 +463,16 @@ def _index_digest(frame: pd.DataFrame, source: str) -> str:
     is a file, else the rows' own hash (a video index: a row per video, cheap), with the
     row count and the first and last rows, which tell a split apart from its file."""
     import hashlib
+
+    from .faces.index import faces_digest  # the file's hash, once per file version
     digest = hashlib.sha256(f"{len(frame)}|{','.join(map(str, frame.columns))}".encode())
-    path = Path(source)
-    if path.is_file():
-        stat = path.stat()
-        digest.update(_file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns).encode())
+    if Path(source).is_file():
+        digest.update(faces_digest(source).encode())
         ends = pd.concat([frame.head(SCHEMA_SAMPLE_ROWS), frame.tail(SCHEMA_SAMPLE_ROWS)])
     else:
         ends = frame
     digest.update(pd.util.hash_pandas_object(ends, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:8]
-
-
-@functools.lru_cache(maxsize=32)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    from .assets import file_sha256
-    return file_sha256(path)
 
 
 def logged_model_id(run: mlflow.entities.Run) -> str | None:
