@@ -3,6 +3,7 @@ growing size (32 faces a video, 50 parts), and stores of growing numbers of trai
 runs (a training and its evaluation each, tags, params and metrics as the study logs them).
 
     python benchmarks/scale.py [--rows 100000,400000] [--runs 200,800] [--old]
+                               [--startup-from workspace/ff/faces.parquet]
 
 For each size: the seconds of the faces index's assembly from per-video records (and its
 peak of Python memory, tracemalloc), of logging a faces index as a run's dataset input, the
@@ -10,6 +11,10 @@ bytes a training's dataset sends to each loader worker, and, per store size, the
 reading a study, of the report's matrix over it and of promote's search. With --old, the
 dataset input is also logged the way MLflow does by default (schema and digest from every
 cell), and the loader's payload also measured as a list of path strings, side by side.
+With --startup-from (a real faces index whose crops exist, e.g. the demo's), its rows are
+repeated under new video keys up to each size, and a real `train --max-iters 1` runs on it
+with 0 and with 2 loader workers: seconds of the whole command (start-up, one step, a small
+validation, the model logged) and the peak memory of the command and of each loader worker.
 Each figure gets the growth exponent between the smallest and largest size (1: linear).
 Prints one JSON line.
 """
@@ -27,7 +32,6 @@ import tracemalloc
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 FACES_PER_VIDEO = 32
@@ -104,7 +108,7 @@ def loader_payload(faces: pd.DataFrame, root: Path, old: bool) -> dict:
 def fill_store(runs: int) -> str:
     """A study parent with `runs` trainings (and as many evaluations) under it."""
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import LoggedModelOutput, Metric, Param, RunTag
 
     client = mlflow.MlflowClient()
     experiment = client.create_experiment(f"deepfake-scale-{runs}")
@@ -124,6 +128,8 @@ def fill_store(runs: int) -> str:
         params = [Param(k, str(v)) for k, v in {"lr": 1e-4, "batch_size": 32, "size": 256,
                                                  "seed": seed, "train_videos": 0}.items()]
         client.log_batch(train.info.run_id, metrics=metrics, params=params)
+        model = client.create_logged_model(experiment, source_run_id=train.info.run_id)
+        client.log_outputs(train.info.run_id, [LoggedModelOutput(model.model_id, 0)])
         client.set_terminated(train.info.run_id)
         evaluation = client.create_run(experiment, run_name=f"eval:{train.info.run_name}", tags={
             "stage": "evaluate", "train_run_id": train.info.run_id,
@@ -135,9 +141,9 @@ def fill_store(runs: int) -> str:
     return parent.info.run_id
 
 
-def store_queries(parent: str) -> dict:
+def store_queries(parent: str, old: bool) -> dict:
     from dashboards import store
-    from deepfake_mlflow import queries
+    from deepfake_mlflow import queries, registry
     started = time.perf_counter()
     study = store.load(run_id=parent)
     loaded = time.perf_counter() - started
@@ -145,10 +151,60 @@ def store_queries(parent: str) -> dict:
     matrix = store.matrix_rows(study)
     built = time.perf_counter() - started
     started = time.perf_counter()
-    found = queries.final_trainings(status="FINISHED")  # promote's search (registry)
-    searched = time.perf_counter() - started
-    assert len(matrix) and len(found) == len(study.stage("train"))
-    return {"study_load_s": loaded, "report_matrix_s": built, "promote_search_s": searched}
+    best = registry.best_runs()  # promote's search: the store orders, a few runs read
+    out = {"study_load_s": loaded, "report_matrix_s": built,
+           "promote_search_s": time.perf_counter() - started}
+    assert len(matrix) and len(best) == len(DATASETS)
+    if old:  # every final training read, the best chosen here (before)
+        started = time.perf_counter()
+        found = queries.final_trainings(status="FINISHED")
+        out["promote_search_every_run_s"] = time.perf_counter() - started
+        assert len(found) == len(study.stage("train"))
+    return out
+
+
+def repeated_index(source: Path, rows: int, out: Path) -> Path:
+    """A faces index of `rows` rows: the source's rows again and again under new keys, every
+    row still pointing at a real crop."""
+    faces = pd.read_parquet(source)
+    copies = -(-rows // len(faces))
+    table = pd.concat([faces.assign(key=faces["key"].astype(str) + f"-x{i}")
+                       for i in range(copies)], ignore_index=True).iloc[:rows]
+    table.to_parquet(out, index=False)
+    return out
+
+
+def training_startup(index: Path, workers: int, store: Path) -> dict:
+    """Seconds and peak memory (MB) of a real one-step training on a faces index, the
+    command's own and its largest loader worker's (sampled every 50 ms)."""
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+    command = [sys.executable, "-m", "deepfake_mlflow.cli", "train", "ff", "--faces",
+               str(index), "--model", "test_efficientnet", "--pretrained", "none",
+               "--size", "64", "--batch-size", "4", "--max-iters", "1", "--val-interval", "1",
+               "--val-size", "8", "--workers", str(workers)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    started = time.perf_counter()
+    process = psutil.Popen(command, env=env, cwd=store.parent, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    main_peak = worker_peak = 0
+    while process.poll() is None:
+        try:
+            main_peak = max(main_peak, process.memory_info().rss)
+            for child in process.children(recursive=True):
+                worker_peak = max(worker_peak, child.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    assert process.returncode == 0, f"train failed on {index}"
+    out = {f"train_{workers}_workers_s": time.perf_counter() - started,
+           f"train_{workers}_workers_peak_mb": main_peak / 2**20}
+    if workers:
+        out[f"train_{workers}_workers_worker_peak_mb"] = worker_peak / 2**20
+    return out
 
 
 def exponent(sizes: list[int], values: list[float]) -> float | None:
@@ -162,6 +218,8 @@ def main() -> None:
     parser.add_argument("--rows", default="100000,400000", help="faces-index sizes")
     parser.add_argument("--runs", default="200,800", help="trainings in the store")
     parser.add_argument("--old", action="store_true", help="also the former ways, side by side")
+    parser.add_argument("--startup-from", default="", help="a real faces index: time a one-step "
+                                                           "training on it at each size")
     args = parser.parse_args()
     import mlflow
 
@@ -181,12 +239,23 @@ def main() -> None:
             found = {"faces_index_s": seconds, "faces_index_python_peak_mb": peak,
                      **dataset_input(faces, source, args.old),
                      **loader_payload(faces, root, args.old)}
-            result["rows"][rows] = {k: round(v, 3) for k, v in found.items()}
             shutil.rmtree(root)
+            if args.startup_from:
+                index = repeated_index(Path(args.startup_from).resolve(), rows,
+                                       Path(args.startup_from).resolve().parent
+                                       / f"faces-scale-{rows}.parquet")
+                try:
+                    for workers in (0, 2):
+                        store = scratch / f"train-{rows}-{workers}" / "mlflow.db"
+                        store.parent.mkdir()
+                        found.update(training_startup(index, workers, store))
+                finally:
+                    index.unlink()
+            result["rows"][rows] = {k: round(v, 3) for k, v in found.items()}
         counts = [int(v) for v in args.runs.split(",")]
         for runs in counts:
             mlflow.set_tracking_uri(f"sqlite:///{scratch}/store-{runs}.db")
-            found = store_queries(fill_store(runs))
+            found = store_queries(fill_store(runs), args.old)
             result["runs"][runs] = {k: round(v, 3) for k, v in found.items()}
         growth = {}
         for kind, table, scale in (("rows", result["rows"], sizes),

@@ -6,7 +6,8 @@
 - MediaPipe and LiteRT write their C++ logs straight to file descriptor 2, past Python:
   `native_quiet()` points that descriptor at /dev/null while a detector is created, first
   run and closed. Spawned workers inherit the verbose setting through the environment.
-- `progress()` is tqdm on stderr, shown only on a terminal, cleared when done.
+- `progress()` is tqdm on stderr, shown only on a terminal (not by a study's workers),
+  cleared when done.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import warnings
 from tqdm import tqdm
 
 VERBOSE_ENV = "DEEPFAKE_MLFLOW_VERBOSE"
+NO_PROGRESS_ENV = "DEEPFAKE_MLFLOW_NO_PROGRESS"  # set on a study's workers: no bars of theirs
 _fd_lock = threading.RLock()
 
 
@@ -113,4 +115,5 @@ def progress(iterable=None, enabled: bool = True, **options) -> tqdm:
     """A progress bar on stderr when it is a terminal (none in logs and tests)."""
     options.setdefault("leave", False)
     options.setdefault("dynamic_ncols", True)
+    enabled = enabled and not os.environ.get(NO_PROGRESS_ENV)
     return tqdm(iterable, disable=None if enabled else True, **options)

@@ -31,9 +31,12 @@ def _value(value) -> str:
 
 
 def where(tags: dict | None = None, params: dict | None = None,
-          status: str | None = None) -> str:
-    """An MLflow filter string: every condition must hold."""
+          status: str | None = None, not_tags: dict | None = None) -> str:
+    """An MLflow filter string: every condition must hold (`not_tags`: key -> values the
+    tag must differ from)."""
     parts = [f"{_key('tags', k)} = {_value(v)}" for k, v in (tags or {}).items()]
+    parts += [f"{_key('tags', k)} != {_value(v)}" for k, values in (not_tags or {}).items()
+              for v in values]
     parts += [f"{_key('params', k)} = {_value(v)}" for k, v in (params or {}).items()]
     if status:
         parts.append(f"attributes.status = {_value(status)}")
@@ -63,6 +66,30 @@ def experiment_runs(experiment_id: str, filter_string: str = "") -> list[Run]:
 def final_trainings(status: str | None = None, **tags) -> list[Run]:
     """Training runs holding a variant's final model (a bce run, a triplet parent)."""
     return runs({"stage": "train", FINAL_TAG: "true", **tags}, status=status)
+
+
+def best_final_training(metric: str, accept, not_tags: dict | None = None,
+                        page: int = 25, **tags) -> Run | None:
+    """The finished final training with the lowest `metric` (ties: the earlier run) that
+    `accept(run)` takes, ordered by the store: a few runs read, not every training of
+    every experiment (a team's store holds thousands)."""
+    tracking.configure()
+    client = mlflow.MlflowClient()
+    experiments = [e.experiment_id for e in mlflow.search_experiments()]
+    token = None
+    while experiments:
+        found = client.search_runs(
+            experiments, where({"stage": "train", FINAL_TAG: "true", **tags}, status="FINISHED",
+                               not_tags=not_tags),
+            max_results=page, page_token=token,
+            order_by=[f"{_key('metrics', metric)} ASC", "attributes.start_time ASC"])
+        for run in found:
+            if accept(run):
+                return run
+        token = found.token
+        if not token:
+            break
+    return None
 
 
 def children(parent_id: str, status: str | None = None, **tags) -> list[Run]:

@@ -47,24 +47,41 @@ def model_of(run: Run) -> str:
     return run.data.tags.get("model") or run.data.params.get("model") or config.MODEL_NAME
 
 
-def candidates(datasets: list[str] | None = None) -> list[Run]:
-    """Finished final training runs with a validation loss and a logged model."""
-    runs = queries.final_trainings(status="FINISHED")
-    return [r for r in runs
-            if (not datasets or r.data.tags.get("dataset") in datasets)
-            and math.isfinite(r.data.metrics.get(VAL_LOSS, math.nan))
-            and tracking.logged_model_id(r)]
+def usable(run: Run) -> bool:
+    """A final training that can be a champion: a finite validation loss, a logged model."""
+    return (math.isfinite(run.data.metrics.get(VAL_LOSS, math.nan))
+            and bool(tracking.logged_model_id(run)))
 
 
 def best_runs(datasets: list[str] | None = None) -> dict[tuple[str, str], Run]:
     """(dataset, architecture) -> its run with the lowest validation loss (ties: the
-    earlier run). Architectures compete apart: each has its own registered model."""
+    earlier run). Architectures compete apart: each has its own registered model.
+
+    The store orders the runs: one short search per dataset and architecture (and one to
+    find each dataset and architecture there is), so promote reads a few runs whether the
+    store holds ten trainings or ten thousand."""
     best: dict[tuple[str, str], Run] = {}
-    for run in sorted(candidates(datasets), key=lambda r: (r.info.start_time, r.info.run_id)):
-        key = (run.data.tags["dataset"], model_of(run))
-        if key not in best or run.data.metrics[VAL_LOSS] < best[key].data.metrics[VAL_LOSS]:
-            best[key] = run
+    for dataset in datasets or _tag_values("dataset"):
+        models: list[str] = []
+        while True:  # the best of each architecture, best architecture first
+            run = queries.best_final_training(VAL_LOSS, usable, not_tags={"model": models},
+                                              dataset=dataset)
+            if run is None:
+                break
+            best[(dataset, model_of(run))] = run
+            models.append(model_of(run))
     return best
+
+
+def _tag_values(key: str) -> list[str]:
+    """Every value a tag takes on finished final trainings, one search per value."""
+    values: list[str] = []
+    while True:
+        run = queries.best_final_training(VAL_LOSS, lambda r: key in r.data.tags,
+                                          not_tags={key: values})
+        if run is None:
+            return values
+        values.append(run.data.tags[key])
 
 
 def version_tags(run: Run) -> dict[str, str]:

@@ -80,7 +80,46 @@ def configure() -> str:
     if uri.startswith("sqlite:///"):  # a store copied from elsewhere is said so, once
         from .relocate import warn_if_moved
         warn_if_moved(Path(uri.removeprefix("sqlite:///")))
+        gather_statistics(Path(uri.removeprefix("sqlite:///")))
     return uri
+
+
+STATISTICS_FROM_RUNS = 500  # below, any plan is fast
+_gathered: set = set()
+
+
+def gather_statistics(path: Path) -> None:
+    """SQLite's table statistics (ANALYZE) for a store that has none, or has doubled since:
+    without them SQLite plans MLflow's search ordered by a metric as a scan of every run's
+    metric per run (quadratic: 1.2 s a search at 10,000 trainings, 0.07 s with them;
+    promote makes one per dataset). Once per store and process; a store it cannot write
+    (read-only, busy) is left as it is. PostgreSQL gathers its own (autovacuum)."""
+    import contextlib
+    import sqlite3
+    if path in _gathered or not path.is_file():
+        return
+    _gathered.add(path)
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=1.0)) as db:
+            runs = db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            if runs < STATISTICS_FROM_RUNS:
+                return
+            try:
+                known = db.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs'"
+                                   ).fetchone()
+            except sqlite3.OperationalError:  # never analysed
+                known = None
+            if known is None or runs > 2 * int(str(known[0]).split()[0]):
+                db.execute("ANALYZE")
+                db.commit()
+    except sqlite3.Error as err:
+        log.debug("no statistics gathered for %s: %s", path, err)
+
+
+def store_exists() -> bool:
+    """False when the store is a SQLite file not made yet (reading it would make it)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
 
 
 def uses_embedded_store() -> bool:
@@ -170,9 +209,13 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
     common = {"run_id": run_id, "tags": tags, "log_system_metrics": system_metrics or None}
     if run_id is None:
         common["run_name"] = run_name
+    adopted = _ADOPTED.get("run_id") if parent is None and run_id is None else None
+    if adopted:  # a study's task on a worker: a child of the study's run, in its experiment
+        common["parent_run_id"] = adopted
     try:
         # a reopened run stays in its experiment
         experiment = parent.info.experiment_id if parent else (
+            _ADOPTED["experiment_id"] if adopted else
             experiment_id(stage) if run_id is None else None)
         # at every run, child runs too: a long ablation ends the trials of a worker
         # killed beside it; of every stage: a killed train is ended by the next index
@@ -215,6 +258,29 @@ def stage_run(stage: str, run_name: str | None = None, tags: dict | None = None,
 
 
 _LAUNCHED: dict = {}  # the run `mlflow run` made for this process, while launched_run holds it
+_ADOPTED: dict = {}  # the study run whose children this process makes, while children_of holds it
+
+
+@contextmanager
+def children_of(run_id: str) -> Iterator[None]:
+    """Stages run in this block are child runs of `run_id` (a study's run, live in another
+    process: the coordinator of a study run on many machines) without this process opening
+    or ending that run: it stays its owner's."""
+    configure()
+    experiment = mlflow.MlflowClient().get_run(run_id).info.experiment_id
+    saved = dict(_ADOPTED)
+    _ADOPTED.update(run_id=run_id, experiment_id=experiment)
+    try:
+        yield
+    finally:
+        _ADOPTED.clear()
+        _ADOPTED.update(saved)
+
+
+def study_parent_id() -> str | None:
+    """The study run steps are children of: the active run, or the one children_of holds."""
+    active = mlflow.active_run()
+    return active.info.run_id if active else _ADOPTED.get("run_id")
 
 
 @contextmanager
@@ -453,9 +519,22 @@ def log_index_input(frame: pd.DataFrame, source: str, name: str, context: str):
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label",
                                           digest=_index_digest(frame, source))
         # PandasDataset.schema is a cached property: given here, it is not inferred again
-        dataset.__dict__["schema"] = _infer_schema(frame.head(SCHEMA_SAMPLE_ROWS))
+        dataset.__dict__["schema"] = _infer_schema(_schema_sample(frame, source))
         mlflow.log_input(dataset, context=context)
     return dataset
+
+
+def _schema_sample(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The first rows of the index file with every column (a training reads some columns
+    alone: the dataset still shows the file's schema), else of the frame."""
+    if str(source).endswith(".parquet") and Path(source).is_file():
+        import pyarrow.parquet as pq
+        try:
+            batch = next(pq.ParquetFile(source).iter_batches(batch_size=SCHEMA_SAMPLE_ROWS))
+            return batch.to_pandas()
+        except (StopIteration, OSError, ValueError):
+            pass
+    return frame.head(SCHEMA_SAMPLE_ROWS)
 
 
 def _index_digest(frame: pd.DataFrame, source: str) -> str:
@@ -465,13 +544,19 @@ def _index_digest(frame: pd.DataFrame, source: str) -> str:
     import hashlib
 
     from .faces.index import faces_digest  # the file's hash, once per file version
-    digest = hashlib.sha256(f"{len(frame)}|{','.join(map(str, frame.columns))}".encode())
     if Path(source).is_file():
+        # the rows by their keys, whatever columns were read: a training reads some alone,
+        # and its dataset is the one the extraction logged
+        named = [c for c in ("key", "face_path") if c in frame.columns]
+        digest = hashlib.sha256(f"{len(frame)}|{','.join(named)}".encode())
         digest.update(faces_digest(source).encode())
         ends = pd.concat([frame.head(SCHEMA_SAMPLE_ROWS), frame.tail(SCHEMA_SAMPLE_ROWS)])
+        ends = ends[named] if named else ends
     else:
+        digest = hashlib.sha256(f"{len(frame)}|{','.join(map(str, frame.columns))}".encode())
         ends = frame
-    digest.update(pd.util.hash_pandas_object(ends, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(ends.astype(object), index=False)
+                  .to_numpy().tobytes())
     return digest.hexdigest()[:8]
 
 

@@ -48,3 +48,17 @@ def tracking_into(folder: Path, db: str = "mlflow.db", chdir: bool = False, **en
         if chdir:
             patch.chdir(folder)
         yield f"sqlite:///{folder}/{db}"
+
+
+def study_in_workspace(tmp_path: Path, study: dict, *faces: Path) -> Path:
+    """A study file beside a workspace holding these extracted faces (each dataset's folder
+    as extraction left it, without its runs): the set-up of every study test."""
+    import shutil
+
+    import yaml
+    for index in faces:
+        shutil.copytree(index.parent, tmp_path / "workspace" / index.parent.name,
+                        ignore=shutil.ignore_patterns("runs", "*.lock"))
+    path = tmp_path / f"{study['name']}.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path

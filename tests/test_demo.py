@@ -16,7 +16,7 @@ def children_of(run_id: str) -> list:
 
 
 def test_the_shipped_demo_study_is_the_whole_grid_on_four_datasets():
-    plan = ReproduceConfig("demo").plan()
+    plan = ReproduceConfig("demo").study_plan()
     assert sorted(plan.train_datasets) == DATASETS == sorted(plan.test_datasets)
     assert set(plan.losses) == {"bce", "triplet"}
     assert set(plan.augmentations) == {"NONE", "SELECTED"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import mlflow
 import pytest
@@ -12,6 +11,7 @@ from deepfake_mlflow.cli import main
 from deepfake_mlflow.errors import MalformedFileError
 from deepfake_mlflow.stages import reproduce
 from deepfake_mlflow.stages.reproduce import ReproduceConfig
+from helpers import study_in_workspace
 
 TINY_STUDY = {
     "name": "tiny",
@@ -29,12 +29,7 @@ TINY_STUDY = {
 
 @pytest.fixture
 def tiny_study(tmp_path, faces_ff, faces_celebdf):
-    for faces in (faces_ff, faces_celebdf):  # the workspace a study reads its faces from
-        shutil.copytree(faces.parent, tmp_path / "workspace" / faces.parent.name,
-                        ignore=shutil.ignore_patterns("runs", "*.lock"))
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY_STUDY))
-    return path
+    return study_in_workspace(tmp_path, TINY_STUDY, faces_ff, faces_celebdf)
 
 
 def final_runs() -> list:
@@ -46,7 +41,7 @@ def test_a_study_runs_every_step_once_and_a_second_invocation_trains_nothing(tin
     first = reproduce.run(ReproduceConfig(str(tiny_study)))
     assert first["failed"] == []
     # bce and triplet (from that bce) on ff, and the data-limited bce with 2 videos a class
-    assert first["counts"] == {"trained": 3, "reused": 1, "reused_evaluations": 0}
+    assert first["counts"] == {"trained": 3, "reused": 0, "reused_evaluations": 0}
     runs = final_runs()
     assert len(runs) == 3 and len({r.data.tags["config_hash"] for r in runs}) == 3
     assert len(first["matrix"]) == 2 * 2  # 2 models x 2 test sets
@@ -138,7 +133,7 @@ def test_faces_extracted_again_are_trained_and_evaluated_again(tiny_study, tmp_p
 
     second = reproduce.run(ReproduceConfig(str(tiny_study)))
     assert second["failed"] == []
-    assert second["counts"] == {"trained": 3, "reused": 1, "reused_evaluations": 0}
+    assert second["counts"] == {"trained": 3, "reused": 0, "reused_evaluations": 0}
     runs = final_runs()
     assert len(runs) == 6 and len({r.data.tags["faces_digest"] for r in runs}) == 2
     assert second["parent_run_id"] == first["parent_run_id"]

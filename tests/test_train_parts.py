@@ -125,3 +125,19 @@ def test_a_local_weights_file_initialises_the_backbone(tmp_path):
     save_file(source.state_dict(), str(tmp_path / "b4.safetensors"))
     model = create("efficientnet_b4", str(tmp_path / "b4.safetensors"))
     assert torch.equal(model.backbone.conv_stem.weight, source.conv_stem.weight)
+
+
+def test_crop_paths_split_by_arrow_as_pandas_splits_them():
+    from deepfake_mlflow.train.data import split_paths
+    paths = pd.Series(["ff/a/000001.jpg", "ff/a/000002.jpg", "dfdc/p_1/x/000003.jpg",
+                       "ff/a/000009.jpg"])
+    codes, folders, names = split_paths(paths)
+    assert folders == ["ff/a", "dfdc/p_1/x"] and codes.tolist() == [0, 0, 1, 0]
+    assert names.tolist() == [b"000001.jpg", b"000002.jpg", b"000003.jpg", b"000009.jpg"]
+    assert codes.dtype.name == "int32" and names.dtype.kind == "S"  # compact for workers
+    # a crop at the faces root itself: no folder
+    codes, folders, names = split_paths(pd.Series(["root.jpg", "ff/b.jpg"]))
+    assert [folders[c] for c in codes] == ["", "ff"] and names.tolist() == [b"root.jpg",
+                                                                            b"b.jpg"]
+    codes, folders, names = split_paths(pd.Series([], dtype=str))
+    assert len(codes) == 0 and folders == []

@@ -84,7 +84,7 @@ def run(cfg: DemoConfig) -> dict:
 
     out = Path(cfg.out)
     study = ReproduceConfig(cfg.study)
-    plan = study.plan()
+    plan = study.study_plan()
     started = time.perf_counter()
     with tracking.stage_run("demo", run_name="demo", tags={"study": plan.name},
                             run_id=parent_run_id("demo", plan.name, {"out": str(out.resolve())}),

@@ -1,10 +1,12 @@
 """The `reproduce` stage: the paper's whole study from one study file, as one parent run.
 
-The study file and its checks are deepfake_mlflow.study.plan (StudyPlan); its steps and
-how each is reused, resumed or reported are deepfake_mlflow.study.runner. Every step is a
-child run of the study's parent run; a re-run reopens the same parent run and redoes
-only what is missing. A step that fails is reported and the others go on; the command
-exits 1 if any failed.
+The study file and its checks are deepfake_mlflow.study.plan (StudyPlan); its tasks and
+their order are deepfake_mlflow.study.graph, how each is reused, resumed or reported
+deepfake_mlflow.study.runner, where they run deepfake_mlflow.study.engine (this process,
+or a Dask cluster with --scheduler). Every task is a child run of the study's parent run;
+a re-run reopens the same parent run and redoes only what is missing. A task that fails
+is reported, with the tasks that needed it, and the others go on; the command exits 1 if
+any failed. --plan prints the tasks and what is already done, and starts nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from ..study.plan import STUDIES, StudyPlan
 HELP = "the paper's whole study (grid, matrix, data-limited, ablation, champions) from one file"
 EXAMPLES = """\
     deepfake-mlflow reproduce --study paper
-    deepfake-mlflow reproduce --study my_study.yaml
+    deepfake-mlflow reproduce --study my_study.yaml --plan
+    deepfake-mlflow reproduce --study paper --scheduler tcp://head-node:8786
+    deepfake-mlflow reproduce --study paper --scheduler local:4
 """
 
 
@@ -29,15 +33,26 @@ class ReproduceConfig:
     report: str = option("report", help="folder of the study's report (report.html, figures/)")
     storage: str = option("", help="the ablation's Optuna storage (postgresql://... so that "
                                    "`deepfake-mlflow worker` on other machines joins it)")
+    scheduler: str = option("", help="run the study's trainings and evaluations as tasks of "
+                                     "a Dask cluster: its scheduler's address "
+                                     "(tcp://host:8786), its scheduler file (*.json), or "
+                                     "local:N worker processes started here (default: one "
+                                     "task after another in this process)")
+    plan: bool = option(False, help="print every task, what it needs, what is already done "
+                                    "and what inputs are missing; start nothing")
 
     def __post_init__(self):
-        self.plan()  # a bad file is named before any work
+        self.study_plan()  # a bad file is named before any work
+        if self.scheduler.startswith("local:") and not \
+                self.scheduler.removeprefix("local:").isdigit():
+            from ..errors import UserInputError
+            raise UserInputError(f"--scheduler {self.scheduler}: expected local:N, N workers")
 
     def path(self) -> Path:
         named = STUDIES / f"{self.study}.yaml"
         return named if named.is_file() else Path(self.study)
 
-    def plan(self) -> "StudyPlan":
+    def study_plan(self) -> "StudyPlan":
         plan = StudyPlan.load(self.path())
         if self.storage and plan.ablation:
             plan = replace(plan, ablation={**plan.ablation, "storage": self.storage})
@@ -53,17 +68,25 @@ def run(cfg: ReproduceConfig) -> dict:
     from .. import tracking
     from ..study.runner import parent_run_id, run_steps
 
-    plan = cfg.plan()
+    plan = cfg.study_plan()
+    if cfg.plan:
+        from ..study import dry_run
+        store = tracking.store_exists()  # no store yet: nothing done, and none made
+        return {"plan": dry_run.survey(plan, parent_run_id("reproduce", plan.name)
+                                       if store else None, store)}
     plan.check_faces()  # every dataset it names extracted, before any run exists
     with tracking.stage_run("reproduce", run_name=f"reproduce-{plan.name}",
                             tags={"study": plan.name},
                             run_id=parent_run_id("reproduce", plan.name),
                             params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
-        results = run_steps(plan, cfg.path(), Path(cfg.report))
+        results = run_steps(plan, cfg.path(), Path(cfg.report), cfg.scheduler)
         return {**results, "parent_run_id": parent.info.run_id}
 
 
 def report(result) -> int:
+    if "plan" in result:
+        from ..study import dry_run
+        return dry_run.report(result["plan"])
     counts = result["counts"]
     print(f"study: {counts['trained']} trainings run, {counts['reused']} reused; "
           f"parent run {result['parent_run_id']}")

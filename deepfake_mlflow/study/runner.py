@@ -1,8 +1,9 @@
-"""The steps of a study plan, run in order under the active run (a reproduce or demo run):
-the grid, the matrix, the data-limited points, the ablation, the champions and their
-robustness sweeps, then the report.
+"""The tasks of a study plan (study.graph) run under the study's run (a reproduce or demo
+run): the grid, the matrix, the data-limited points, the ablation, the champions and their
+robustness sweeps, then the report. In this process by default, or on a cluster
+(study.engine): the tasks do the same either way.
 
-Every step is reused when already done (a training by its config hash, through
+Every task is reused when already done (a training by its config hash, through
 train_or_reuse; an evaluation by its params and the faces it scored), resumed when
 interrupted, and reported, not fatal, when it fails.
 """
@@ -13,36 +14,36 @@ import logging
 import time
 from pathlib import Path
 
-from ..vocabulary import Loss
 from ..evaluation.matrix import INTERVALS
 from .plan import StudyPlan, tuples
 
 log = logging.getLogger(__name__)
 
 
-def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path) -> dict:
-    """Every step of a plan as a child of the active run (a reproduce run, or the demo's),
-    then the study's report (dashboards) written to report_dir and logged to that run."""
+def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path,
+              scheduler: str = "") -> dict:
+    """Every task of a plan as a child of the active run (a reproduce run, or the demo's),
+    in this process, or on the engine at `scheduler` (study.engine); then the study's
+    report (dashboards) written to report_dir and logged to that run."""
     import mlflow
 
+    from . import engine, graph
     started = time.perf_counter()
     mlflow.log_artifact(str(study_file))
-    study = StudyRunner(plan)
-    study.grid()
-    study.matrix()
-    if plan.data_limited:
-        study.data_limited()
-    if plan.ablation:
-        study.ablation()
-    if plan.promote:
-        study.promote()
+    parent = mlflow.active_run().info.run_id
+    tasks = graph.build(plan)
+    work = engine.Work.of(plan, parent)
+    outcomes = (engine.on_cluster(tasks, work, scheduler) if scheduler
+                else engine.in_process(tasks, work))
+    study = StudyRunner(plan, parent)
+    results = study.collect(tasks, outcomes)
     mlflow.log_metrics({"trainings_run": study.counts["trained"],
                         "trainings_reused": study.counts["reused"],
                         "steps_failed": len(study.failed),
                         "seconds": time.perf_counter() - started})
-    study.report(report_dir)
+    results["report"] = study.report(report_dir)
     mlflow.set_tag("failed_steps", "; ".join(study.failed) or "none")
-    return {**study.results, "failed": study.failed, "counts": study.counts}
+    return {**results, "failed": study.failed, "counts": study.counts}
 
 
 def parent_run_id(stage: str, name: str, params: dict | None = None) -> str | None:
@@ -54,64 +55,40 @@ def parent_run_id(stage: str, name: str, params: dict | None = None) -> str | No
 
 
 class StudyRunner:
-    """The steps of one plan, each run once: reused when already done, resumed when
-    interrupted, reported (not fatal) when it fails."""
+    """What each task of a plan does (study.graph), reused when already done, resumed when
+    interrupted; and the study's results gathered from the tasks' outcomes. The same code
+    runs a task in this process or on a worker of a cluster: it reads the study's run by
+    id (`parent`), never as this process's active run."""
 
-    def __init__(self, plan: StudyPlan):
-        self.plan = plan
-        self.results: dict = {}
+    def __init__(self, plan: StudyPlan, parent: str):
+        self.plan, self.parent = plan, parent
         self.failed: list[str] = []
         self.counts = {"trained": 0, "reused": 0, "reused_evaluations": 0}
-        self.final_runs: list[str] = []
         # resamples of each AUC's interval, for every evaluation of the study
         from ..evaluation.config import EvaluateConfig
         self.bootstrap = EvaluateConfig("m", "d", **tuples(plan.evaluate)).bootstrap
 
-    def step(self, what: str, work):
-        from .. import tracking
-        started = time.perf_counter()
-        try:
-            out = work()
-        except Exception as err:  # noqa: BLE001 - a failed step is reported, the study goes on
-            self.failed.append(f"{what}: {tracking.first_line(err)}")
-            log.warning("%-52s failed: %s", what, tracking.first_line(err))
-            return None
-        log.info("%-52s %6.0f s", what, time.perf_counter() - started)
-        return out
+    # --- the tasks ------------------------------------------------------------------------
+    def perform(self, task, inputs: dict) -> tuple:
+        """(the task's value, its counts) from the values of the tasks it needs."""
+        from . import graph
+        return {graph.TRAIN: self.training, graph.MATRIX: self.matrix,
+                graph.LIMITED: self.limited_point, graph.ABLATION: self.ablation,
+                graph.PROMOTE: self.promote, graph.ROBUSTNESS: self.robustness,
+                }[task.kind](task, inputs)
 
-    def trained(self, cfg):
-        """The final run of this training: reused when finished, resumed when not."""
+    def training(self, task, inputs: dict) -> tuple:
+        """The final run of a training: reused when finished, resumed when not; a triplet
+        starts from the BCE training it needs."""
         from ..train.reuse import train_or_reuse
-        result = train_or_reuse(cfg)
-        self.counts["reused" if result.reused else "trained"] += 1
-        return result
-
-    def variant(self, dataset: str, loss: str, aug: str, **extra) -> str | None:
-        """One trained variant; a triplet starts from the BCE model of the same options."""
-        if loss == Loss.TRIPLET:
-            bce = self.trained(self.plan.train_config(dataset, Loss.BCE, aug, **extra))
-            cfg = self.plan.train_config(dataset, loss, aug, init=bce.run_id, **extra)
-        else:
-            cfg = self.plan.train_config(dataset, loss, aug, **extra)
-        return self.trained(cfg).run_id
-
-    def seeded(self, what: str, seed: int) -> str:
-        """A step's name, with its seed when the study has several."""
-        return what if len(self.plan.study_seeds()) == 1 else f"{what}, seed {seed}"
-
-    def grid(self) -> None:
-        runs = {}
-        for dataset in self.plan.train_datasets:
-            for aug in self.plan.augmentations:
-                for loss in self.plan.losses:
-                    for seed in self.plan.study_seeds():
-                        run_id = self.step(
-                            self.seeded(f"train {dataset}, {loss}, {aug.lower()}", seed),
-                            lambda: self.variant(dataset, loss, aug, seed=seed))
-                        if run_id:
-                            runs[(dataset, loss, aug, seed)] = run_id
-        self.final_runs = list(runs.values())
-        self.results["grid"] = runs
+        a = task.args
+        extra = {"train_videos": a["train_videos"]} if a["train_videos"] else {}
+        if task.needs:
+            extra["init"] = inputs[task.needs[0]]["run_id"]
+        result = train_or_reuse(self.plan.train_config(a["dataset"], a["loss"], a["augment"],
+                                                       seed=a["seed"], **extra))
+        return ({"run_id": result.run_id},
+                {"reused" if result.reused else "trained": 1})
 
     def tests(self, names) -> dict:
         from ..evaluation.config import parse_test_sets
@@ -129,9 +106,8 @@ class StudyRunner:
         from ..faces.index import faces_digest
         scored = {f"faces_digest/{name}": faces_digest(index)
                   for name, index in self.tests(params["test_sets"].split(",")).items()}
-        parent = mlflow.active_run().info.run_id
         tags = {"stage": "evaluate", **({"train_run_id": train_run_id} if train_run_id else {})}
-        for run in queries.children(parent, status="FINISHED", **tags):
+        for run in queries.children(self.parent, status="FINISHED", **tags):
             logged = run.data.params
             if any(logged.get(k) != tracking.param_value(v) for k, v in params.items()):
                 continue
@@ -146,117 +122,142 @@ class StudyRunner:
                     return run
         return None
 
-    def matrix(self) -> None:
+    def matrix_options(self) -> dict:
+        return {"robustness": "none", **tuples(self.plan.evaluate)}
+
+    def matrix_done(self, final_runs: list[str]):
+        """The study's earlier matrix run of these very models, or None."""
+        options = self.matrix_options()
+        return self.earlier_evaluation(
+            {"test_sets": ",".join(self.plan.test_datasets), "models": len(final_runs),
+             "bootstrap": self.bootstrap,
+             **{k: v for k, v in options.items() if k in ("mds", "robustness", "split")}},
+            matrix_of=final_runs)
+
+    def point_done(self, run_id: str):
+        """The study's earlier evaluation of a data-limited training, or None."""
+        return self.earlier_evaluation(
+            {"test_sets": ",".join(self.plan.test_datasets), "robustness": "none",
+             "mds": "none", "bootstrap": self.bootstrap}, train_run_id=run_id)
+
+    def matrix(self, task, inputs: dict) -> tuple:
+        """Every model of the grid that trained on every test set: Tables I-IV."""
         import mlflow
         import pandas as pd
 
         from ..stages import evaluate
-        if not self.final_runs:
-            return
-        options = {"robustness": "none", **tuples(self.plan.evaluate)}
-        cfg = evaluate.EvaluateConfig(tuple(self.final_runs),
-                                      self.tests(self.plan.test_datasets), **options)
+        final_runs = [inputs[key]["run_id"] for key in task.needs if key in inputs]
+        if not final_runs:
+            return None, {}
+        done = self.matrix_done(final_runs)
+        if done is None:
+            cfg = evaluate.EvaluateConfig(tuple(final_runs), self.tests(self.plan.test_datasets),
+                                          **self.matrix_options())
+            return evaluate.run(cfg), {}
+        return pd.read_csv(mlflow.artifacts.download_artifacts(
+            run_id=done.info.run_id, artifact_path="matrix/cross_dataset_auc.csv")), \
+            {"reused_evaluations": 1}
 
-        def work():
-            done = self.earlier_evaluation(
-                {"test_sets": ",".join(self.plan.test_datasets), "models": len(self.final_runs),
-                 "bootstrap": cfg.bootstrap,
-                 **{k: v for k, v in options.items() if k in ("mds", "robustness", "split")}},
-                matrix_of=self.final_runs)
-            if done is None:
-                return evaluate.run(cfg)
-            self.counts["reused_evaluations"] += 1
-            return pd.read_csv(mlflow.artifacts.download_artifacts(
-                run_id=done.info.run_id, artifact_path="matrix/cross_dataset_auc.csv"))
-        self.results["matrix"] = self.step(
-            f"evaluate {len(self.final_runs)} models on {len(self.plan.test_datasets)} test sets",
-            work)
-
-    def data_limited(self) -> None:
-        """Fig. 1: each data-limited training dataset, loss and size, tested on every test
-        set of the study (in domain and across), one evaluation run per point."""
-        import pandas as pd
-
+    def limited_point(self, task, inputs: dict) -> tuple:
+        """Fig. 1: one data-limited training tested on every test set of the study (in
+        domain and across), one evaluation run per point."""
         from ..stages import evaluate
-        spec, rows = self.plan.data_limited, []
-        tests = list(self.plan.test_datasets)
+        a, tests = task.args, list(self.plan.test_datasets)
+        run_id = inputs[task.needs[0]]["run_id"]
         measured = ("auc_frame", "auc_video", *INTERVALS)  # each AUC with its interval
-        for dataset, n, loss, seed in [
-                (d, n, loss, seed) for d in self.plan.limited_datasets()
-                for n in spec["videos_per_class"] for loss in spec.get("losses", self.plan.losses)
-                for seed in self.plan.study_seeds()]:
-            def point(dataset=dataset, n=n, loss=loss, seed=seed):
-                run_id = self.variant(dataset, loss, "NONE", train_videos=int(n),
-                                      seed=seed)
-                done = self.earlier_evaluation(
-                    {"test_sets": ",".join(tests), "robustness": "none",
-                     "mds": "none", "bootstrap": self.bootstrap},
-                    train_run_id=run_id)
-                if done is not None:
-                    self.counts["reused_evaluations"] += 1
-                    found = [{"test_set": t, "test_videos":
-                              done.data.metrics.get(f"videos/{t}"),
-                              **{m: done.data.metrics.get(f"{m}/{t}", float("nan"))
-                                 for m in measured}} for t in tests]
-                else:
-                    table = evaluate.run(evaluate.EvaluateConfig(
-                        run_id, self.tests(tests), robustness="none", mds="none",
-                        bootstrap=self.bootstrap))
-                    found = table[["test_set", *measured, "test_videos"]].to_dict(
-                        "records")
-                return [{"train_dataset": dataset, "train_videos": int(n),
-                         "loss": loss, "seed": seed, "run_id": run_id, **row}
-                        for row in found]
-            points = self.step(self.seeded(f"data-limited {dataset}, {loss}, {n} "
-                                           "videos per class", seed), point)
-            rows += points or []
-        table = pd.DataFrame(rows)
-        self.results["data_limited"] = table
-        if len(table):
-            from .. import tracking
-            tracking.log_dataframe(table, "data_limited.csv")
+        done = self.point_done(run_id)
+        if done is not None:
+            found = [{"test_set": t, "test_videos": done.data.metrics.get(f"videos/{t}"),
+                      **{m: done.data.metrics.get(f"{m}/{t}", float("nan")) for m in measured}}
+                     for t in tests]
+        else:
+            table = evaluate.run(evaluate.EvaluateConfig(
+                run_id, self.tests(tests), robustness="none", mds="none",
+                bootstrap=self.bootstrap))
+            found = table[["test_set", *measured, "test_videos"]].to_dict("records")
+        rows = [{"train_dataset": a["dataset"], "train_videos": a["train_videos"],
+                 "loss": a["loss"], "seed": a["seed"], "run_id": run_id, **row}
+                for row in found]
+        return rows, {"reused_evaluations": int(done is not None)}
 
-    def ablation(self) -> None:
+    def ablation(self, task, inputs: dict) -> tuple:
         from ..stages import ablation
-        self.results["ablation"] = self.step(
-            f"ablation on {self.plan.ablation['dataset']}",
-            lambda: ablation.run(self.plan.ablation_config()))
+        return ablation.run(self.plan.ablation_config()), {}
 
-    def promote(self) -> None:
-        from ..stages import evaluate, promote
-        trained = sorted({key[0] for key in self.results.get("grid", {})})
+    def promote(self, task, inputs: dict) -> tuple:
+        """The champion of each dataset the grid trained (its trainings that succeeded)."""
+        from ..stages import promote
+        trained = sorted({task.args["grid"][key] for key in task.needs if key in inputs})
         if not trained:
-            return
-        champions = self.step("promote the champion of each dataset",
-                              lambda: promote.run(promote.PromoteConfig(tuple(trained))))
-        self.results["champions"] = champions or []
-        if not self.plan.robustness:
-            return
-        sweep = tuples(self.plan.robustness)
-        for champion in champions or []:
-            name = champion["dataset"]
+            return [], {}
+        return promote.run(promote.PromoteConfig(tuple(trained))), {}
 
-            def work(c=champion):
-                cfg = evaluate.EvaluateConfig(c["uri"], self.tests([c["dataset"]]),
-                                              robustness="all", mds="none",
-                                              bootstrap=self.bootstrap, **sweep)
-                done = self.earlier_evaluation(
-                    {"test_sets": c["dataset"], "robustness": c["dataset"],
-                     "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
-                     "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap},
-                    train_run_id=c["train_run_id"])
-                if done is None:
-                    return evaluate.run(cfg)
-                self.counts["reused_evaluations"] += 1
-                return None
-            self.step(f"robustness of the {name} champion", work)
+    def robustness(self, task, inputs: dict) -> tuple:
+        """The robustness sweeps of one dataset's champion on its own test set."""
+        from ..stages import evaluate
+        champions = [c for c in inputs[task.needs[0]] or []
+                     if c["dataset"] == task.args["dataset"]]
+        reused = 0
+        for c in champions:
+            cfg = evaluate.EvaluateConfig(c["uri"], self.tests([c["dataset"]]),
+                                          robustness="all", mds="none",
+                                          bootstrap=self.bootstrap,
+                                          **tuples(self.plan.robustness))
+            done = self.earlier_evaluation(
+                {"test_sets": c["dataset"], "robustness": c["dataset"],
+                 "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
+                 "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap},
+                train_run_id=c["train_run_id"])
+            if done is None:
+                evaluate.run(cfg)
+            reused += done is not None
+        return None, {"reused_evaluations": reused}
 
-    def report(self, folder: Path) -> None:
-        """The dashboards' report of the active run's study, logged to that run."""
-        import mlflow
+    # --- the study's results --------------------------------------------------------------
+    def collect(self, tasks: list, outcomes: dict) -> dict:
+        """The study's results (as the report and the console show them) from every task's
+        outcome; the data-limited table logged to the study's run."""
+        import pandas as pd
+
+        from . import graph
+        results: dict = {}
+        for task in tasks:
+            outcome = outcomes[task.key]
+            for name, n in outcome.counts.items():
+                self.counts[name] += n
+            if outcome.error is not None:
+                self.failed.append(f"{task.key}: {outcome.error}")
+        ok = {key: o.value for key, o in outcomes.items() if o.error is None}
+        results["grid"] = {cell: ok[key]["run_id"]
+                           for cell, key in graph.grid_cells(self.plan).items() if key in ok}
+        kinds = {task.kind: task.key for task in tasks}
+        if graph.MATRIX in kinds:
+            results["matrix"] = ok.get(kinds[graph.MATRIX])
+        if self.plan.data_limited:
+            rows = [row for task in tasks if task.kind == graph.LIMITED
+                    for row in ok.get(task.key) or []]
+            table = pd.DataFrame(rows)
+            results["data_limited"] = table
+            if len(table):
+                from .. import tracking
+                tracking.log_dataframe(table, "data_limited.csv")
+        if graph.ABLATION in kinds:
+            results["ablation"] = ok.get(kinds[graph.ABLATION])
+        if graph.PROMOTE in kinds:
+            results["champions"] = ok.get(kinds[graph.PROMOTE]) or []
+        return results
+
+    def report(self, folder: Path) -> Path | None:
+        """The dashboards' report of the study, logged to the study's run."""
         from dashboards import report, store
 
-        parent = mlflow.active_run().info.run_id
-        self.results["report"] = self.step(
-            "report: the paper's tables and figures",
-            lambda: report.build(store.load(run_id=parent), folder).resolve())
+        from .. import tracking
+        what, started = "report: the paper's tables and figures", time.perf_counter()
+        try:
+            built = report.build(store.load(run_id=self.parent), folder).resolve()
+        except Exception as err:  # noqa: BLE001 - reported, as every step of a study
+            self.failed.append(f"{what}: {tracking.first_line(err)}")
+            log.warning("%-52s failed: %s", what, tracking.first_line(err))
+            return None
+        log.info("%-52s %6.0f s", what, time.perf_counter() - started)
+        return built

@@ -26,6 +26,8 @@ from ..vocabulary import SCORABLE
 from ..faces.crop import read_crop, stored_side
 
 VALIDATION_DRAW = 2**31  # the "iteration" the fixed validation sample is drawn at
+# what a training reads of a faces index (the rest, boxes and sources, it never uses)
+TRAINING_COLUMNS = ["key", "label", "split", "face_path", "video_status"]
 
 
 def training_faces(faces: pd.DataFrame, split: str, train_videos: int = 0,
@@ -52,11 +54,9 @@ class FaceCrops(Dataset):
         # a list of 3.8M Python strings (DFDC) is about 400 MB a worker. A crop's path is its
         # video's folder (a few per video: codes into a short list) and its file name
         # (fixed-width bytes): about 15 bytes a face.
-        parts = faces["face_path"].astype(str).str.rpartition("/")
-        codes, folders = pd.factorize(parts[0], sort=False)
+        codes, folders, self._names = split_paths(faces["face_path"])
         self._folders = [str(Path(faces_root) / folder) for folder in folders]
-        self._folder_of = codes.astype(np.int32)
-        self._names = parts[2].to_numpy(dtype=np.bytes_)
+        self._folder_of = codes
         self.labels = torch.tensor(faces["label"].to_numpy(), dtype=torch.float32)
         self.size, self.augment = size, augment
         self._stored: int | None = None
@@ -91,6 +91,25 @@ class FaceCrops(Dataset):
                     torch.zeros(0))
         images, labels = zip(*(self[item] for item in items))
         return torch.stack(images), torch.stack(labels)
+
+
+def split_paths(paths: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Relative crop paths as (int32 folder codes, the folders, fixed-width file names),
+    split by Arrow's kernels: about twice as fast as pandas' rpartition at a million."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    text = pa.array(paths, type=pa.large_string()) if len(paths) else pa.array(
+        [], type=pa.large_string())
+    parts = pc.split_pattern(text, "/", max_splits=1, reverse=True)
+    if len(parts) and pc.min(pc.list_value_length(parts)).as_py() < 2:
+        # a crop at the faces root itself (no folder): pandas splits those
+        split = paths.astype(str).str.rpartition("/")
+        codes, folders = pd.factorize(split[0], sort=False)
+        return codes.astype(np.int32), list(folders), split[2].to_numpy(dtype=np.bytes_)
+    encoded = pc.dictionary_encode(pc.list_element(parts, 0))
+    names = pc.list_element(parts, 1).to_numpy(zero_copy_only=False)
+    return (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+            encoded.dictionary.to_pylist(), names.astype(np.bytes_))
 
 
 def shard(items: list, rank: int, world_size: int, group: int = 1) -> list:

@@ -27,14 +27,15 @@ from .. import accel, augment, config, distributed, naming, paths, queries, trac
 from ..datasets.schema import read_table
 from ..errors import UserInputError
 from ..faces.extract import ExtractSettings
-from ..faces.index import FACE_COLUMNS, faces_digest, missing_index_error
+from ..faces.index import faces_digest, missing_index_error
 from ..journal import MetricJournal
 from ..model import create, load_weights
 from ..model_refs import resolve
 from ..pyfunc import log_video_detector
 from ..vocabulary import Loss, PhaseName
 from .config import RUNTIME_OPTIONS, TrainConfig
-from .data import BalancedBatches, FaceCrops, TripletBatches, training_faces
+from .data import (TRAINING_COLUMNS, BalancedBatches, FaceCrops, TripletBatches,
+                   training_faces)
 from .loop import BEST, LoopSettings, fit
 from .objectives import BCE, Finetune, Triplet
 
@@ -147,7 +148,9 @@ def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
     if not index.is_file():
         raise missing_index_error(index, cfg.dataset, "", f": run `deepfake-mlflow extract "
                                   f"{cfg.dataset} ROOT` first, or pass faces=PATH")
-    return read_table(index, FACE_COLUMNS, "faces index"), index, paths.faces_root(index)
+    return (read_table(index, TRAINING_COLUMNS, "faces index", only=True,
+                       categories=("key", "split", "video_status")),
+            index, paths.faces_root(index))
 
 
 def _main_run(runtime: Runtime, stage: str, **options):
