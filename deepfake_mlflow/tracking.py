@@ -277,12 +277,6 @@ def children_of(run_id: str) -> Iterator[None]:
         _ADOPTED.update(saved)
 
 
-def study_parent_id() -> str | None:
-    """The study run steps are children of: the active run, or the one children_of holds."""
-    active = mlflow.active_run()
-    return active.info.run_id if active else _ADOPTED.get("run_id")
-
-
 @contextmanager
 def launched_run(entry: str) -> Iterator[mlflow.ActiveRun | None]:
     """Under `mlflow run` (MLFLOW_RUN_ID set), the run MLflow made for the entry point is

@@ -163,3 +163,24 @@ def test_plan_lists_every_task_and_what_is_done_and_creates_no_run(study_file, t
     out = capsys.readouterr().out
     assert re.search(r"train celebdf, bce, none +missing \(no faces of celebdf\)", out)
     assert "missing: faces of celebdf" in out
+
+
+def test_a_failed_training_fails_what_needs_it_and_the_rest_of_the_study_finishes(
+        tmp_path, faces_ff, faces_celebdf, capsys):
+    import pandas as pd
+    study = {**STUDY, "name": "one-fails", "test_datasets": ["ff"], "data_limited": None}
+    path = study_in_workspace(tmp_path, study, faces_ff, faces_celebdf)
+    index = tmp_path / "workspace" / "celebdf" / "faces.parquet"
+    faces = pd.read_parquet(index)  # celebdf's training split left without fakes
+    faces[~((faces["split"] == "train") & (faces["label"] == 1))].to_parquet(index)
+    assert main(["reproduce", "--study", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "failed: train celebdf, bce, none: " in err and "no fake faces" in err
+    assert ("failed: train celebdf, triplet, none: needs 'train celebdf, bce, none', "
+            "which failed") in err
+    finals = [r for r in study_runs(mlflow.get_tracking_uri())
+              if r.data.tags.get("final") == "true"]
+    assert sorted(r.info.run_name for r in finals) == ["ff-bce-none", "ff-triplet-none"]
+    matrix = next(r for r in study_runs(mlflow.get_tracking_uri())
+                  if r.info.run_name.startswith("matrix:"))
+    assert matrix.info.status == "FINISHED"  # on the trainings that succeeded

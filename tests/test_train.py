@@ -4,6 +4,7 @@ triplet loss on its 1792 pooled features)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -35,7 +36,15 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
     assert len(metric_history(run.info.run_id, "val_loss")) == 2
     assert run.data.metrics["best_val_loss"] == min(metric_history(run.info.run_id, "val_loss"))
     assert any(k.startswith("system/") for k in run.data.metrics)
-    assert run.inputs.dataset_inputs[0].dataset.name == "ff-faces"
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert dataset.name == "ff-faces"
+    # the training reads five columns of the index; its dataset is still the file's: every
+    # column in the schema, and the digest the extraction logged for the same faces
+    schema = json.loads(dataset.schema)["mlflow_colspec"]
+    assert {c["name"] for c in schema} >= {"key", "face_path", "x", "score", "method"}
+    from deepfake_mlflow.tracking import _index_digest
+    whole = pd.read_parquet(faces_ff)  # as the extraction logs it
+    assert _index_digest(whole, str(faces_ff.resolve())) == dataset.digest
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert "augmentation.json" in artifacts
     assert run.data.tags["final"] == "true"  # the registry's and the matrix's candidates

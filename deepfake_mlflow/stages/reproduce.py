@@ -75,11 +75,12 @@ def run(cfg: ReproduceConfig) -> dict:
         return {"plan": dry_run.survey(plan, parent_run_id("reproduce", plan.name)
                                        if store else None, store)}
     plan.check_faces()  # every dataset it names extracted, before any run exists
-    with tracking.stage_run("reproduce", run_name=f"reproduce-{plan.name}",
-                            tags={"study": plan.name},
-                            run_id=parent_run_id("reproduce", plan.name),
-                            params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
-        results = run_steps(plan, cfg.path(), Path(cfg.report), cfg.scheduler)
+    from ..study import engine
+    with engine.connected(cfg.scheduler) as cluster, tracking.stage_run(
+            "reproduce", run_name=f"reproduce-{plan.name}", tags={"study": plan.name},
+            run_id=parent_run_id("reproduce", plan.name),
+            params={"study": plan.name, "study_file": str(cfg.path())}) as parent:
+        results = run_steps(plan, cfg.path(), Path(cfg.report), cluster)
         return {**results, "parent_run_id": parent.info.run_id}
 
 

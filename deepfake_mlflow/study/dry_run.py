@@ -24,6 +24,13 @@ def survey(plan: StudyPlan, parent: str | None, store: bool = True) -> dict:
     absent = {name for name, index in indexes.items() if not Path(index).is_file()}
     runner = StudyRunner(plan, parent or "")
     tasks, rows, runs = graph.build(plan), [], {}
+    registered: list = []
+
+    def champions() -> list:  # the registry's champions, read once
+        if not registered:
+            from .. import registry
+            registered.append(registry.champions())
+        return registered[0]
 
     def missing_of(names) -> list[str]:
         return sorted(set(names) & absent)
@@ -67,6 +74,15 @@ def survey(plan: StudyPlan, parent: str | None, store: bool = True) -> dict:
             lacking = missing_of([plan.ablation["dataset"]])
             state, detail = (MISSING, f"no faces of {', '.join(lacking)}") if lacking else (
                 TO_RUN, "its finished trials are reused")
+        elif task.kind == graph.PROMOTE:
+            detail = "changes nothing if the best runs stay"
+        elif task.kind == graph.ROBUSTNESS and store and parent:
+            # the champion registered now; promote may choose another
+            champion = next((c for c in champions() if c.get("dataset") ==
+                             task.args["dataset"]), None)
+            if champion and not missing_of([champion["dataset"]]) and \
+                    runner.sweep_done(champion) is not None:
+                state, detail = DONE, "of the champion registered now"
         rows.append({"key": task.key, "kind": task.kind, "needs": list(task.needs),
                      "state": state, "detail": detail})
     trainings = [r for r in rows if r["kind"] == graph.TRAIN]

@@ -22,12 +22,14 @@ dependents, and the others finish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Iterator
 
 from .plan import StudyPlan
 
@@ -153,47 +155,73 @@ def in_process(tasks: list, work: Work) -> dict[str, Outcome]:
     return outcomes
 
 
-def on_cluster(tasks: list, work: Work, scheduler: str) -> dict[str, Outcome]:
+@dataclass
+class Cluster:
+    """A client of a Dask cluster, and the local cluster it started, if any."""
+    scheduler: str
+    client: object
+    local: object = None
+
+
+@contextlib.contextmanager
+def connected(scheduler: str) -> Iterator[Cluster | None]:
+    """The cluster at `scheduler` for the length of a block (None without one): connected
+    before the study opens its run, so that a wrong address leaves no run behind."""
+    if not scheduler:
+        yield None
+        return
+    client, local = connect(scheduler)
+    try:
+        yield Cluster(scheduler, client, local)
+    finally:
+        # workers slow to stop are killed on close, each with a warning of Dask's: not news
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
+        client.close()
+        if local is not None:
+            local.close()
+
+
+def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
     """Every task submitted at once to a Dask cluster, each after the tasks it needs; one
     line per task as it finishes, with the worker that ran it."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
-    client, cluster = connect(scheduler)
-    try:
-        workers = client.scheduler_info()["workers"]
-        gpu = any(w.get("resources", {}).get("GPU") for w in workers.values())
-        hosts = [_host_of(address) for address in workers]
-        work = replace(work, workers_per_host={h: hosts.count(h) for h in set(hosts)})
-        futures: dict = {}
-        token = uuid.uuid4().hex[:8]  # keys of this invocation alone on a shared scheduler
-        for task in tasks:
-            needs = {key: futures[key] for key in task.needs}
-            futures[task.key] = client.submit(
-                work, task, needs, key=f"{task.kind}-{token}-{len(futures)}", pure=False,
-                resources={"GPU": 1} if gpu and task.gpu else None)
-        log.info("%d tasks on %s%s", len(tasks), shown(scheduler, len(workers)),
-                 "; trainings take a GPU each" if gpu else "")
-        keys = {future.key: key for key, future in futures.items()}
-        outcomes: dict[str, Outcome] = {}
-        for future in as_completed(list(futures.values())):
-            key = keys[future.key]
-            try:
-                outcomes[key] = future.result()
-            except KilledWorker:  # its worker died more often than the scheduler allows
-                outcomes[key] = Outcome(key, error="its worker died each time it ran")
-            except FutureCancelledError:
-                outcomes[key] = Outcome(key, error="cancelled")
-            except Exception as err:  # noqa: BLE001 - e.g. a dependency killed its workers
-                from .. import tracking
-                outcomes[key] = Outcome(key, error=tracking.first_line(err))
-            _line(outcomes[key], where=True)
-        return {task.key: outcomes[task.key] for task in tasks}
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    client, scheduler = cluster.client, cluster.scheduler
+    store = work.env.get("MLFLOW_TRACKING_URI", "")
+    if not scheduler.startswith(LOCAL) and store.startswith("sqlite:"):
+        log.warning("the tracking store is a SQLite file (%s): every worker must see it at "
+                    "that path; a tracking server is the way for many machines "
+                    "(deploy/README.md)", store)
+    workers = client.scheduler_info()["workers"]
+    gpu = any(w.get("resources", {}).get("GPU") for w in workers.values())
+    hosts = [_host_of(address) for address in workers]
+    work = replace(work, workers_per_host={h: hosts.count(h) for h in set(hosts)})
+    futures: dict = {}
+    token = uuid.uuid4().hex[:8]  # keys of this invocation alone on a shared scheduler
+    for task in tasks:
+        needs = {key: futures[key] for key in task.needs}
+        futures[task.key] = client.submit(
+            work, task, needs, key=f"{task.kind}-{token}-{len(futures)}", pure=False,
+            resources={"GPU": 1} if gpu and task.gpu else None)
+    log.info("%d tasks on %s%s", len(tasks), shown(scheduler, len(workers)),
+             "; trainings take a GPU each" if gpu else "")
+    keys = {future.key: key for key, future in futures.items()}
+    outcomes: dict[str, Outcome] = {}
+    for future in as_completed(list(futures.values())):
+        key = keys[future.key]
+        try:
+            outcomes[key] = future.result()
+        except KilledWorker:  # its worker died more often than the scheduler allows
+            outcomes[key] = Outcome(key, error="its worker died each time it ran")
+        except FutureCancelledError:
+            outcomes[key] = Outcome(key, error="cancelled")
+        except Exception as err:  # noqa: BLE001 - e.g. a dependency killed its workers
+            from .. import tracking
+            outcomes[key] = Outcome(key, error=tracking.first_line(err))
+        _line(outcomes[key], where=True)
+    return {task.key: outcomes[task.key] for task in tasks}
 
 
 def connect(scheduler: str):

@@ -20,10 +20,9 @@ from .plan import StudyPlan, tuples
 log = logging.getLogger(__name__)
 
 
-def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path,
-              scheduler: str = "") -> dict:
+def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path, cluster=None) -> dict:
     """Every task of a plan as a child of the active run (a reproduce run, or the demo's),
-    in this process, or on the engine at `scheduler` (study.engine); then the study's
+    in this process, or on a Dask cluster (study.engine.connected); then the study's
     report (dashboards) written to report_dir and logged to that run."""
     import mlflow
 
@@ -33,7 +32,9 @@ def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path,
     parent = mlflow.active_run().info.run_id
     tasks = graph.build(plan)
     work = engine.Work.of(plan, parent)
-    outcomes = (engine.on_cluster(tasks, work, scheduler) if scheduler
+    # where this invocation ran its tasks (a re-run elsewhere says so)
+    mlflow.set_tag("scheduler", cluster.scheduler if cluster else "in-process")
+    outcomes = (engine.on_cluster(tasks, work, cluster) if cluster
                 else engine.in_process(tasks, work))
     study = StudyRunner(plan, parent)
     results = study.collect(tasks, outcomes)
@@ -199,19 +200,26 @@ class StudyRunner:
                      if c["dataset"] == task.args["dataset"]]
         reused = 0
         for c in champions:
-            cfg = evaluate.EvaluateConfig(c["uri"], self.tests([c["dataset"]]),
-                                          robustness="all", mds="none",
-                                          bootstrap=self.bootstrap,
-                                          **tuples(self.plan.robustness))
-            done = self.earlier_evaluation(
-                {"test_sets": c["dataset"], "robustness": c["dataset"],
-                 "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
-                 "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap},
-                train_run_id=c["train_run_id"])
+            done = self.sweep_done(c)
             if done is None:
-                evaluate.run(cfg)
+                evaluate.run(self.sweep_config(c))
             reused += done is not None
         return None, {"reused_evaluations": reused}
+
+    def sweep_config(self, champion: dict):
+        from ..stages import evaluate
+        return evaluate.EvaluateConfig(champion["uri"], self.tests([champion["dataset"]]),
+                                       robustness="all", mds="none", bootstrap=self.bootstrap,
+                                       **tuples(self.plan.robustness))
+
+    def sweep_done(self, champion: dict):
+        """The study's earlier robustness sweep of this champion, or None."""
+        cfg = self.sweep_config(champion)
+        return self.earlier_evaluation(
+            {"test_sets": champion["dataset"], "robustness": champion["dataset"],
+             "jpeg_qualities": ",".join(map(str, cfg.jpeg_qualities)),
+             "scales": ",".join(map(str, cfg.scales)), "bootstrap": cfg.bootstrap},
+            train_run_id=champion["train_run_id"])
 
     # --- the study's results --------------------------------------------------------------
     def collect(self, tasks: list, outcomes: dict) -> dict:
