@@ -36,8 +36,8 @@ from .plan import StudyPlan
 log = logging.getLogger(__name__)
 
 LOCAL = "local:"  # --scheduler local:N, a cluster of N worker processes on this machine
-WORKER_WAIT_S = 120.0
-TASK_THREADS_ENV = "DEEPFAKE_MLFLOW_TASK_THREADS"  # for the first worker of a cluster to join
+WORKER_WAIT_S = 120.0  # for the first worker of a cluster to join
+TASK_THREADS_ENV = "DEEPFAKE_MLFLOW_TASK_THREADS"  # torch's threads in a worker's task
 
 
 @dataclass
@@ -91,8 +91,6 @@ class Work:
     def _joined(self):
         """In the study's own process: nothing to do. On a worker: the coordinator's
         store and workspace, and child runs of the study's run."""
-        import contextlib
-
         import mlflow
 
         from .. import tracking
@@ -130,7 +128,9 @@ def _share_cores(workers_per_host: dict) -> None:
     threads = int(os.environ.get(TASK_THREADS_ENV, "0") or 0)
     if not threads:
         host = _host_of(get_worker().address)
-        threads = max(1, len(os.sched_getaffinity(0)) // workers_per_host.get(host, 1))
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        threads = max(1, cores // workers_per_host.get(host, 1))
     torch.set_num_threads(threads)
 
 
@@ -208,18 +208,25 @@ def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
     log.info("%d tasks on %s%s", len(tasks), shown(scheduler, len(workers)),
              "; trainings take a GPU each" if gpu else "")
     keys = {future.key: key for key, future in futures.items()}
+    needs = {task.key: task.needs for task in tasks}
     outcomes: dict[str, Outcome] = {}
     for future in as_completed(list(futures.values())):
         key = keys[future.key]
         try:
             outcomes[key] = future.result()
-        except KilledWorker:  # its worker died more often than the scheduler allows
-            outcomes[key] = Outcome(key, error="its worker died each time it ran")
-        except FutureCancelledError:
-            outcomes[key] = Outcome(key, error="cancelled")
-        except Exception as err:  # noqa: BLE001 - e.g. a dependency killed its workers
-            from .. import tracking
-            outcomes[key] = Outcome(key, error=tracking.first_line(err))
+        except Exception as err:  # noqa: BLE001 - the engine's own failures, one line each
+            # a task whose dependency errored in the engine gets that error: name the cause
+            lost = [k for k in needs[key] if k in outcomes and outcomes[k].error is not None]
+            if lost:
+                reason = f"needs {lost[0]!r}, which failed"
+            elif isinstance(err, KilledWorker):  # more worker deaths than the scheduler allows
+                reason = "its worker died each time it ran"
+            elif isinstance(err, FutureCancelledError):
+                reason = "cancelled"
+            else:
+                from .. import tracking
+                reason = tracking.first_line(err)
+            outcomes[key] = Outcome(key, error=reason)
         _line(outcomes[key], where=True)
     return {task.key: outcomes[task.key] for task in tasks}
 
