@@ -47,12 +47,7 @@ def survey(plan: StudyPlan, parent: str | None, store: bool = True) -> dict:
             elif task.needs and init is None:
                 state = WAITS  # its config names the BCE run it starts from
             else:
-                a = task.args
-                extra = {"train_videos": a["train_videos"]} if a["train_videos"] else {}
-                if init:
-                    extra["init"] = init
-                found = final_runs(plan.train_config(a["dataset"], a["loss"], a["augment"],
-                                                     seed=a["seed"], **extra))
+                found = final_runs(runner.training_config(task, init))
                 done = next((r for r in found if r.info.status == "FINISHED"), None)
                 stopped = [r for r in found if r.info.status in UNFINISHED
                            and "ended_early" not in r.data.tags]

@@ -82,14 +82,19 @@ class StudyRunner:
         """The final run of a training: reused when finished, resumed when not; a triplet
         starts from the BCE training it needs."""
         from ..train.reuse import train_or_reuse
-        a = task.args
-        extra = {"train_videos": a["train_videos"]} if a["train_videos"] else {}
-        if task.needs:
-            extra["init"] = inputs[task.needs[0]]["run_id"]
-        result = train_or_reuse(self.plan.train_config(a["dataset"], a["loss"], a["augment"],
-                                                       seed=a["seed"], **extra))
+        init = inputs[task.needs[0]]["run_id"] if task.needs else None
+        result = train_or_reuse(self.training_config(task, init))
         return ({"run_id": result.run_id},
                 {"reused" if result.reused else "trained": 1})
+
+    def training_config(self, task, init: str | None = None):
+        """A training task's TrainConfig (a triplet's names the BCE run it starts from)."""
+        a = task.args
+        extra = {"train_videos": a["train_videos"]} if a["train_videos"] else {}
+        if init:
+            extra["init"] = init
+        return self.plan.train_config(a["dataset"], a["loss"], a["augment"], seed=a["seed"],
+                                      **extra)
 
     def tests(self, names) -> dict:
         from ..evaluation.config import parse_test_sets
