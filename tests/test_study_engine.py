@@ -168,7 +168,8 @@ def test_plan_lists_every_task_and_what_is_done_and_creates_no_run(study_file, t
 def test_a_failed_training_fails_what_needs_it_and_the_rest_of_the_study_finishes(
         tmp_path, faces_ff, faces_celebdf, capsys):
     import pandas as pd
-    study = {**STUDY, "name": "one-fails", "test_datasets": ["ff"], "data_limited": None}
+    study = {**STUDY, "name": "one-fails", "test_datasets": ["ff"], "data_limited": None,
+             "train": TINY_STUDY["train"]}  # 2 iterations: nothing here is killed
     path = study_in_workspace(tmp_path, study, faces_ff, faces_celebdf)
     index = tmp_path / "workspace" / "celebdf" / "faces.parquet"
     faces = pd.read_parquet(index)  # celebdf's training split left without fakes
