@@ -72,10 +72,7 @@ def configure() -> str:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded default; return the URI."""
     # one progress bar per downloaded model file drowns the output of a CLI step
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # the default made absolute: MLflow keeps one store per URI string, so a relative path
-    # would keep pointing at the folder of the first call
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or \
-        "sqlite:///" + str(Path(DEFAULT_TRACKING_URI.removeprefix("sqlite:///")).resolve())
+    uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///"):  # a store copied from elsewhere is said so, once
         from .relocate import warn_if_moved
@@ -116,9 +113,16 @@ def gather_statistics(path: Path) -> None:
         log.debug("no statistics gathered for %s: %s", path, err)
 
 
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI, or the embedded default made absolute: MLflow keeps one store
+    per URI string, so a relative path would keep pointing at the folder of the first call."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or \
+        "sqlite:///" + str(Path(DEFAULT_TRACKING_URI.removeprefix("sqlite:///")).resolve())
+
+
 def store_exists() -> bool:
     """False when the store is a SQLite file not made yet (reading it would make it)."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = tracking_uri()
     return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
 
 

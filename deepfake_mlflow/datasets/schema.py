@@ -99,23 +99,18 @@ def read_table(path: str | Path, columns: list[str], what: str, only: bool = Fal
     if not path.is_file():
         raise UserInputError(f"{path}: no {what} there")
     try:
-        if only:
-            present = set(pq.read_schema(path).names)
-            missing = [c for c in columns if c not in present]
-            if missing:
-                raise MalformedFileError(path, f"not a {what}: lacks the columns {missing}")
-        frame = pq.read_table(path, columns=list(columns) if only else None,
-                              read_dictionary=list(categories) or None).to_pandas()
+        present = set(pq.read_schema(path).names)  # checked before reading any row
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise MalformedFileError(path, f"not a {what}: lacks the columns {missing}")
+        return pq.read_table(path, columns=list(columns) if only else None,
+                             read_dictionary=list(categories) or None).to_pandas()
     except MalformedFileError:
         raise
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise MalformedFileError(path, f"not a readable Parquet {what} "
                                        f"({type(err).__name__}): delete it and re-run the "
                                        "step that writes it") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MalformedFileError(path, f"not a {what}: lacks the columns {missing}")
-    return frame
 
 
 def load(path: str | Path) -> pd.DataFrame:
