@@ -79,10 +79,10 @@ def dataset_input(faces: pd.DataFrame, source: Path, old: bool) -> dict:
     out = {}
     with mlflow.start_run():
         started = time.perf_counter()
-        tracking.log_index_input(faces, str(source), "dfdc-faces", "train")
+        tracking.logs.log_index_input(faces, str(source), "dfdc-faces", "train")
         out["dataset_input_s"] = time.perf_counter() - started
         started = time.perf_counter()  # a triplet training's second phase, same process
-        tracking.log_index_input(faces, str(source), "dfdc-faces", "train")
+        tracking.logs.log_index_input(faces, str(source), "dfdc-faces", "train")
         out["dataset_input_again_s"] = time.perf_counter() - started
         if old:
             with warnings.catch_warnings():

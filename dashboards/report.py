@@ -26,6 +26,7 @@ from deepfake_mlflow.evaluation.matrix import PAPER_TABLES, SELECTED
 from deepfake_mlflow.evaluation.plots import label, ordered
 
 from . import figures, paper, store
+from deepfake_mlflow.errors import first_line
 
 log = logging.getLogger(__name__)
 STYLE = Path(__file__).with_name("report.css")
@@ -57,7 +58,7 @@ class Report:
         run = self.study.by_id.get(run_id)
         experiment = run.info.experiment_id if run else ""
         # workflowType: MLflow 3's UI otherwise opens in its GenAI mode
-        return tracking.ui_runs_url(experiment, self.ui).replace(
+        return tracking.store.ui_runs_url(experiment, self.ui).replace(
             "/runs?", f"/runs/{run_id}?")
 
     def anchor(self, text: str, run_id: str) -> str:
@@ -456,8 +457,8 @@ def build(study: store.Study, out: Path, ui_url: str | None = None,
                 section = make(report, Path(scratch)) if needs_scratch else make(report)
             except Exception as err:  # noqa: BLE001 - one broken section, not a broken report
                 section = Section(make.__name__, make.__name__.replace("_section", ""),
-                                  notes=[f"could not be drawn: {tracking.first_line(err)}"])
-                log.warning("report section %s: %s", make.__name__, tracking.first_line(err))
+                                  notes=[f"could not be drawn: {first_line(err)}"])
+                log.warning("report section %s: %s", make.__name__, first_line(err))
             report.sections.append(section)
     page = out / "report.html"
     page.write_text(render(report), encoding="utf-8")

@@ -113,8 +113,8 @@ def load(run_id: str = "", experiment: str = "", filter_string: str = "",
          study: str = "") -> Study:
     """The study of a parent run (default: the newest reproduce or demo run, of `study`
     when named), or the runs of an experiment matching a filter."""
-    uri = tracking.configure()
-    tracking.check_reachable(uri)
+    uri = tracking.store.configure()
+    tracking.store.check_reachable(uri)
     if experiment:
         found = mlflow.get_experiment_by_name(experiment)
         if found is None:

@@ -26,11 +26,19 @@ def cmd_stage(args) -> int:
     """A stage's command: its config from the arguments, its run, its report."""
     stage = stages.get(args.stage)
     config = options.from_arguments(stage.CONFIG, args)
+    _configure_store()  # after the config: a refused option answers before MLflow loads
     if not os.environ.get("MLFLOW_RUN_ID"):
         return stage.report(stage.run(config))
     from . import tracking  # `mlflow run`: its run is the stage's (and holds what it makes)
-    with tracking.launched_run(args.stage):
+    with tracking.runs.launched_run(args.stage, stages.STAGES[args.stage]):
         return stage.report(stage.run(config))
+
+
+def _configure_store() -> None:
+    """The command line is an entry point: the tracking store it uses is chosen here,
+    once (MLFLOW_TRACKING_URI, or the embedded default)."""
+    from .tracking import store
+    store.configure()
 
 
 def cmd_fetch(args) -> int:
@@ -42,6 +50,7 @@ def cmd_fetch(args) -> int:
 
 def cmd_registry_list(args) -> int:
     from . import registry
+    _configure_store()
     for champion in registry.champions():
         print(json.dumps(champion))
     return 0
@@ -52,7 +61,7 @@ def cmd_relocate(args) -> int:
 
     from . import relocate, tracking
     with relocate.no_warning():  # the command that fixes it need not say it first
-        uri = tracking.configure()
+        uri = tracking.store.configure()
     if not uri.startswith("sqlite:///"):
         print(f"{uri} is not a SQLite store: its artifacts move with its server")
         return 0

@@ -91,7 +91,7 @@ def setup(verbose_mode: bool = False) -> None:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.INFO if loud else logging.WARNING)
     # MLflow's SQL store logs each database error with its traceback before raising it;
-    # the command reports the raised error in one line (tracking.stage_run)
+    # the command reports the raised error in one line (tracking.runs.stage_run)
     logging.getLogger("mlflow.store.db.utils").setLevel(
         logging.INFO if loud else logging.CRITICAL)
     # the system-metrics thread warns at every sample a lost server misses; the command

@@ -58,3 +58,8 @@ class MalformedFileError(UserInputError):
 
 class AssetError(UserInputError):
     """A file the project fetches from the package registries is missing or damaged."""
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else 'no message'}"

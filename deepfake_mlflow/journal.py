@@ -24,6 +24,7 @@ from mlflow.entities import Metric
 from . import config, tracking
 from .errors import TrackingUnavailable
 from .paths import atomic_target
+from .errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class MetricJournal:
         if self.sent >= self.covered:
             return True
         try:
-            with tracking.quick_requests():
+            with tracking.store.quick_requests():
                 client = mlflow.MlflowClient()
                 while self.sent < self.covered:
                     chunk = self.points[self.sent:min(self.covered, self.sent + BATCH)]
@@ -97,7 +98,7 @@ class MetricJournal:
                 self.down_since = time.monotonic()
                 log.warning("tracking store %s unreachable (%s): metric points are kept in "
                             "%s and sent when it answers", mlflow.get_tracking_uri(),
-                            tracking.first_line(err), self.path)
+                            first_line(err), self.path)
             return False
         if self.down_since is not None:
             log.warning("tracking store reachable again after %.0f s: kept metric points sent",

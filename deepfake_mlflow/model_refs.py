@@ -50,7 +50,6 @@ def _local(path: Path, reference: str) -> ModelRef:
 
 def resolve(reference: str) -> ModelRef:
     """The model a user named, with the logged model and run it came from when known."""
-    tracking.configure()
     reference = reference.strip()
     path = Path(reference)
     if path.exists() and not reference.startswith(("runs:/", "models:/")):
@@ -59,7 +58,7 @@ def resolve(reference: str) -> ModelRef:
         match = RUN_ID.fullmatch(reference)
         if match:
             run = mlflow.get_run(match.group(1))
-            model_id = tracking.logged_model_id(run)
+            model_id = tracking.logs.logged_model_id(run)
             if model_id is None:
                 raise UserInputError(f"run {run.info.run_id} logged no model (a triplet "
                                      "phase run? its parent run holds the model)")

@@ -14,6 +14,27 @@ from typing import Iterable
 from . import config
 from .augment import AUGMENTATIONS
 
+EXPERIMENT_PREFIX = "deepfake-"  # deepfake-train, deepfake-evaluate, ...
+# the experiments, one per kind of run, in the order of the study, with what the UI says
+# of each (stages.STAGES sends each stage's runs to one of them)
+EXPERIMENTS = {
+    "corpus": "Demo corpora built from real faces (FF++, DFD, DFDC and Celeb-DF layouts).",
+    "index": "Dataset indexes: one run per indexed dataset root, with its split summary.",
+    "extract": "Face extraction with BlazeFace: 32 frames a video, 256x256 square crops.",
+    "train": "Trainings: BCE runs, and triplet parents with one child run per phase "
+             "(bce, triplet, finetune). Group by the `variant` tag to see the paper's tables.",
+    "evaluate": "Evaluations: frame and video AUC per test set; several models make a "
+                "matrix run (the paper's Tables I-IV) with one child run per model.",
+    "ablation": "Optuna studies over augmentations (the paper's Fig. 3): one child run per "
+                "trial under the study's run.",
+    "registry": "Promotions of the champion model of each training dataset.",
+    "reproduce": "Whole studies from one study file: each step a child run; the study "
+                 "run holds the report (report/report.html).",
+    "demo": "`make demo`: the paper's whole study scaled down on the demo corpus. Open the "
+            "demo run for the report (artifacts report/report.html); group runs by the "
+            "`variant` tag to compare BCE against triplet, with and without augmentation.",
+}
+
 FINAL_TAG = "final"  # "true" on the training run that holds a variant's final model
 
 

@@ -4,7 +4,8 @@ here, from keyword conditions, and nowhere else.
 A lookup says what it wants (the final runs of a training, a parent's children, a
 study's parent run, a study's earlier evaluations) and gets Run objects, newest first.
 The searches span every experiment unless told otherwise: a training inside a study
-(the demo, an ablation) lives in the study's experiment, not in deepfake-train.
+(the demo, an ablation) lives in the study's experiment, not in deepfake-train. They read
+the store the entry point configured (tracking.store.configure).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import mlflow
 from mlflow.entities import Run
 
-from . import tracking
 from .naming import FINAL_TAG
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.]+")
@@ -47,7 +47,6 @@ def runs(tags: dict | None = None, params: dict | None = None, status: str | Non
          experiments: list[str] | None = None, max_results: int | None = None) -> list[Run]:
     """The runs matching every condition, newest first (in every experiment unless
     `experiments` names some)."""
-    tracking.configure()  # the store MLFLOW_TRACKING_URI names, or the embedded default
     scope = {"experiment_ids": experiments} if experiments else {"search_all_experiments": True}
     limit = {"max_results": max_results} if max_results else {}
     return mlflow.search_runs(**scope, filter_string=where(tags, params, status),
@@ -58,7 +57,6 @@ def runs(tags: dict | None = None, params: dict | None = None, status: str | Non
 def experiment_runs(experiment_id: str, filter_string: str = "") -> list[Run]:
     """Every run of an experiment, oldest first, in one search (a report reads a whole
     study at once); filter_string is the user's own, passed through as typed."""
-    tracking.configure()
     return mlflow.search_runs([experiment_id], filter_string=filter_string,
                               output_format="list", order_by=["attributes.start_time ASC"])
 
@@ -73,7 +71,6 @@ def best_final_training(metric: str, accept, not_tags: dict | None = None,
     """The finished final training with the lowest `metric` (ties: the earlier run) that
     `accept(run)` takes, ordered by the store: a few runs read, not every training of
     every experiment (a team's store holds thousands)."""
-    tracking.configure()
     client = mlflow.MlflowClient()
     experiments = [e.experiment_id for e in mlflow.search_experiments()]
     token = None

@@ -50,7 +50,7 @@ def model_of(run: Run) -> str:
 def usable(run: Run) -> bool:
     """A final training that can be a champion: a finite validation loss, a logged model."""
     return (math.isfinite(run.data.metrics.get(VAL_LOSS, math.nan))
-            and bool(tracking.logged_model_id(run)))
+            and bool(tracking.logs.logged_model_id(run)))
 
 
 def best_runs(datasets: list[str] | None = None) -> dict[tuple[str, str], Run]:
@@ -152,11 +152,11 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
     if missing or not chosen:
         raise UserInputError(f"no finished training run with a model for {missing or 'any dataset'}"
                              " in the tracking store: train first")
-    with tracking.stage_run("registry", run_name="promote",
+    with tracking.runs.stage_run("registry", run_name="promote",
                             params={"datasets": ",".join(datasets or []) or "all"}):
         results = [_promote_one(client, dataset, model, run)
                    for (dataset, model), run in sorted(chosen.items())]
-        tracking.log_dataframe(pd.DataFrame(results).assign(
+        tracking.logs.log_dataframe(pd.DataFrame(results).assign(
             changed=lambda t: t["changed"].map(", ".join)), "champions.csv")
         mlflow.log_metric("champions", len(results))
     return results
@@ -164,7 +164,7 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
 
 def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run) -> dict:
     """Register one training run's model if needed and point the champion alias at it."""
-    name, model_id, changed = registered_name(dataset, model), tracking.logged_model_id(run), []
+    name, model_id, changed = registered_name(dataset, model), tracking.logs.logged_model_id(run), []
     version = _find_version(client, name, model_id)
     if version is None:  # creates the registered model too, the first time
         # MLflow prints two lines per registration to stderr; champions.csv says it
@@ -202,7 +202,6 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run
 
 def champions() -> list[dict]:
     """Every deepfake-* registered model and its champion version."""
-    tracking.configure()
     client = mlflow.MlflowClient()
     found = []
     for model in client.search_registered_models(

@@ -38,6 +38,11 @@ def isolated_mlflow(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.setenv("DEEPFAKE_MLFLOW_WORKSPACE", str(tmp_path / "workspace"))
+    from deepfake_mlflow.tracking.store import configure
+    configure()  # each test is an entry point, as the command line is
+    # MLflow copies the URI into the environment: gone again, so that a command a test
+    # runs in another folder finds its own default store there, as a new process would
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield tmp_path
     import mlflow
     while mlflow.active_run():
@@ -143,7 +148,7 @@ def tiny_demo(corpus, tmp_path_factory) -> dict:
 @pytest.fixture
 def demo_store(tiny_demo, monkeypatch):
     """The tiny demo's store as this test's tracking store."""
-    from deepfake_mlflow.tracking import configure
+    from deepfake_mlflow.tracking.store import configure
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_demo["uri"])
     configure()
     return tiny_demo

@@ -40,14 +40,22 @@ def free_port() -> int:
 def tracking_into(folder: Path, db: str = "mlflow.db", chdir: bool = False, **env):
     """MLFLOW_TRACKING_URI (and any other variables given) pointing at a SQLite store in
     `folder` for the block, restored afterwards; chdir=True also works in the folder (its
-    ./mlartifacts)."""
+    ./mlartifacts). The block is an entry point: the store is configured in it, and the
+    outer one again after it."""
+    import mlflow
+
+    from deepfake_mlflow.tracking.store import configure
+    outer = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder}/{db}")
         for key, value in env.items():
             patch.setenv(key, str(value))
         if chdir:
             patch.chdir(folder)
-        yield f"sqlite:///{folder}/{db}"
+        try:
+            yield configure()
+        finally:
+            mlflow.set_tracking_uri(outer)
 
 
 def study_in_workspace(tmp_path: Path, study: dict, *faces: Path) -> Path:

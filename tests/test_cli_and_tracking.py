@@ -31,7 +31,7 @@ def test_index_cli_writes_parquet_and_one_tracked_run(tmp_path, place, capsys):
     frame = pd.read_parquet(out)
     assert len(frame) == 20 and frame["frames"].notna().all()
 
-    tracking.configure()
+    tracking.store.configure()
     assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"  # ./mlflow.db
     assert (tmp_path / "mlflow.db").is_file()
     exp = mlflow.get_experiment_by_name("deepfake-index")
@@ -190,7 +190,7 @@ def test_a_moved_store_is_named_and_relocated(tmp_path, place, capsys, monkeypat
     assert main(["relocate"]) == 0
     out, err = capsys.readouterr()
     assert f"moved from {old} to {new}" in out and "1 runs" in out and err == ""
-    tracking.configure()
+    tracking.store.configure()
     (run,) = mlflow.search_runs(experiment_names=["deepfake-index"], output_format="list")
     assert run.info.artifact_uri.startswith((new / "mlartifacts").as_uri())
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="index",

@@ -16,7 +16,7 @@ import pytest
 import services
 from dashboards import report, store
 from deepfake_mlflow import cli
-from deepfake_mlflow.tracking import configure
+from deepfake_mlflow.tracking.store import configure
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SECTIONS = ("tables", "ablation", "data-limited", "mds", "roc", "robustness", "training")

@@ -26,6 +26,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from deepfake_mlflow import cli, config, registry
+from deepfake_mlflow.tracking.store import configure
 from deepfake_mlflow.evaluation import matrix
 from deepfake_mlflow.evaluation.degrade import sweep
 from deepfake_mlflow.stages import evaluate, predict, promote
@@ -58,6 +59,7 @@ def study(faces_ff, faces_celebdf, tmp_path_factory):
 def store(study, monkeypatch):
     """Point this test at the study's store (the autouse fixture gave it an empty one)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{study['work']}/mlflow.db")
+    configure()  # the test is the entry point
     return study
 
 

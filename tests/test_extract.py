@@ -135,7 +135,7 @@ def test_bad_videos_are_recorded_with_status_and_reason_and_the_run_finishes(tmp
     talking = faces[faces["key"] == "folder/real/talking"]
     assert len(talking) == 32 and (talking["face_path"] != "").mean() >= 0.95
 
-    tracking.configure()
+    tracking.store.configure()
     run = mlflow.search_runs(experiment_names=["deepfake-extract"], output_format="list")[0]
     assert run.data.metrics["videos_unreadable"] == 2
     assert run.data.metrics["videos_no_face"] == 1 and run.data.metrics["videos_too_short"] == 1

@@ -182,7 +182,7 @@ def test_a_registered_model_of_another_project_is_named(capsys):
     """A sklearn model in the same registry: predict says it is not one of this project's
     detectors, in one line, instead of a traceback from deep in MLflow."""
     from sklearn.linear_model import LogisticRegression
-    tracking.configure()
+    tracking.store.configure()
     with mlflow.start_run():
         mlflow.sklearn.log_model(LogisticRegression().fit([[0], [1]], [0, 1]), name="model",
                                  registered_model_name="churn")
@@ -365,15 +365,15 @@ def test_a_run_left_running_by_a_dead_process_is_ended_killed(tmp_path, place):
     FAULTS.append("any stage: a run left RUNNING by kill -9")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    tracking.configure()
-    experiment = tracking.experiment_id("train")
+    tracking.store.configure()
+    experiment = tracking.experiments.experiment_id("train")
     client = mlflow.MlflowClient()
-    run = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
-                                              tracking.PID_TAG: str(dead.pid), "stage": "train"})
+    run = client.create_run(experiment, tags={tracking.runs.HOST_TAG: socket.gethostname(),
+                                              tracking.runs.PID_TAG: str(dead.pid), "stage": "train"})
     model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id,
                                            experiment_id=experiment)
-    alive = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
-                                                tracking.PID_TAG: str(os.getpid())})
+    alive = client.create_run(experiment, tags={tracking.runs.HOST_TAG: socket.gethostname(),
+                                                tracking.runs.PID_TAG: str(os.getpid())})
     place(tmp_path / "data", "real/a.mp4", "fake/b.mp4")
     assert main(["index", "folder", str(tmp_path / "data")]) == 0
     ended = client.get_run(run.info.run_id)
@@ -387,15 +387,15 @@ def test_a_second_process_joining_a_live_run_leaves_its_owner_on_it():
     owner's host and pid on it: when the worker exits, the dead-run check of the next
     stage does not end a parent that is still live."""
     FAULTS.append("worker joins a live parent run: its owner kept")
-    tracking.configure()
-    experiment = tracking.experiment_id("ablation")
+    tracking.store.configure()
+    experiment = tracking.experiments.experiment_id("ablation")
     client = mlflow.MlflowClient()
     owner = str(os.getppid())  # a live process other than this one
-    run = client.create_run(experiment, tags={tracking.HOST_TAG: socket.gethostname(),
-                                              tracking.PID_TAG: owner, "stage": "ablation"})
-    with tracking.stage_run("ablation", run_id=run.info.run_id):
-        assert mlflow.get_run(run.info.run_id).data.tags[tracking.PID_TAG] == owner
-    assert tracking.end_dead_runs() == []
+    run = client.create_run(experiment, tags={tracking.runs.HOST_TAG: socket.gethostname(),
+                                              tracking.runs.PID_TAG: owner, "stage": "ablation"})
+    with tracking.runs.stage_run("ablation", run_id=run.info.run_id):
+        assert mlflow.get_run(run.info.run_id).data.tags[tracking.runs.PID_TAG] == owner
+    assert tracking.runs.end_dead_runs() == []
 
 
 STORAGE_CASES = [
@@ -574,7 +574,7 @@ def test_a_tracking_outage_during_training_loses_no_metric(faces_ff, tmp_path, c
         monkeypatch.setattr(loop, "save_checkpoint", original)
         server = _server(db, artifacts, port)
         assert main([*argv, "--resume", run_id]) == 0
-        tracking.configure()
+        tracking.store.configure()
         client = mlflow.MlflowClient()
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED"

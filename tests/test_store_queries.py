@@ -28,7 +28,7 @@ def training(client, experiment, dataset, model, val_loss, with_model=True, fina
 
 
 def test_promote_picks_each_dataset_and_architectures_best_usable_run():
-    tracking.configure()
+    tracking.store.configure()
     client = mlflow.MlflowClient()
     experiment = client.create_experiment("deepfake-train")
     other = client.create_experiment("deepfake-reproduce")  # every experiment searched
@@ -49,16 +49,16 @@ def test_promote_picks_each_dataset_and_architectures_best_usable_run():
 def test_a_grown_sqlite_store_gets_table_statistics_once(tmp_path, monkeypatch):
     """Without statistics, SQLite plans MLflow's search ordered by a metric as a scan of
     every run's metric per run; ANALYZE fixes the plan (benchmarks/scale.py measures)."""
-    monkeypatch.setattr(tracking, "STATISTICS_FROM_RUNS", 100)
-    tracking.configure()
+    monkeypatch.setattr(tracking.store, "STATISTICS_FROM_RUNS", 100)
+    tracking.store.configure()
     client = mlflow.MlflowClient()
     experiment = client.create_experiment("deepfake-train")
     for i in range(150):  # enough rows for the statistics to change the plan
         training(client, experiment, "ff", "efficientnet_b4", 0.01 * i, with_model=False)
     store = tmp_path / "mlflow.db"
     assert "SCAN metric" in ordered_search_plan(store)  # each run scans every run's metric
-    tracking._gathered.discard(store)
-    tracking.configure()
+    tracking.store._gathered.discard(store)
+    tracking.store.configure()
     with sqlite3.connect(store) as db:
         stat = db.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs'").fetchone()
     assert stat is not None and int(stat[0].split()[0]) == 150

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from deepfake_mlflow import queries, stages, tracking
+from deepfake_mlflow import naming, queries, stages, tracking
 from deepfake_mlflow.errors import MalformedFileError, UserInputError
 from deepfake_mlflow.train.config import TrainConfig
 
@@ -54,12 +54,13 @@ def test_configs_and_help_import_neither_torch_nor_mlflow():
 
 
 def test_experiments_come_from_the_one_list_of_stages():
-    assert stages.EXPERIMENTS == ("corpus", "index", "extract", "train", "evaluate",
-                                  "ablation", "registry", "reproduce", "demo")
-    assert set(tracking.DESCRIPTIONS) == set(stages.EXPERIMENTS)
-    assert tracking.experiment_name("registry") == "deepfake-registry"
+    assert tuple(naming.EXPERIMENTS) == ("corpus", "index", "extract", "train", "evaluate",
+                                         "ablation", "registry", "reproduce", "demo")
+    # every stage's runs go to one of them, and each has a stage
+    assert set(naming.EXPERIMENTS) == {e for e in stages.STAGES.values() if e}
+    assert tracking.experiments.experiment_name("registry") == "deepfake-registry"
     with pytest.raises(ValueError, match="unknown experiment 'promote'"):
-        tracking.experiment_name("promote")  # the promote stage's runs go to registry
+        tracking.experiments.experiment_name("promote")  # the promote stage's runs go to registry
 
 
 def test_every_stage_has_config_run_report_and_help_in_its_file():
@@ -89,7 +90,7 @@ def test_store_lookups_read_a_real_store(tmp_path):
     """Runs made with the MLflow client, found back by the lookups (an empty SQLite store
     of this test)."""
     import mlflow
-    experiment = tracking.experiment_id("train")
+    experiment = tracking.experiments.experiment_id("train")
     client = mlflow.MlflowClient()
     parent = client.create_run(experiment, tags={"stage": "train", "final": "true",
                                                  "config_hash": "abc"})

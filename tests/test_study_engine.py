@@ -17,10 +17,11 @@ import yaml
 
 from deepfake_mlflow.cli import main
 from deepfake_mlflow.stages import reproduce
+from deepfake_mlflow.tracking.store import configure
 from deepfake_mlflow.stages.reproduce import ReproduceConfig
 from deepfake_mlflow.study import graph
 from deepfake_mlflow.study.plan import StudyPlan
-from deepfake_mlflow.tracking import PID_TAG
+from deepfake_mlflow.tracking.runs import PID_TAG
 from helpers import study_in_workspace
 from test_reproduce import TINY_STUDY
 
@@ -90,6 +91,7 @@ def test_a_study_on_two_workers_matches_one_process_and_survives_a_killed_worker
         study_file, tmp_path, monkeypatch, capsys):
     one = f"sqlite:///{tmp_path / 'one-process.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", one)
+    configure()  # the test is the entry point, as the command line is
     alone = reproduce.run(ReproduceConfig(str(study_file)))
     assert alone["failed"] == []
     assert main(["reproduce", "--study", str(study_file), "--plan"]) == 0
@@ -99,6 +101,7 @@ def test_a_study_on_two_workers_matches_one_process_and_survives_a_killed_worker
 
     many = f"sqlite:///{tmp_path / 'two-workers.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", many)
+    configure()
     killed, stop = [], threading.Event()
     killer = threading.Thread(target=kill_a_training_worker, args=(many, killed, stop))
     killer.start()

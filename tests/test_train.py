@@ -42,7 +42,7 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
     # column in the schema, and the digest the extraction logged for the same faces
     schema = json.loads(dataset.schema)["mlflow_colspec"]
     assert {c["name"] for c in schema} >= {"key", "face_path", "x", "score", "method"}
-    from deepfake_mlflow.tracking import _index_digest
+    from deepfake_mlflow.tracking.logs import _index_digest
     whole = pd.read_parquet(faces_ff)  # as the extraction logs it
     assert _index_digest(whole, str(faces_ff.resolve())) == dataset.digest
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}

@@ -8,6 +8,7 @@ import time
 
 from ..errors import EndedEarly
 from .storage import GRID_POINT, INTERRUPTED, SURPLUS, grid
+from ..errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Objective:
         tag = training.augment_tag
         try:
             name = f"trial-{trial.number}-{naming.augment_label(tag)}"
-            with tracking.stage_run("ablation", run_name=name,
+            with tracking.runs.stage_run("ablation", run_name=name,
                                     tags={"dataset": self.cfg.dataset, "loss": self.cfg.loss,
                                           "augment": tag,
                                           "variant": naming.variant(self.cfg.loss, tag),
@@ -71,7 +72,7 @@ class Objective:
                     mlflow.set_tag("optuna_state", "PRUNED")
                     raise
                 except Exception as err:
-                    trial.set_user_attr("fail_reason", tracking.first_line(err))
+                    trial.set_user_attr("fail_reason", first_line(err))
                     mlflow.set_tag("optuna_state", "FAIL")
                     raise
                 except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see cli): Optuna

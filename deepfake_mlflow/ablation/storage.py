@@ -29,8 +29,8 @@ def grid() -> list[str]:
 
 def default_storage() -> str:
     """sqlite:///optuna.db in the folder of the SQLite tracking store (or here)."""
-    from .. import tracking
-    uri = tracking.configure()
+    import mlflow
+    uri = mlflow.get_tracking_uri()  # as the entry point configured it
     folder = Path(uri.removeprefix("sqlite:///")).resolve().parent \
         if uri.startswith("sqlite:///") else Path.cwd()
     return f"sqlite:///{folder / 'optuna.db'}"
@@ -50,7 +50,7 @@ def storage_errors(url: str):
     input (exit 2); a database that cannot be reached or opened exits 3."""
     from sqlalchemy import exc
 
-    from ..tracking import first_line
+    from ..errors import first_line
     try:
         yield
     except (exc.ArgumentError, ValueError, ModuleNotFoundError) as err:

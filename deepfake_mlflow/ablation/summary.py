@@ -7,6 +7,7 @@ import logging
 import warnings
 
 from .storage import INTERRUPTED, SURPLUS
+from ..errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def log_summary(study, summary: dict, maximise: bool) -> None:
     table = pd.DataFrame(summary["trials"])
     if len(table):
         table = table.sort_values("objective", ascending=not maximise, na_position="last")
-    tracking.log_dataframe(table, "trials.csv")
+    tracking.logs.log_dataframe(table, "trials.csv")
     best = summary["best"]
     if best is not None:
         mlflow.log_metric("best_objective", best["objective"])
@@ -90,7 +91,7 @@ def log_summary(study, summary: dict, maximise: bool) -> None:
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     axes = draw(study)
             except Exception as err:  # too few finished trials for the plot: said, not fatal
-                log.info("ablation: no %s plot (%s)", name, tracking.first_line(err))
+                log.info("ablation: no %s plot (%s)", name, first_line(err))
                 continue
             figure = axes.figure if hasattr(axes, "figure") else axes
             figure.set_size_inches(8, 4.5)

@@ -85,7 +85,7 @@ def log_comparison(table: pd.DataFrame, digest: str) -> None:
     from .. import tracking
     if not len(table):
         return
-    tracking.log_dataframe(table, "comparison.csv")
+    tracking.logs.log_dataframe(table, "comparison.csv")
     mlflow.set_tag(INPUTS_TAG, digest)
     from ..naming import augment_label
     # a metric name holds no '+': mix for all seven, bc_hf for a search's pair

@@ -35,7 +35,7 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
     tags, metrics = run.data.tags, run.data.metrics
     tests = sorted(k.split("/", 1)[1] for k in metrics
                    if k.startswith("auc_frame/") and k.count("/") == 1)
-    model_id = tracking.logged_model_id(run) or ""
+    model_id = tracking.logs.logged_model_id(run) or ""
     seed = tags.get("seed", run.data.params.get("seed", ""))
     return [{"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
              "augment": tags.get("augment", "?"), "seed": seed, "test_set": t,
@@ -166,7 +166,7 @@ def log_matrix(table: pd.DataFrame, artifact_dir: str = "matrix") -> dict:
     PDF) with the test-video count of each column."""
     from . import plots
 
-    tracking.log_dataframe(table, f"{artifact_dir}/cross_dataset_auc.csv")
+    tracking.logs.log_dataframe(table, f"{artifact_dir}/cross_dataset_auc.csv")
     table = over_seeds(table)  # a variant of several seeds: their mean
     grids = pivots(table)
     lows, highs = pivots(table, "auc_frame_low"), pivots(table, "auc_frame_high")

@@ -89,7 +89,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     scores = score_test_set(test, scorer, sweep_points, feature_keys=pairs)
     predictions = scores.predictions
     found = frame_and_video_metrics(predictions, cfg.bootstrap, seed)
-    dataset = tracking.log_index_input(test.faces, source=str(test.index.resolve()),
+    dataset = tracking.logs.log_index_input(test.faces, source=str(test.index.resolve()),
                                        name=f"{name}-{split}-faces", context=split)
     # which faces were scored: a study reuses this evaluation only on the same faces
     mlflow.set_tag(f"faces_digest/{name}", faces_digest(test.index))
@@ -102,7 +102,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     predictions.to_parquet(face_file, index=False)
     mlflow.log_artifact(str(face_file), "predictions")
     videos = video_scores(predictions)
-    tracking.log_dataframe(videos, f"predictions/{name}_videos.csv")
+    tracking.logs.log_dataframe(videos, f"predictions/{name}_videos.csv")
     roc = {"frame": (predictions["label"], predictions["logit"]),
            "video": (videos["label"], videos["logit"])}
 
@@ -114,7 +114,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     if pairs:
         labels = predictions.groupby("key")["label"].first().to_dict()
         points = projection.project(scores.features, labels, seed)
-        tracking.log_dataframe(points, f"mds/{name}.csv")
+        tracking.logs.log_dataframe(points, f"mds/{name}.csv")
         plots.log(plots.mds_scatter(points, f"MDS of {name} {split} faces\n"
                                       + _describe(trained)), f"mds/{name}.png")
     return found, roc, curve
@@ -145,7 +145,7 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
     rows, curves, robust_rows, summary = [], {}, [], []
     started = time.perf_counter()
     with artifacts_folder(ref) as folder, \
-            tracking.stage_run("evaluate", run_name=run_name, tags=tags, params=params), \
+            tracking.runs.stage_run("evaluate", run_name=run_name, tags=tags, params=params), \
             tempfile.TemporaryDirectory() as scratch:
         mlflow.set_tags({"device": hardware["device"], "device_name": hardware["device_name"]})
         scorer = Scorer.from_folder(folder, compute)
@@ -164,11 +164,11 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
                          "model_id": ref.model_id or "",
                          # where its predictions are (a paired comparison reads them)
                          "eval_run_id": mlflow.active_run().info.run_id})
-        tracking.log_dataframe(pd.DataFrame(summary), "metrics.csv")
+        tracking.logs.log_dataframe(pd.DataFrame(summary), "metrics.csv")
         plots.log(plots.roc_figure(curves, "ROC, " + _describe(trained)), "roc.png")
         if robust_rows:
             table = pd.DataFrame(robust_rows)
-            tracking.log_dataframe(table, "robustness.csv")
+            tracking.logs.log_dataframe(table, "robustness.csv")
             plots.log(plots.robustness_figure(table, "AUC under re-compression and "
                                                        "downscaling, " + _describe(trained)),
                         "robustness.png")

@@ -17,14 +17,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# in the order of the study: each stage and the experiment (deepfake-<name>) its runs open
-# in when no study run is active; None for a stage that opens no run of its own
+# in the order of the study: each stage and the experiment (deepfake-<name>, one of
+# naming.EXPERIMENTS) its runs open in when no study run is active; None for a stage that
+# opens no run of its own
 STAGES = {"corpus": "corpus", "index": "index", "extract": "extract", "train": "train",
           "evaluate": "evaluate", "ablation": "ablation", "worker": "ablation",
           "promote": "registry", "predict": None, "reproduce": "reproduce", "demo": "demo",
           "dashboard": None}
-# the experiments, one per kind of run (tracking.experiment_name checks against it)
-EXPERIMENTS = tuple(dict.fromkeys(e for e in STAGES.values() if e))
 
 
 def get(name: str) -> ModuleType:

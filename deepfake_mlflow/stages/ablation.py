@@ -93,7 +93,7 @@ def run(cfg) -> dict:
     params = {**{k: v for k, v in dataclasses.asdict(cfg).items()},
               "storage": shown_url(storage_url), "study": name,
               "cross_datasets": ",".join(cross), "test_datasets": ",".join(tests)}
-    with tracking.stage_run("ablation", run_name=name,
+    with tracking.runs.stage_run("ablation", run_name=name,
                             tags={"dataset": cfg.dataset, "loss": cfg.loss,
                                   "optuna_study": name}, params=params,
                             run_id=store.parent_run_id(study)) as parent:

@@ -40,7 +40,7 @@ def run(cfg: CorpusConfig) -> Path:
     from ..corpus import build_corpus
 
     out = Path(cfg.out)
-    with tracking.stage_run("corpus", run_name="corpus",
+    with tracking.runs.stage_run("corpus", run_name="corpus",
                             params={"size": cfg.size, "seed": cfg.seed,
                                     "out": str(out.resolve())}):
         started = time.perf_counter()

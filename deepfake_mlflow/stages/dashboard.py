@@ -56,7 +56,7 @@ def run(cfg: DashboardConfig) -> dict:
                        study=cfg.study)
     page = report.build(study, Path(cfg.out), cfg.ui_url or None)
     from .. import tracking  # after the report: the store's load configured MLflow
-    launched = tracking.launched_run_id()  # `mlflow run . -e dashboard` made a run
+    launched = tracking.runs.launched_run_id()  # `mlflow run . -e dashboard` made a run
     if launched and (study.parent is None or launched != study.parent.info.run_id):
         import mlflow
         mlflow.MlflowClient().log_artifacts(launched, str(page.parent), "report")

@@ -86,7 +86,7 @@ def run(cfg: DemoConfig) -> dict:
     study = ReproduceConfig(cfg.study)
     plan = study.study_plan()
     started = time.perf_counter()
-    with tracking.stage_run("demo", run_name="demo", tags={"study": plan.name},
+    with tracking.runs.stage_run("demo", run_name="demo", tags={"study": plan.name},
                             run_id=parent_run_id("demo", plan.name, {"out": str(out.resolve())}),
                             params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
                                     "out": str(out.resolve())}) as parent:
@@ -106,7 +106,7 @@ def report(result) -> int:
     """How long the demo took, the study's findings, and where to look next."""
     import mlflow
 
-    from ..tracking import ui_runs_url
+    from ..tracking.store import ui_runs_url
     from .reproduce import report_study
     counts = result["counts"]
     print(f"\ndemo finished in {result['seconds']:.0f} s: {counts['trained']} trainings run, "

@@ -45,12 +45,12 @@ def run(cfg: EvaluateConfig):
                             columns=matrix.COLUMNS)
     # the models are listed in models.csv: a param of 16 run ids is unreadable in the UI
     params = {"models": len(refs), "test_sets": ",".join(tests), **cfg.options()}
-    with tracking.stage_run("evaluate", run_name=f"matrix:{len(refs)}x{len(tests)}",
+    with tracking.runs.stage_run("evaluate", run_name=f"matrix:{len(refs)}x{len(tests)}",
                             params=params):
         # the faces scored, as each model's run tags them (a study's reuse reads these)
         mlflow.set_tags({f"faces_digest/{name}": faces_digest(test.index)
                          for name, test in tests.items()})
-        tracking.log_dataframe(pd.DataFrame({"model": names, "train_run_id": [
+        tracking.logs.log_dataframe(pd.DataFrame({"model": names, "train_run_id": [
             r.run_id or "" for r in refs], "model_id": [r.model_id or "" for r in refs]}),
             "models.csv")
         rows = [row for ref in refs for row in evaluate_model(ref, tests, cfg, compute)]

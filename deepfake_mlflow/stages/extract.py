@@ -127,14 +127,14 @@ def _merge(cfg: ExtractConfig, index: Path, out: Path):
     target = out / paths.FACES_INDEX
     with paths.exclusive(target.with_suffix(".lock"), f"{target}"):
         faces, shards = merge_shards(out, schema.load(index))
-        with tracking.stage_run("extract", run_name=f"merge-{cfg.dataset}",
+        with tracking.runs.stage_run("extract", run_name=f"merge-{cfg.dataset}",
                                 tags={"dataset": cfg.dataset},
                                 params={"dataset": cfg.dataset, "index": str(index.resolve()),
                                         "out": str(out.resolve()), "shards": shards}):
             schema.save(faces, target)
             mlflow.log_metrics({"videos": faces["key"].nunique(), "rows": len(faces),
                                 "shards": shards})
-            tracking.log_index_input(faces, source=str(target.resolve()),
+            tracking.logs.log_index_input(faces, source=str(target.resolve()),
                                      name=f"{cfg.dataset}-faces", context="extract")
     log.info("%s: %d shards merged, %d videos; faces index %s", cfg.dataset, shards,
              faces["key"].nunique(), target)
@@ -186,7 +186,7 @@ def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: P
     from ..vocabulary import VideoStatus
 
     workers = params["workers"]
-    with tracking.stage_run("extract", run_name=f"extract-{cfg.dataset}",
+    with tracking.runs.stage_run("extract", run_name=f"extract-{cfg.dataset}",
                             tags={"dataset": cfg.dataset}, params=params):
         timing = extract_faces(videos, root, faces_root, settings, workers, cfg.progress)
         faces = faces_index(videos, faces_root)
@@ -202,11 +202,11 @@ def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: P
         metrics.update({f"videos_{s}": int(counts.get(s, 0)) for s in VideoStatus})
         mlflow.log_metrics(metrics)
         if len(faces):
-            tracking.log_index_input(faces, source=str(target.resolve()),
+            tracking.logs.log_index_input(faces, source=str(target.resolve()),
                                      name=f"{cfg.dataset}-faces", context="extract")
         failures = (faces[faces["video_status"] != VideoStatus.OK].groupby("key").first()
                     .reset_index()[["key", "video_status", "video_reason"]])
-        tracking.log_dataframe(failures, "failures.csv")
+        tracking.logs.log_dataframe(failures, "failures.csv")
         if (faces["face_path"] != "").any():
             mlflow.log_image(contact_sheet(faces_root, faces), "contact_sheet.png")
     log.info("%s: %d videos, %d extracted now, %d already done; face found in %.1f%% of "

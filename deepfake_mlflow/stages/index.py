@@ -65,13 +65,13 @@ def run(cfg: IndexConfig):
     params = {"dataset": cfg.dataset, "root": str(root), "split_rule": result.split_rule,
               "seed": cfg.seed, "probe": cfg.probe, "index_path": str(out.resolve()),
               **cfg.dataset_options()}
-    with tracking.stage_run("index", run_name=f"index-{cfg.dataset}",
+    with tracking.runs.stage_run("index", run_name=f"index-{cfg.dataset}",
                             tags={"dataset": cfg.dataset}, params=params):
         if len(frame):
-            tracking.log_index_input(frame, source=str(root), name=f"{cfg.dataset}-videos",
+            tracking.logs.log_index_input(frame, source=str(root), name=f"{cfg.dataset}-videos",
                                      context="index")
         summary = schema.split_summary(frame)
-        tracking.log_dataframe(summary, "split_summary.csv")
+        tracking.logs.log_dataframe(summary, "split_summary.csv")
         mlflow.log_artifact(str(out), artifact_path="index")
         if result.notes:
             mlflow.log_text("\n".join(result.notes) + "\n", "notes.txt")

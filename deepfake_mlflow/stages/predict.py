@@ -87,12 +87,9 @@ def run(cfg: PredictConfig) -> Iterator[dict]:
     logit, frames_sampled, faces_found, status, message, seconds."""
     import pandas as pd
 
-    from .. import tracking
-
     videos = cfg.all_videos()
     if not videos:
         raise UserInputError("no video given")
-    tracking.configure()
     pyfunc = load(cfg.model, cfg.device)
     try:
         for video in videos:

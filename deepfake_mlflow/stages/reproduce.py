@@ -71,12 +71,12 @@ def run(cfg: ReproduceConfig) -> dict:
     plan = cfg.study_plan()
     if cfg.plan:
         from ..study import dry_run
-        store = tracking.store_exists()  # no store yet: nothing done, and none made
+        store = tracking.store.store_exists()  # no store yet: nothing done, and none made
         return {"plan": dry_run.survey(plan, parent_run_id("reproduce", plan.name)
                                        if store else None, store)}
     plan.check_faces()  # every dataset it names extracted, before any run exists
     from ..study import engine
-    with engine.connected(cfg.scheduler) as cluster, tracking.stage_run(
+    with engine.connected(cfg.scheduler) as cluster, tracking.runs.stage_run(
             "reproduce", run_name=f"reproduce-{plan.name}", tags={"study": plan.name},
             run_id=parent_run_id("reproduce", plan.name),
             params={"study": plan.name, "study_file": str(cfg.path())}) as parent:

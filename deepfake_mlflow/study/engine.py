@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from .plan import StudyPlan
+from ..errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class Work:
 
     @classmethod
     def of(cls, plan: StudyPlan, parent: str) -> "Work":
-        from .. import paths, tracking
-        env = {"MLFLOW_TRACKING_URI": tracking.configure(),
+        import mlflow
+
+        from .. import paths
+        env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
                "DEEPFAKE_MLFLOW_WORKSPACE": str(paths.workspace().resolve())}
         for name in ("MLFLOW_REGISTRY_URI", "DEEPFAKE_MLFLOW_VERBOSE"):
             if os.environ.get(name):
@@ -72,7 +75,6 @@ class Work:
         return cls(plan, parent, env)
 
     def __call__(self, task, inputs: dict) -> Outcome:
-        from .. import tracking
         from .runner import StudyRunner
         failed = [key for key in task.needs if key in inputs and inputs[key].error is not None]
         if failed and not task.partial:
@@ -83,7 +85,7 @@ class Work:
             with self._joined():
                 value, counts = StudyRunner(self.plan, self.parent).perform(task, values)
         except Exception as err:  # noqa: BLE001 - a failed task is reported, the study goes on
-            return Outcome(task.key, error=tracking.first_line(err),
+            return Outcome(task.key, error=first_line(err),
                            seconds=time.perf_counter() - started, where=_here())
         return Outcome(task.key, value, counts=counts, seconds=time.perf_counter() - started,
                        where=_here())
@@ -102,7 +104,8 @@ class Work:
         _share_cores(self.workers_per_host)
         stack = contextlib.ExitStack()
         stack.enter_context(scoped_env(**self.env))
-        stack.enter_context(tracking.children_of(self.parent))
+        tracking.store.configure()  # a task on a worker is an entry point: the study's store
+        stack.enter_context(tracking.runs.children_of(self.parent))
         return stack
 
 
@@ -224,8 +227,7 @@ def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
             elif isinstance(err, FutureCancelledError):
                 reason = "cancelled"
             else:
-                from .. import tracking
-                reason = tracking.first_line(err)
+                reason = first_line(err)
             outcomes[key] = Outcome(key, error=reason)
         _line(outcomes[key], where=True)
     return {task.key: outcomes[task.key] for task in tasks}

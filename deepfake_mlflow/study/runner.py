@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..evaluation.matrix import INTERVALS
 from .plan import StudyPlan, tuples
+from ..errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class StudyRunner:
         tags = {"stage": "evaluate", **({"train_run_id": train_run_id} if train_run_id else {})}
         for run in queries.children(self.parent, status="FINISHED", **tags):
             logged = run.data.params
-            if any(logged.get(k) != tracking.param_value(v) for k, v in params.items()):
+            if any(logged.get(k) != tracking.logs.param_value(v) for k, v in params.items()):
                 continue
             if any(run.data.tags.get(k) != v for k, v in scored.items()):
                 continue  # faces extracted again since
@@ -253,7 +254,7 @@ class StudyRunner:
             results["data_limited"] = table
             if len(table):
                 from .. import tracking
-                tracking.log_dataframe(table, "data_limited.csv")
+                tracking.logs.log_dataframe(table, "data_limited.csv")
         if graph.ABLATION in kinds:
             results["ablation"] = ok.get(kinds[graph.ABLATION])
         if graph.PROMOTE in kinds:
@@ -264,13 +265,12 @@ class StudyRunner:
         """The dashboards' report of the study, logged to the study's run."""
         from dashboards import report, store
 
-        from .. import tracking
         what, started = "report: the paper's tables and figures", time.perf_counter()
         try:
             built = report.build(store.load(run_id=self.parent), folder).resolve()
         except Exception as err:  # noqa: BLE001 - reported, as every step of a study
-            self.failed.append(f"{what}: {tracking.first_line(err)}")
-            log.warning("%-52s failed: %s", what, tracking.first_line(err))
+            self.failed.append(f"{what}: {first_line(err)}")
+            log.warning("%-52s failed: %s", what, first_line(err))
             return None
         log.info("%-52s %6.0f s", what, time.perf_counter() - started)
         return built

@@ -156,7 +156,7 @@ def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
 def _main_run(runtime: Runtime, stage: str, **options):
     """The stage's MLflow run on rank 0; nothing on the other ranks."""
     if runtime.world.main:
-        return tracking.stage_run(stage, **options)
+        return tracking.runs.stage_run(stage, **options)
     return contextlib.nullcontext()
 
 
@@ -200,14 +200,14 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
         folder = paths.checkpoint_dir(index, run_id)
         if main:
             mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
-            tracking.log_params({**cfg.logged_params(), "phase": phase.name,
+            tracking.logs.log_params({**cfg.logged_params(), "phase": phase.name,
                                  "phase_batch_size": batch,
                                  "phase_lr": lr, "phase_patience": patience,
                                  "started_from": started_from, "checkpoint_dir": str(folder),
                                  "train_faces": len(train_rows), "val_faces": len(val_rows),
                                  "train_videos_used": train_rows["key"].nunique(),
                                  **runtime.params()})
-            tracking.log_index_input(faces, source=str(index.resolve()),
+            tracking.logs.log_index_input(faces, source=str(index.resolve()),
                                      name=f"{cfg.dataset}-faces", context="train")
             mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
         settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
@@ -250,7 +250,7 @@ def _variant_tags(cfg: TrainConfig) -> dict:
 def _has_model(run_id: str) -> bool:
     """Whether the run holds a READY logged model; PENDING ones (a kill while logging)
     are marked FAILED on the way."""
-    return any(m.status == "READY" for m in tracking.fail_pending_models(run_id))
+    return any(m.status == "READY" for m in tracking.runs.fail_pending_models(run_id))
 
 
 def _phase_runs(parent_id: str) -> dict[str, mlflow.entities.Run]:
@@ -298,7 +298,7 @@ def check_resumable(cfg: TrainConfig) -> None:
 
 
 def _same_value(logged: str, value, key: str = "") -> bool:
-    text = tracking.param_value(value)
+    text = tracking.logs.param_value(value)
     if logged == text:
         return True
     if key == "augment":  # `mlflow run -P augment=SELECTED` logged it as typed
@@ -332,7 +332,6 @@ def train(cfg: TrainConfig, on_validation=None) -> TrainResult:
 def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
            faces_root: Path, resume: str, on_validation=None) -> TrainResult:
     main, world = runtime.world.main, runtime.world
-    tracking.configure()
     if resume and main:
         check_resumable(cfg)
     init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
@@ -345,7 +344,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
                    run_id=resume or None) as parent:
         if main:
             mlflow.set_tags(runtime.tags())
-            tracking.log_params({**cfg.logged_params(), **runtime.params()})
+            tracking.logs.log_params({**cfg.logged_params(), **runtime.params()})
         earlier = _earlier_phases(parent.info.run_id) if resume and main else ({}, {})
         finished, unfinished = world.share(earlier)
         # a given starting model replaces the first (bce) phase
@@ -380,6 +379,6 @@ def _log_phases(parent_id: str, final: TrainResult) -> None:
                      "stopped_by": child.data.tags.get("stopped_by", "")})
     order = list(PHASES)
     rows.sort(key=lambda r: order.index(r["phase"]) if r["phase"] in order else len(order))
-    tracking.log_dataframe(pd.DataFrame(rows), "phases.csv")
+    tracking.logs.log_dataframe(pd.DataFrame(rows), "phases.csv")
     last = int(rows[-1]["iterations"] or 0) if rows else 0
     mlflow.log_metric("best_val_loss", final.best_val_loss, step=last)

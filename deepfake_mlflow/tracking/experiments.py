@@ -1,0 +1,48 @@
+"""The stages' experiments: deepfake-<stage>, made on first use with their description and
+the tag that opens them on their runs in MLflow 3's UI."""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+
+from ..errors import first_line
+from ..naming import EXPERIMENT_PREFIX, EXPERIMENTS
+from .store import artifact_root, uses_embedded_store
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+DESCRIPTION_TAG = "mlflow.note.content"
+
+
+def experiment_name(stage: str) -> str:
+    if stage not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {stage!r}; one of {', '.join(EXPERIMENTS)}")
+    return EXPERIMENT_PREFIX + stage
+
+
+def experiment_id(stage: str) -> str:
+    """The stage's experiment, created on first use (artifacts beside a local store)."""
+    name = experiment_name(stage)
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        if "mlflow.experimentKind" not in found.tags:  # made by an earlier version
+            try:
+                for key, value in {**EXPERIMENT_KIND,
+                                   DESCRIPTION_TAG: EXPERIMENTS.get(stage, "")}.items():
+                    mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+            except mlflow.exceptions.MlflowException as err:  # another user's (auth server)
+                log.debug("experiment %s keeps its tags: %s", name, first_line(err))
+        return found.experiment_id
+    location = None
+    if uses_embedded_store():
+        location = (artifact_root() / name).as_uri()
+    tags = {**EXPERIMENT_KIND, DESCRIPTION_TAG: EXPERIMENTS.get(stage, "")}
+    try:
+        return mlflow.create_experiment(name, artifact_location=location, tags=tags)
+    except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel worker
+        return mlflow.get_experiment_by_name(name).experiment_id
