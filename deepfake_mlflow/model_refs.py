@@ -21,7 +21,6 @@ from mlflow.exceptions import MlflowException
 
 from . import tracking
 from .errors import UserInputError
-from .registry import version_model_id
 from .scoring import MODEL_CONFIG
 
 RUN_ID = re.compile(r"(?:runs:/)?([0-9a-f]{32})(?:/(.*))?")
@@ -46,6 +45,15 @@ def _local(path: Path, reference: str) -> ModelRef:
         return ModelRef(reference, str(path.resolve()))
     raise UserInputError(f"{path}: expected a model folder (with MLmodel) or its artifacts "
                          f"folder (with {MODEL_CONFIG})")
+
+
+def version_model_id(version) -> str | None:
+    """The logged model behind a version (the SQLite store leaves model_id empty and keeps
+    it in the source URI, models:/m-...)."""
+    if version.model_id:
+        return version.model_id
+    source = version.source or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
 
 
 def resolve(reference: str) -> ModelRef:

@@ -25,6 +25,7 @@ from mlflow.entities import Run
 
 from . import config, queries, tracking
 from .errors import UserInputError
+from .model_refs import version_model_id
 
 VAL_LOSS = "best_val_loss"
 
@@ -127,15 +128,6 @@ def model_tags(dataset: str, model: str) -> dict[str, str]:
             "task": "deepfake-detection", "input": "video", "project": "deepfake_mlflow"}
 
 
-def version_model_id(version) -> str | None:
-    """The logged model behind a version (the SQLite store leaves model_id empty and keeps
-    it in the source URI, models:/m-...)."""
-    if version.model_id:
-        return version.model_id
-    source = version.source or ""
-    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
-
-
 def _find_version(client: mlflow.MlflowClient, name: str, model_id: str):
     for version in client.search_model_versions(f"name = '{name}'"):
         if version_model_id(version) == model_id:
@@ -164,7 +156,8 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
 
 def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run) -> dict:
     """Register one training run's model if needed and point the champion alias at it."""
-    name, model_id, changed = registered_name(dataset, model), tracking.logs.logged_model_id(run), []
+    name, changed = registered_name(dataset, model), []
+    model_id = tracking.logs.logged_model_id(run)
     version = _find_version(client, name, model_id)
     if version is None:  # creates the registered model too, the first time
         # MLflow prints two lines per registration to stderr; champions.csv says it

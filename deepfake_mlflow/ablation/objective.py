@@ -137,14 +137,15 @@ class Objective:
         and its test evaluation (or None)."""
         import mlflow
 
-        from ..stages import evaluate
+        from ..evaluation.config import EvaluateConfig
+        from ..evaluation.evaluate import evaluate
         from ..train.reuse import train_or_reuse
         result = train_or_reuse(self.cfg.train_config(spec, seed), on_validation=report)
         if result.reused:  # the same training already ran (a study's grid): its model
             mlflow.set_tag("reused_training" if seed == self.cfg.trial_seeds()[0]
                            else f"reused_training/seed_{seed}", result.run_id)
         if self.cross:  # validation splits only: the objective never sees a test split
-            table = evaluate.run(evaluate.EvaluateConfig(
+            table = evaluate(EvaluateConfig(
                 result.run_id, self.cross, split="val", robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"val:{name}"))
             validation = {f"val_auc_frame/{r.test_set}": r.auc_frame
@@ -154,7 +155,7 @@ class Objective:
             validation, value = {}, float(result.best_val_loss)
         tests = None
         if self.tests:
-            tests = evaluate.run(evaluate.EvaluateConfig(
+            tests = evaluate(EvaluateConfig(
                 result.run_id, self.tests, robustness="none", mds="none",
                 device=self.cfg.device, run_name=f"eval:{name}"))
         return value, result, validation, tests

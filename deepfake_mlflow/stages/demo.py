@@ -79,7 +79,7 @@ def run(cfg: DemoConfig) -> dict:
     import mlflow
 
     from .. import tracking
-    from ..study.runner import parent_run_id, run_steps
+    from ..study.coordinator import parent_run_id, run_steps
     from .reproduce import ReproduceConfig
 
     out = Path(cfg.out)

@@ -66,7 +66,7 @@ def run(cfg: ReproduceConfig) -> dict:
     """Run (or resume) the study; returns the matrix, the data-limited table, the ablation's
     summary, the champions, what was reused and what failed."""
     from .. import tracking
-    from ..study.runner import parent_run_id, run_steps
+    from ..study.coordinator import parent_run_id, run_steps
 
     plan = cfg.study_plan()
     if cfg.plan:

@@ -7,94 +7,60 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import graph
+from . import graph, tasks
 from .plan import StudyPlan
 
-DONE, RESUMES, TO_RUN, MISSING, WAITS = "done", "resumes", "to run", "missing", "waits"
+MISSING = "missing"
 
 
 def survey(plan: StudyPlan, parent: str | None, store: bool = True) -> dict:
     """{"study", "parent_run_id", "tasks": [{key, kind, needs, state, detail}], "counts"}
     for a plan and the study's run of an earlier invocation (None: there is none);
-    store=False: the tracking store does not exist yet, so nothing is done."""
-    from ..train.reuse import UNFINISHED, final_runs
-    from .runner import StudyRunner
-
+    store=False: the tracking store does not exist yet, so nothing is done (and nothing
+    is asked of it, which would make it). Each task's state is its kind's
+    (study.tasks: the same done() a run of the study reuses by)."""
     indexes = plan.faces_indexes()
     absent = {name for name, index in indexes.items() if not Path(index).is_file()}
-    runner = StudyRunner(plan, parent or "")
-    tasks, rows, runs = graph.build(plan), [], {}
-    registered: list = []
-
-    def champions() -> list:  # the registry's champions, read once
-        if not registered:
-            from .. import registry
-            registered.append(registry.champions())
-        return registered[0]
-
-    def missing_of(names) -> list[str]:
-        return sorted(set(names) & absent)
-
-    for task in tasks:
-        state, detail = TO_RUN, ""
-        if task.kind == graph.TRAIN:
-            lacking = missing_of([task.args["dataset"]])
-            init = runs.get(task.needs[0]) if task.needs else None
-            if lacking:
-                state, detail = MISSING, f"no faces of {', '.join(lacking)}"
-            elif not store:
-                pass
-            elif task.needs and init is None:
-                state = WAITS  # its config names the BCE run it starts from
-            else:
-                found = final_runs(runner.training_config(task, init))
-                done = next((r for r in found if r.info.status == "FINISHED"), None)
-                stopped = [r for r in found if r.info.status in UNFINISHED
-                           and "ended_early" not in r.data.tags]
-                if done is not None:
-                    state, detail = DONE, f"run {done.info.run_id}"
-                    runs[task.key] = done.info.run_id
-                elif stopped:
-                    state, detail = RESUMES, f"run {stopped[0].info.run_id} from its checkpoint"
-        elif task.kind in (graph.MATRIX, graph.LIMITED):
-            lacking = missing_of(plan.test_datasets)
-            trained = [runs[key] for key in task.needs if key in runs]
-            if lacking:
-                state, detail = MISSING, f"no faces of test sets {', '.join(lacking)}"
-            elif len(trained) < len(task.needs):
-                state = WAITS
-            elif parent and _evaluated(runner, task, trained):
-                state, detail = DONE, "evaluation reused"
-        elif task.kind == graph.ABLATION:
-            lacking = missing_of([plan.ablation["dataset"]])
-            state, detail = (MISSING, f"no faces of {', '.join(lacking)}") if lacking else (
-                TO_RUN, "its finished trials are reused")
-        elif task.kind == graph.PROMOTE:
-            detail = "changes nothing if the best runs stay"
-        elif task.kind == graph.ROBUSTNESS and store and parent:
-            # the champion registered now; promote may choose another
-            champion = next((c for c in champions() if c.get("dataset") ==
-                             task.args["dataset"]), None)
-            if champion and not missing_of([champion["dataset"]]) and \
-                    runner.sweep_done(champion) is not None:
-                state, detail = DONE, "of the champion registered now"
+    study = tasks.Study(plan, parent or "")
+    rows, values = [], {}  # values: what a done task gives the tasks that need it
+    for task in graph.build(plan):
+        lacking = sorted(set(reads(plan, task)) & absent)
+        if task.kind == graph.PROMOTE and store and parent:
+            from .. import registry  # the robustness sweeps ask of the champions now
+            values[task.key] = registry.champions()
+        if lacking and task.kind != graph.ROBUSTNESS:
+            state = tasks.State(MISSING, f"no faces of {', '.join(lacking)}")
+        elif lacking or (not store and task.kind in (graph.TRAIN, graph.ROBUSTNESS)):
+            state = tasks.State(tasks.TO_RUN)
+        else:
+            state = tasks.KINDS[task.kind].state(study, task, values)
+        if task.kind == graph.TRAIN and state.run_id:
+            values[task.key] = {"run_id": state.run_id}
         rows.append({"key": task.key, "kind": task.kind, "needs": list(task.needs),
-                     "state": state, "detail": detail})
+                     "state": state.state, "detail": state.detail})
     trainings = [r for r in rows if r["kind"] == graph.TRAIN]
     evaluations = [r for r in rows if r["kind"] in (graph.MATRIX, graph.LIMITED,
                                                      graph.ROBUSTNESS)]
-    counts = {"trainings_to_run": sum(r["state"] != DONE for r in trainings),
-              "trainings_done": sum(r["state"] == DONE for r in trainings),
-              "evaluations_to_run": sum(r["state"] != DONE for r in evaluations),
-              "evaluations_done": sum(r["state"] == DONE for r in evaluations),
+    done = tasks.DONE
+    counts = {"trainings_to_run": sum(r["state"] != done for r in trainings),
+              "trainings_done": sum(r["state"] == done for r in trainings),
+              "evaluations_to_run": sum(r["state"] != done for r in evaluations),
+              "evaluations_done": sum(r["state"] == done for r in evaluations),
               "inputs_missing": sorted(absent)}
     return {"study": plan.name, "parent_run_id": parent, "tasks": rows, "counts": counts}
 
 
-def _evaluated(runner, task, trained: list[str]) -> bool:
-    if task.kind == graph.MATRIX:
-        return runner.matrix_done(trained) is not None
-    return runner.point_done(trained[0]) is not None
+def reads(plan: StudyPlan, task) -> list[str]:
+    """The datasets whose faces a task reads."""
+    if task.kind == graph.TRAIN:
+        return [task.args["dataset"]]
+    if task.kind in (graph.MATRIX, graph.LIMITED):
+        return list(plan.test_datasets)
+    if task.kind == graph.ABLATION:
+        return [plan.ablation["dataset"]]
+    if task.kind == graph.ROBUSTNESS:
+        return [task.args["dataset"]]
+    return []
 
 
 def report(survey_: dict) -> int:

@@ -11,7 +11,7 @@ chart, `dask scheduler` and `dask worker` on any machines, dask-cuda's one worke
 GPU. The study passes run ids and small tables between tasks, never tensors, so Ray's
 object store and its larger runtime buy nothing here; submitit reaches SLURM alone.
 
-A task runs the same code on a worker as in this process (study.runner.StudyRunner): its
+A task runs the same code on a worker as in this process (study.tasks): its
 runs are children of the study's run, with the same names, tags and config hashes, and
 are reused or resumed the same way, so the tables, the report and a second invocation do
 not depend on where the tasks ran. A task whose worker dies is run again elsewhere
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from .plan import StudyPlan
+from .tasks import perform
 from ..errors import first_line
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,6 @@ class Work:
         return cls(plan, parent, env)
 
     def __call__(self, task, inputs: dict) -> Outcome:
-        from .runner import StudyRunner
         failed = [key for key in task.needs if key in inputs and inputs[key].error is not None]
         if failed and not task.partial:
             return Outcome(task.key, error=f"needs {failed[0]!r}, which failed")
@@ -83,7 +83,7 @@ class Work:
         started = time.perf_counter()
         try:
             with self._joined():
-                value, counts = StudyRunner(self.plan, self.parent).perform(task, values)
+                value, counts = perform(self.plan, self.parent, task, values)
         except Exception as err:  # noqa: BLE001 - a failed task is reported, the study goes on
             return Outcome(task.key, error=first_line(err),
                            seconds=time.perf_counter() - started, where=_here())

@@ -65,12 +65,7 @@ def build(plan: StudyPlan) -> list[Task]:
                 "train_videos": train_videos})
         return key
 
-    grid = {}
-    for dataset in plan.train_datasets:
-        for aug in plan.augmentations:
-            for loss in plan.losses:
-                for seed in plan.study_seeds():
-                    grid[(dataset, loss, aug, seed)] = training(dataset, loss, aug, seed)
+    grid = {cell: training(*cell) for cell in plan.grid()}
     if grid:
         key = (f"evaluate {len(grid)} models on {len(plan.test_datasets)} test sets")
         tasks[key] = Task(key, MATRIX, tuple(grid.values()), partial=True)
@@ -106,6 +101,4 @@ def build(plan: StudyPlan) -> list[Task]:
 
 def grid_cells(plan: StudyPlan) -> dict[tuple, str]:
     """(dataset, loss, augmentation, seed) -> the key of its training task."""
-    return {(d, loss, aug, seed): training_key(plan, d, loss, aug, seed)
-            for d in plan.train_datasets for aug in plan.augmentations
-            for loss in plan.losses for seed in plan.study_seeds()}
+    return {cell: training_key(plan, *cell) for cell in plan.grid()}

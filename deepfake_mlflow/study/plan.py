@@ -83,18 +83,13 @@ class StudyPlan:
                     isinstance(v, int) and v >= 0 for v in self.seeds):
                 raise UserInputError(f"seeds {list(self.seeds)}: expected distinct integers "
                                      ">= 0")
-            for dataset in self.train_datasets:
-                for loss in self.losses:
-                    for aug in self.augmentations:
-                        for seed in seeds:
-                            self.train_config(dataset, loss, aug, seed=seed)
+            for dataset, loss, aug, seed in self.grid():
+                self.train_config(dataset, loss, aug, seed=seed)
             if self.data_limited:
                 self.limited_configs()
             if self.ablation:
                 self.ablation_config()
-            if self.evaluate:
-                from ..evaluation.config import EvaluateConfig
-                EvaluateConfig("m", "d", **tuples(self.evaluate))
+            self.evaluation_defaults()
         except (TypeError, UserInputError) as err:
             raise MalformedFileError(path, str(err)) from None
 
@@ -127,6 +122,19 @@ class StudyPlan:
                 f"({paths.workspace()}); extract them first: " + "; ".join(
                     f"deepfake-mlflow index {d} ROOT && deepfake-mlflow extract {d} ROOT"
                     for d in missing))
+
+    def grid(self) -> list[tuple[str, str, str, int]]:
+        """The grid's trainings (Tables I-IV) as (dataset, loss, augmentation, seed), in the
+        order the study runs them: the one enumeration of the grid."""
+        return [(dataset, loss, aug, seed) for dataset in self.train_datasets
+                for aug in self.augmentations for loss in self.losses
+                for seed in self.study_seeds()]
+
+    def evaluation_defaults(self):
+        """The study file's evaluate options as an EvaluateConfig (checked): what every
+        evaluation of the study starts from; its models and test sets stand in."""
+        from ..evaluation.config import EvaluateConfig
+        return EvaluateConfig("models", "test sets", **tuples(self.evaluate))
 
     def study_seeds(self) -> tuple:
         """The seeds of the grid and the data-limited curves: `seeds`, else the training
