@@ -37,7 +37,8 @@ from deepfake_mlflow.preprocess import MEMORY_FORMAT, to_model_input  # noqa: E4
 from deepfake_mlflow.train.data import (BalancedBatches, FaceCrops, training_faces,  # noqa: E402
                                         validation_items)
 from deepfake_mlflow.journal import MetricJournal  # noqa: E402
-from deepfake_mlflow.train.loop import LoopSettings, _loader, fit  # noqa: E402
+from deepfake_mlflow.train.loop import LoopSettings, PhaseData, _loader, fit  # noqa: E402
+from deepfake_mlflow.train.runtime import Runtime  # noqa: E402
 from deepfake_mlflow.train.objectives import BCE  # noqa: E402
 
 
@@ -107,12 +108,12 @@ def project_loop(train: FaceCrops, val: FaceCrops, args, device, precision, worl
             journal = TimedJournal(Path(tmp) / "ck", run.info.run_id)
 
         torch.manual_seed(0)
-        settings = LoopSettings(1e-4, 10**6, 1e-8, args.iters, args.iters, workers, device,
-                                precision, world)
-        result = fit(create(args.model, "none"), BCE(), train,
-                     BalancedBatches(train.labels, args.batch, 0), val,
-                     validation_items(val.labels, 2 * args.batch, 0), args.batch,
-                     settings, Path(tmp) / "ck", journal)
+        runtime = Runtime(device, precision, world, workers, accel.describe(device))
+        settings = LoopSettings(1e-4, 10**6, 1e-8, args.iters, args.iters, runtime)
+        data = PhaseData(train, BalancedBatches(train.labels, args.batch, 0), val,
+                         validation_items(val.labels, 2 * args.batch, 0), args.batch)
+        result = fit(create(args.model, "none"), BCE(), data, settings, Path(tmp) / "ck",
+                     journal)
         if world.main:
             journal.close()
             mlflow.end_run()

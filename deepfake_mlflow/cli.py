@@ -109,15 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "deepfake-mlflow relocate\n")
     p.set_defaults(func=cmd_relocate)
 
-    p = sub.add_parser("registry", help="the champion model of each training dataset")
+    # promoting is the promote stage's (a run of its own); the registry command reads
+    p = sub.add_parser("registry", help="the champion model of each training dataset "
+                                        "(`deepfake-mlflow promote` makes them)")
     actions = p.add_subparsers(dest="action", required=True)
-    promote = stages.get("promote")
-    # `registry promote` is the promote stage under its registry name: same options, run
-    q = actions.add_parser("promote", parents=[common], help=promote.HELP,
-                           formatter_class=options.HelpFormatter,
-                           epilog="examples:\n" + promote.EXAMPLES)
-    options.add_arguments(q, promote.CONFIG)
-    q.set_defaults(func=cmd_stage, stage="promote")
     q = actions.add_parser("list", parents=[common], help="the champions, one JSON line each")
     q.set_defaults(func=cmd_registry_list)
     return parser

@@ -77,7 +77,6 @@ MIN_FACE_RATIO = 0.25
 MODEL_NAME = "efficientnet_b4"
 MIN_INPUT_SIZE = 32  # EfficientNet downsamples 32x: smaller inputs vanish
 MAX_ITERS = 1_000_000  # a bound for CPU runs; the protocol stops on MIN_LR
-FEATURES_B4 = 1792  # pooled features of EfficientNetB4, the triplet loss's space
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LR_FACTOR = 0.1  # learning rate x0.1 on a plateau

@@ -169,7 +169,7 @@ def _promote_one(client: mlflow.MlflowClient, dataset: str, model: str, run: Run
         client.update_registered_model(name, description=(
             f"{model} deepfake detector (timm) trained on {dataset}. The alias "
             f"'{config.CHAMPION_ALIAS}' is the model with the lowest validation loss "
-            "(deepfake-mlflow registry promote). Input: a DataFrame with a 'video' "
+            "(deepfake-mlflow promote). Input: a DataFrame with a 'video' "
             "column of file paths; output: p_fake per video."))
         changed.append("description")
     for key, value in model_tags(dataset, model).items():

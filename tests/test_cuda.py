@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from deepfake_mlflow.evaluation.config import EvaluateConfig
 from deepfake_mlflow.stages import evaluate
 from deepfake_mlflow.stages.predict import load
 from deepfake_mlflow.stages.train import run as run_train
@@ -56,7 +57,7 @@ def test_a_cpu_checkpoint_resumes_on_cuda_and_back(faces_ff, interrupted):
 
 def test_evaluate_on_cuda_equals_the_cpu(faces_ff):
     trained = run_train(tiny(faces_ff))
-    on_gpu, on_cpu = (evaluate.run(evaluate.EvaluateConfig(
+    on_gpu, on_cpu = (evaluate.run(EvaluateConfig(
         trained.run_id, {"ff": faces_ff}, robustness="none", mds="none", device=device))
         for device in ("cuda", "cpu"))
     assert np.allclose(on_gpu["auc_frame"], on_cpu["auc_frame"], atol=1e-3)

@@ -168,8 +168,8 @@ def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(faces_
     assert main(["train", "ff", "--faces", str(faces_ff), "--device", "cpu"]) == 2
     assert "batch_size=32 does not split evenly over 3 processes" in capsys.readouterr().err
     # bce never draws triplets: triplets=10 over 4 processes does not matter
-    from deepfake_mlflow.stages.train import TrainConfig
-    from deepfake_mlflow.train.phases import Runtime
+    from deepfake_mlflow.train.config import TrainConfig
+    from deepfake_mlflow.train.runtime import Runtime
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert Runtime.of(TrainConfig(dataset="ff", device="cpu")).world.size == 4
 

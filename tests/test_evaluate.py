@@ -9,7 +9,6 @@ results back from that SQLite store.
 from __future__ import annotations
 
 import base64
-
 import json
 import math
 import os
@@ -25,13 +24,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from deepfake_mlflow import cli, config, registry
-from deepfake_mlflow.tracking.store import configure
+from deepfake_mlflow import cli, config, queries, registry
 from deepfake_mlflow.evaluation import matrix
+from deepfake_mlflow.evaluation.config import EvaluateConfig
 from deepfake_mlflow.evaluation.degrade import sweep
 from deepfake_mlflow.stages import evaluate, predict, promote
-from deepfake_mlflow.stages.train import TrainConfig
 from deepfake_mlflow.stages.train import run as run_train
+from deepfake_mlflow.tracking.store import configure
+from deepfake_mlflow.train.config import TrainConfig
+
 from helpers import free_port, tracking_into
 
 
@@ -47,7 +48,7 @@ def study(faces_ff, faces_celebdf, tmp_path_factory):
         trained = {"ff": tiny("ff", faces_ff), "ff_fast": tiny("ff", faces_ff, lr=3e-3),
                    "celebdf": tiny("celebdf", faces_celebdf)}
         tests = {"ff": faces_ff, "celebdf": faces_celebdf}
-        table = evaluate.run(evaluate.EvaluateConfig(
+        table = evaluate.run(EvaluateConfig(
             tuple(trained[k].run_id for k in ("ff", "celebdf")), tests,
             robustness="in-domain", mds="all", mds_pairs=2))
         champions = promote.run(promote.PromoteConfig())
@@ -151,7 +152,9 @@ def test_cross_dataset_matrix_is_logged_and_rebuilt_from_the_store(store):
     grid = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=parent.info.run_id, artifact_path="matrix/bce-none.csv"), index_col=0)
     assert list(grid.index) == ["celebdf", "ff"] and list(grid.columns) == ["celebdf", "ff"]
-    stored = matrix.from_store()
+    # the AUCs copied onto each training run read back as the matrix's rows
+    stored = pd.DataFrame([row for run in queries.final_trainings()
+                           for row in matrix.rows_of_run(run)], columns=matrix.COLUMNS)
     merged = table.merge(stored, on=["train_dataset", "loss", "augment", "test_set"])
     assert len(merged) == 4 and (merged["auc_frame_x"] == merged["auc_frame_y"]).all()
 

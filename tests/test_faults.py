@@ -340,7 +340,7 @@ def test_a_video_with_faces_in_few_frames_is_not_scored(tmp_path):
 
 # --- training: resume, killed runs --------------------------------------------------------
 def test_resume_of_unknown_or_re_optioned_runs_is_refused(faces_ff, interrupted, capsys):
-    from deepfake_mlflow.stages.train import TrainConfig
+    from deepfake_mlflow.train.config import TrainConfig
     from deepfake_mlflow.stages.train import run as run_train
 
     tiny = ["--faces", str(faces_ff), "--model", "test_efficientnet", "--pretrained", "none",

@@ -17,10 +17,12 @@ import pandas as pd
 import pytest
 
 from deepfake_mlflow.corpus.video import read_frames, write_video
+from deepfake_mlflow.evaluation.config import EvaluateConfig
 from deepfake_mlflow.faces.crop import square_box
 from deepfake_mlflow.faces.detector import BlazeFace
 from deepfake_mlflow.stages import evaluate, extract, index, train
-from deepfake_mlflow.stages.train import TrainConfig
+from deepfake_mlflow.train.config import TrainConfig
+
 from helpers import tracking_into
 
 PIXEL = 8  # a pixelated face is drawn from blocks of PIXEL x PIXEL source pixels
@@ -103,8 +105,8 @@ def small_training(faces, **overrides) -> TrainConfig:
 
 
 def in_domain_auc(run_id: str, faces) -> float:
-    table = evaluate.run(evaluate.EvaluateConfig(run_id, {"folder": faces}, robustness="none",
-                                                 mds="none"))
+    table = evaluate.run(EvaluateConfig(run_id, {"folder": faces}, robustness="none",
+                                        mds="none"))
     return float(table["auc_frame"].iloc[0])
 
 

@@ -82,7 +82,7 @@ def test_cli_options_are_the_config_fields_with_their_defaults():
 
 def test_train_defaults_are_the_protocol_numbers_of_config():
     from deepfake_mlflow import config
-    from deepfake_mlflow.stages.train import TrainConfig
+    from deepfake_mlflow.train.config import TrainConfig
 
     cfg = TrainConfig("ff")
     assert (cfg.batch_size, cfg.lr, cfg.patience) == tuple(config.BCE.values())

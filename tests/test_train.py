@@ -15,7 +15,7 @@ import torch
 
 from deepfake_mlflow import queries
 from deepfake_mlflow.errors import UserInputError
-from deepfake_mlflow.stages.train import TrainConfig
+from deepfake_mlflow.train.config import TrainConfig
 from deepfake_mlflow.stages.train import run as run_train
 from deepfake_mlflow.train.loop import BEST, CHECKPOINT
 from helpers import metric_history, tiny

@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from deepfake_mlflow import config
 from deepfake_mlflow.model import create
 from deepfake_mlflow.train.data import (BalancedBatches, TripletBatches, training_faces,
                                         validation_items)
 from deepfake_mlflow.train.objectives import Finetune
 from deepfake_mlflow.train.schedule import Plateau
+
+EFFICIENTNET_B4_FEATURES = 1792  # its pooled features: the triplet loss's space
 
 
 def test_plateau_drops_lr_after_patience_and_stops_below_min_lr():
@@ -88,7 +89,7 @@ def test_data_limited_subsampling_takes_n_videos_per_class():
 def test_efficientnet_b4_features_are_1792_values():
     model = create("efficientnet_b4", "none").eval()
     with torch.no_grad():
-        assert model.features(torch.zeros(2, 3, 64, 64)).shape == (2, config.FEATURES_B4)
+        assert model.features(torch.zeros(2, 3, 64, 64)).shape == (2, EFFICIENTNET_B4_FEATURES)
         assert model(torch.zeros(2, 3, 64, 64)).shape == (2,)
     assert sum(p.numel() for p in model.classifier.parameters()) == 1793
 

@@ -25,6 +25,12 @@ _SHARED = [f for f in dataclasses.fields(TrainConfig)
            if f.name not in ("dataset", "augment", "loss", "init", "resume")]
 
 
+# the --storage option of every command that reaches an ablation's study
+STORAGE_HELP = ("the ablation's Optuna storage URL (default sqlite:///optuna.db beside the "
+                "tracking store; postgresql://... to share it with `deepfake-mlflow worker` "
+                "on many machines)")
+
+
 @dataclass(frozen=True)
 class _AblationOptions:
     dataset: str = option(help="training dataset (its faces index in the workspace unless "
@@ -45,8 +51,7 @@ class _AblationOptions:
     test_datasets: str = option("", help="test sets evaluated and reported per trial, never "
                                          "optimised (default: every dataset in the "
                                          "workspace; none for none)")
-    storage: str = option("", help="Optuna storage URL (default sqlite:///optuna.db beside "
-                                   "the tracking store; postgresql://... for many workers)")
+    storage: str = option("", help=STORAGE_HELP)
     heartbeat: float = option(config.ABLATION_HEARTBEAT_S,
                               help="seconds between a trial's heartbeats; a trial silent for "
                                    "3 of them (its worker died) is failed and retried")

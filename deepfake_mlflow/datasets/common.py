@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,15 @@ def read_text(path: Path) -> str:
                                        f"{err.object[err.start:err.start + 1]!r})") from None
     except OSError as err:
         raise MalformedFileError(path, f"cannot be read ({err.strerror})") from None
+
+
+def read_json(path: Path):
+    """A metadata file's JSON (dfdc's metadata.json, FF++'s split lists); invalid JSON is
+    refused naming the file and the line."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise MalformedFileError(path, f"not valid JSON ({err.msg})", err.lineno) from None
 
 
 def list_videos(folder: Path) -> list[Path]:

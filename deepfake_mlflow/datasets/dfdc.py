@@ -12,7 +12,6 @@ part is reported, never fatal; a listed but absent video stays in the index as `
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from .. import config
 from ..errors import LayoutError, MalformedFileError
 from ..vocabulary import VideoStatus
 from . import schema
-from .common import IndexResult, read_text
+from .common import IndexResult, read_json
 
 NAME = "dfdc"
 PART_DIR = re.compile(r"^dfdc_train_part_(\d+)$")
@@ -36,10 +35,7 @@ def split_of_part(part: int) -> str:
 
 
 def read_metadata(path: Path) -> dict[str, dict]:
-    try:
-        entries = json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise MalformedFileError(path, f"not valid JSON ({err.msg})", err.lineno) from None
+    entries = read_json(path)
     if not isinstance(entries, dict):
         raise MalformedFileError(path, "expected an object mapping file names to "
                                        "{\"label\": \"REAL\"|\"FAKE\", ...}")

@@ -13,14 +13,13 @@ list exactly these pairs, and are honoured when given.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from .. import config
 from ..errors import LayoutError, MalformedFileError
 from . import schema, splits
-from .common import IndexResult, UnionFind, list_videos, read_text
+from .common import IndexResult, UnionFind, list_videos, read_json
 
 NAME = "ff"
 FAKE_NAME = re.compile(r"^(\d+)_(\d+)$")
@@ -40,10 +39,7 @@ def read_official_splits(folder: str | Path) -> dict[str, str]:
         if not path.is_file():
             raise LayoutError("FF++ official split", folder,
                               [f"{s}.json" for s in config.SPLITS])
-        try:
-            pairs = json.loads(read_text(path))
-        except json.JSONDecodeError as err:
-            raise MalformedFileError(path, f"not valid JSON ({err.msg})", err.lineno) from None
+        pairs = read_json(path)
         if not isinstance(pairs, list):
             raise MalformedFileError(path, "expected a list of id pairs like [\"953\", \"974\"]")
         for n, pair in enumerate(pairs):

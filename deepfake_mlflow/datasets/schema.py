@@ -31,7 +31,6 @@ from ..vocabulary import VideoStatus
 
 COLUMNS = ["key", "path", "label", "split", "dataset", "subset", "method", "source", "group",
            "status", "reason", "frames", "fps", "width", "height"]
-PROBE_COLUMNS = ["frames", "fps", "width", "height"]
 
 
 def video_key(dataset: str, subset: str, path: str | Path) -> str:

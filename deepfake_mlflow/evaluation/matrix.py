@@ -47,16 +47,6 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "eval_run_id": ""} for t in tests]
 
 
-def from_store(**tags) -> pd.DataFrame:
-    """The long table from the final training runs of the store (newest run per variant),
-    of those with these tags when given."""
-    from .. import queries
-    runs = queries.final_trainings(**tags)
-    rows = [row for run in runs for row in rows_of_run(run)]
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    return table.drop_duplicates([*VARIANT, "seed"], keep="first")
-
-
 def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
     """One row per cell (training dataset, loss, augmentation, test set): a variant trained
     with several seeds as the mean of their AUCs, with their spread (auc_frame_sd,

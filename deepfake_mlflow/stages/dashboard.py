@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import config
+from ..ablation.config import STORAGE_HELP
 from ..options import option
 
 HELP = "the paper's tables and figures of a study, as one static HTML report"
@@ -36,8 +37,7 @@ class DashboardConfig:
                                "serves it")
     optuna: bool = option(False, help="serve the ablation's Optuna storage in "
                                       "optuna-dashboard instead of writing a report")
-    storage: str = option("", help="with --optuna: the storage URL (default: the ablation's, "
-                                   "sqlite:///optuna.db beside the tracking store)")
+    storage: str = option("", help="with --optuna: " + STORAGE_HELP)
     port: int = option(8080, help="with --optuna: the port of optuna-dashboard")
 
 

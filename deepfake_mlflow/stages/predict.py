@@ -9,7 +9,6 @@ predict: the same code `mlflow models serve` runs. Results stream, one per video
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -47,18 +46,16 @@ def load(model: str, device: str = config.DEVICE):
     `device` (auto: CUDA when present), resolved here once."""
     import mlflow
 
-    from .. import accel
+    from .. import accel, compat
     from ..model_refs import resolve
 
     where = accel.resolve_device(device)  # a missing GPU fails before the model is fetched
     ref = resolve(model)
     try:
         # read by the model as it loads (the serving interface, set for the load alone):
-        # the device resolved above, by name, and every path allowed. A model logged now
-        # reads every path in its user's process anyway; one logged by an earlier version
-        # carries that version's code (MLflow loads a model's own copy) and reads paths
-        # only inside its roots: "/" is all of them
-        with scoped_env(**{config.DEVICE_ENV: str(where), ROOTS_ENV: os.sep}):
+        # the device resolved above, by name, and every path allowed (compat)
+        with scoped_env(**{config.DEVICE_ENV: str(where),
+                           ROOTS_ENV: compat.PREDICT_ROOTS_FOR_EARLIER_MODELS}):
             loaded = mlflow.pyfunc.load_model(ref.uri)
     except mlflow.exceptions.MlflowException as err:
         raise UserInputError(f"model {model}: {err.message.splitlines()[0]}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..ablation.config import STORAGE_HELP
 from ..options import option
 from ..study.plan import STUDIES, StudyPlan
 
@@ -31,8 +32,7 @@ class ReproduceConfig:
     study: str = option("demo", help="a study file: demo, paper (deepfake_mlflow/studies/), "
                                      "or the path of a YAML file")
     report: str = option("report", help="folder of the study's report (report.html, figures/)")
-    storage: str = option("", help="the ablation's Optuna storage (postgresql://... so that "
-                                   "`deepfake-mlflow worker` on other machines joins it)")
+    storage: str = option("", help=STORAGE_HELP)
     scheduler: str = option("", help="run the study's trainings and evaluations as tasks of "
                                      "a Dask cluster: its scheduler's address "
                                      "(tcp://host:8786), its scheduler file (*.json), or "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ..ablation.config import STORAGE_HELP
 from ..options import at_least, option
 
 
@@ -29,9 +30,7 @@ POLL_S = 2.0
 class WorkerConfig:
     study: str = option(help="the study's name, as the ablation printed it "
                              "(ablation-<dataset>-<mode>-<loss>-<fingerprint>, or its --study)")
-    storage: str = option("", help="the study's Optuna storage URL (default sqlite:///"
-                                   "optuna.db beside the tracking store; postgresql://... "
-                                   "for many machines)")
+    storage: str = option("", help=STORAGE_HELP)
     wait: float = option(120.0, help="seconds to wait for the study to be created")
 
     def __post_init__(self):

@@ -3,19 +3,14 @@ the tag that opens them on their runs in MLflow 3's UI."""
 
 from __future__ import annotations
 
-import logging
-
 import mlflow
 
-from ..errors import first_line
+from .. import compat
 from ..naming import EXPERIMENT_PREFIX, EXPERIMENTS
 from .store import artifact_root, uses_embedded_store
 
-log = logging.getLogger(__name__)
-
+# MLflow 3's UI opens an experiment on its GenAI overview unless told it holds model training
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
 DESCRIPTION_TAG = "mlflow.note.content"
 
 
@@ -30,13 +25,8 @@ def experiment_id(stage: str) -> str:
     name = experiment_name(stage)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
-        if "mlflow.experimentKind" not in found.tags:  # made by an earlier version
-            try:
-                for key, value in {**EXPERIMENT_KIND,
-                                   DESCRIPTION_TAG: EXPERIMENTS.get(stage, "")}.items():
-                    mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
-            except mlflow.exceptions.MlflowException as err:  # another user's (auth server)
-                log.debug("experiment %s keeps its tags: %s", name, first_line(err))
+        compat.tag_experiment(found, {**EXPERIMENT_KIND,
+                                      DESCRIPTION_TAG: EXPERIMENTS.get(stage, "")})
         return found.experiment_id
     location = None
     if uses_embedded_store():

@@ -32,6 +32,7 @@ from ..model import DeepfakeDetector, save_weights
 from ..paths import atomic_target
 from ..preprocess import MEMORY_FORMAT, to_model_input
 from .data import FaceCrops, shard
+from .runtime import Runtime
 from .schedule import Plateau
 
 CHECKPOINT = "checkpoint.pt"
@@ -41,19 +42,28 @@ BEST = "best.safetensors"
 
 @dataclass
 class LoopSettings:
+    """How one phase trains: its schedule, and where (the process's Runtime)."""
     lr: float
     patience: int
     min_lr: float
     val_interval: int
     max_iters: int
-    workers: int
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    precision: accel.Precision = field(default_factory=lambda: accel.Precision("fp32", "cpu"))
-    world: World = SINGLE
+    runtime: Runtime = field(default_factory=lambda: Runtime.on(torch.device("cpu")))
     label: str = "train"  # the progress bar's name
     # called with (val_loss, iteration) after each validation, on every rank; it may raise
     # errors.EndedEarly to stop (an ablation's pruner does)
     on_validation: Callable[[float, int], None] | None = None
+
+
+@dataclass
+class PhaseData:
+    """What one phase trains and validates on: the training crops and the batches drawn
+    from them, the validation crops and the fixed sample of them, and its batch size."""
+    train: FaceCrops
+    batches: object  # data.BalancedBatches or data.TripletBatches over `train`
+    val: FaceCrops
+    val_items: list
+    val_batch: int
 
 
 @dataclass
@@ -159,23 +169,24 @@ def read_checkpoint(folder: Path, model, optimizer, plateau: Plateau, scaler,
     return int(state["iteration"]), int(state.get("journal_points", 0))
 
 
-def _prepare_model(model: DeepfakeDetector, settings: LoopSettings) -> DeepfakeDetector:
-    model = model.to(settings.device, memory_format=MEMORY_FORMAT)
-    if settings.world.distributed and settings.device.type == "cuda":
+def _prepare_model(model: DeepfakeDetector, runtime: Runtime) -> DeepfakeDetector:
+    model = model.to(runtime.device, memory_format=MEMORY_FORMAT)
+    if runtime.world.distributed and runtime.device.type == "cuda":
         # BatchNorm over the global batch, as one process would compute it
         from timm.layers import convert_sync_batchnorm
         model = convert_sync_batchnorm(model)
     return model
 
 
-def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: FaceCrops,
-        val_items: list, val_batch: int, settings: LoopSettings, folder: Path,
-        journal: MetricJournal | None) -> LoopResult:
+def fit(model: DeepfakeDetector, objective, data: PhaseData, settings: LoopSettings,
+        folder: Path, journal: MetricJournal | None) -> LoopResult:
     """Train until the plateau rule stops or max_iters; metric points go to `journal`
     (rank 0; None elsewhere), which a checkpoint covers."""
-    device, precision, world = settings.device, settings.precision, settings.world
+    runtime = settings.runtime
+    device, precision, world = runtime.device, runtime.precision, runtime.world
+    batches = data.batches
     folder.mkdir(parents=True, exist_ok=True)
-    model = _prepare_model(model, settings)
+    model = _prepare_model(model, runtime)
     params = objective.prepare(model)
     optimizer = torch.optim.Adam(params, lr=settings.lr)
     scaler = precision.scaler()
@@ -191,9 +202,10 @@ def fit(model: DeepfakeDetector, objective, train: FaceCrops, batches, val: Face
                                       else None)
     batches.shard_for(world.rank, world.size)
     batches.start = iteration
-    sample = ValidationSample.load(val, val_items, val_batch, batches.group, world, device)
+    sample = ValidationSample.load(data.val, data.val_items, data.val_batch, batches.group,
+                                   world, device)
     started, logging = time.perf_counter(), 0.0
-    loader = iter(_loader(train, batches, settings.workers, device))
+    loader = iter(_loader(data.train, batches, runtime.workers, device))
     pending: list[torch.Tensor] = []  # train losses still on the device
     bar = console.progress(total=settings.max_iters, initial=iteration, enabled=world.main,
                            desc=settings.label, unit="it")

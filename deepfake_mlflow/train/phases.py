@@ -1,9 +1,13 @@
 """The phases of the protocol as data, and how a TrainConfig becomes MLflow runs.
 
+A phase is two steps: _prepare (its data and model) and _run_phase (inside its run: what
+it logs, the loop, its model).
+
 Each phase run logs its params, train_loss / val_loss / lr by step (through a local
-journal that an outage of the store cannot empty, deepfake_mlflow.journal), system metrics, the faces index as input, the augmentation pipeline as JSON, the device
-it ran on, and (bce, finetune) the best model as an MLflow 3 logged model
-(deepfake_mlflow.pyfunc: it scores videos). The run holding a variant's final model (the
+journal that an outage of the store cannot empty, deepfake_mlflow.journal), system
+metrics, the faces index as input, the augmentation pipeline as JSON, the device it ran
+on, and (bce, finetune) the best model as an MLflow 3 logged model (deepfake_mlflow.pyfunc:
+it scores videos). The run holding a variant's final model (the
 bce run; the triplet parent) is tagged final=true: the registry and the cross-dataset
 matrix look there. Weights-only checkpoints live beside the faces index, in runs/<run
 id>/, and let an interrupted phase resume in the same run, on any device.
@@ -18,6 +22,7 @@ import contextlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import mlflow
 import pandas as pd
@@ -36,8 +41,9 @@ from ..vocabulary import Loss, PhaseName
 from .config import RUNTIME_OPTIONS, TrainConfig
 from .data import (TRAINING_COLUMNS, BalancedBatches, FaceCrops, TripletBatches,
                    training_faces)
-from .loop import BEST, LoopSettings, fit
+from .loop import BEST, LoopSettings, PhaseData, fit
 from .objectives import BCE, Finetune, Triplet
+from .runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -60,66 +66,47 @@ class TrainResult:
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """Where and how this process trains: resolved once, before any run is opened."""
-    device: torch.device
-    precision: accel.Precision
-    world: distributed.World
-    workers: int
-    hardware: dict  # accel.describe(device): device, device_name, device_memory_gb
-
-    @classmethod
-    def of(cls, cfg: TrainConfig) -> "Runtime":
-        world = distributed.from_environment()
-        device = distributed.rank_device(world, accel.resolve_device(cfg.device))
-        precision = accel.resolve_precision(cfg.precision, device)
-        for field in {PHASES[name].batch_field for name in LOSSES.get(cfg.loss, ())}:
-            if getattr(cfg, field) % world.size:
-                raise UserInputError(f"{field}={getattr(cfg, field)} does not split evenly "
-                                     f"over {world.size} processes: the global batch is shared")
-        return cls(device, precision, world, accel.loader_workers(cfg.workers, world.size),
-                   accel.describe(device))
-
-    def params(self) -> dict:
-        return {"device_used": self.hardware["device"],
-                "device_name": self.hardware["device_name"],
-                "device_memory_gb": self.hardware["device_memory_gb"],
-                "precision_used": self.precision.name, "world_size": self.world.size,
-                "loader_workers": self.workers}
-
-    def tags(self) -> dict:
-        return {"device": self.hardware["device"], "device_name": self.hardware["device_name"],
-                "precision": self.precision.name, "world_size": str(self.world.size)}
+class PhaseSettings:
+    """A phase's batch (items: images, or triplets), learning rate and patience."""
+    batch: int
+    lr: float
+    patience: int
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One step of the protocol: what it optimises, how it draws batches, which TrainConfig
-    fields set its batch, learning rate and patience, and whether its run logs a model."""
+    """One step of the protocol: what it optimises, how it draws batches, which options of
+    the TrainConfig are its batch, learning rate and patience, and whether its run logs a
+    model."""
     name: str
     objective: type
     sampler: type  # BalancedBatches or TripletBatches (its `group`: faces per item)
-    batch_field: str
-    lr_field: str
-    patience_field: str
+    settings: Callable[[TrainConfig], PhaseSettings]
     logs_model: bool
-
-    def settings(self, cfg: TrainConfig) -> tuple[int, float, int]:
-        return (getattr(cfg, self.batch_field), getattr(cfg, self.lr_field),
-                getattr(cfg, self.patience_field))
 
 
 PHASES = {phase.name: phase for phase in (
-    Phase(PhaseName.BCE, BCE, BalancedBatches, "batch_size", "lr", "patience",
-          logs_model=True),
+    Phase(PhaseName.BCE, BCE, BalancedBatches,
+          lambda cfg: PhaseSettings(cfg.batch_size, cfg.lr, cfg.patience), logs_model=True),
     # the triplet step's network has no trained classifier yet: only finetune's is served
-    Phase(PhaseName.TRIPLET, Triplet, TripletBatches, "triplets", "triplet_lr",
-          "triplet_patience", logs_model=False),
-    Phase(PhaseName.FINETUNE, Finetune, BalancedBatches, "batch_size", "finetune_lr",
-          "finetune_patience", logs_model=True),
+    Phase(PhaseName.TRIPLET, Triplet, TripletBatches,
+          lambda cfg: PhaseSettings(cfg.triplets, cfg.triplet_lr, cfg.triplet_patience),
+          logs_model=False),
+    Phase(PhaseName.FINETUNE, Finetune, BalancedBatches,
+          lambda cfg: PhaseSettings(cfg.batch_size, cfg.finetune_lr, cfg.finetune_patience),
+          logs_model=True),
 )}
 LOSSES = {Loss.BCE: (PhaseName.BCE,),  # the phases of each loss, in order
           Loss.TRIPLET: (PhaseName.BCE, PhaseName.TRIPLET, PhaseName.FINETUNE)}
+
+
+@dataclass(frozen=True)
+class TrainingFaces:
+    """The faces a training reads: the index's rows (the columns training needs), the
+    index file, and the folder its crop paths are relative to."""
+    rows: pd.DataFrame
+    index: Path
+    root: Path
 
 
 def resolve_weights(init: str) -> Path:
@@ -143,14 +130,14 @@ def resolve_weights(init: str) -> Path:
     return found[0]
 
 
-def load_faces(cfg: TrainConfig) -> tuple[pd.DataFrame, Path, Path]:
+def load_faces(cfg: TrainConfig) -> TrainingFaces:
     index = cfg.faces_index()
     if not index.is_file():
         raise missing_index_error(index, cfg.dataset, "", f": run `deepfake-mlflow extract "
                                   f"{cfg.dataset} ROOT` first, or pass faces=PATH")
-    return (read_table(index, TRAINING_COLUMNS, "faces index", only=True,
-                       categories=("key", "split", "video_status")),
-            index, paths.faces_root(index))
+    return TrainingFaces(read_table(index, TRAINING_COLUMNS, "faces index", only=True,
+                                    categories=("key", "split", "video_status")),
+                         index, paths.faces_root(index))
 
 
 def _main_run(runtime: Runtime, stage: str, **options):
@@ -160,26 +147,35 @@ def _main_run(runtime: Runtime, stage: str, **options):
     return contextlib.nullcontext()
 
 
-def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame, index: Path,
-           faces_root: Path, init_weights: Path | None, run_id: str | None = None,
-           on_validation=None) -> TrainResult:
-    """Train one phase as one run; returns its result (best weights, loss, run id)."""
-    batch, lr, patience = phase.settings(cfg)
-    objective = phase.objective()
+@dataclass
+class PreparedPhase:
+    """A phase ready to run: its data, its model and what the model started from."""
+    data: PhaseData
+    model: torch.nn.Module
+    started_from: str  # a weights file, or the pretrained weights' name
+    pipeline: object  # the augmentations of the training crops (albumentations)
+    train_videos_used: int
+
+
+def _prepare(cfg: TrainConfig, phase: Phase, batch: int, faces: TrainingFaces,
+             init_weights: Path | None) -> PreparedPhase:
+    """The phase's splits (each holding both classes), batches and validation sample, and
+    its model: from init_weights, else the pretrained weights."""
     pipeline = augment.build(cfg.augment_names, seed=cfg.seed)
-    train_rows = training_faces(faces, "train", cfg.train_videos, cfg.seed)
-    val_rows = training_faces(faces, "val")
+    train_rows = training_faces(faces.rows, "train", cfg.train_videos, cfg.seed)
+    val_rows = training_faces(faces.rows, "val")
     for split, rows in (("train", train_rows), ("val", val_rows)):
         missing = [name for label, name in ((config.REAL, "real"), (config.FAKE, "fake"))
                    if not (rows["label"] == label).any()]
         if missing:
-            raise UserInputError(f"{index}: the {split} split has no {' and no '.join(missing)}"
-                                 " faces; training needs both in the train and the val split")
-    train = FaceCrops(train_rows, faces_root, cfg.size, augment=pipeline)
-    val = FaceCrops(val_rows, faces_root, cfg.size, augment=None)  # never augmented
-    batches = phase.sampler(train.labels, batch, cfg.seed)
-    val_items = phase.sampler.validation(val.labels, cfg.val_size, cfg.seed)
-    val_batch = batch * phase.sampler.group
+            raise UserInputError(f"{faces.index}: the {split} split has no "
+                                 f"{' and no '.join(missing)} faces; training needs both in "
+                                 "the train and the val split")
+    train = FaceCrops(train_rows, faces.root, cfg.size, augment=pipeline)
+    val = FaceCrops(val_rows, faces.root, cfg.size, augment=None)  # never augmented
+    data = PhaseData(train, phase.sampler(train.labels, batch, cfg.seed), val,
+                     phase.sampler.validation(val.labels, cfg.val_size, cfg.seed),
+                     batch * phase.sampler.group)
     torch.manual_seed(cfg.seed)
     if init_weights is not None:
         model = load_weights(create(cfg.model, "none"), init_weights)
@@ -187,55 +183,73 @@ def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: pd.DataFrame
     else:
         model = create(cfg.model, cfg.pretrained)
         started_from = cfg.pretrained
+    return PreparedPhase(data, model, started_from, pipeline, train_rows["key"].nunique())
+
+
+def _phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, faces: TrainingFaces,
+           init_weights: Path | None, run_id: str | None = None,
+           on_validation=None) -> TrainResult:
+    """Train one phase as one run (a new one, or `run_id` resumed); returns its result
+    (best weights, loss, run id)."""
+    settings = phase.settings(cfg)
+    prepared = _prepare(cfg, phase, settings.batch, faces, init_weights)
     tags = {**_variant_tags(cfg), "phase": phase.name}
     name = cfg.name()
     if len(LOSSES[cfg.loss]) == 1:  # the run itself holds the variant's final model
         tags[naming.FINAL_TAG] = "true"
     else:  # a phase of a triplet training: the phase first, then the training's name
         name = f"{phase.name}:{name}"
-    main = runtime.world.main
     with _main_run(runtime, "train", run_name=name, tags=tags, run_id=run_id,
                    system_metrics=True) as run:
-        run_id = runtime.world.share(run.info.run_id if main else None)
-        folder = paths.checkpoint_dir(index, run_id)
-        if main:
-            mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
-            tracking.logs.log_params({**cfg.logged_params(), "phase": phase.name,
-                                 "phase_batch_size": batch,
-                                 "phase_lr": lr, "phase_patience": patience,
-                                 "started_from": started_from, "checkpoint_dir": str(folder),
-                                 "train_faces": len(train_rows), "val_faces": len(val_rows),
-                                 "train_videos_used": train_rows["key"].nunique(),
-                                 **runtime.params()})
-            tracking.logs.log_index_input(faces, source=str(index.resolve()),
-                                     name=f"{cfg.dataset}-faces", context="train")
-            mlflow.log_dict(augment.to_json(pipeline), "augmentation.json")
-        settings = LoopSettings(lr, patience, cfg.min_lr, cfg.val_interval, cfg.max_iters,
-                                runtime.workers, runtime.device, runtime.precision,
-                                runtime.world, label=f"{cfg.dataset} {phase.name}",
-                                on_validation=on_validation)
-        # metric points reach a local journal first: an outage of the store loses none
-        journal = MetricJournal(folder, run_id) if main else None
-        if journal is not None:
-            journal.send()  # what an earlier, interrupted try could not send
-        result = fit(model, objective, train, batches, val, val_items, val_batch, settings,
-                     folder, journal)
-        outcome = TrainResult(run_id, result.best_weights, result.best_val_loss)
-        if not main:
-            return outcome
-        # logged at the last step, so the run's latest best_val_loss is the final one
-        journal.log({"best_val_loss": result.best_val_loss,
-                     "best_iteration": result.best_iteration,
-                     "iterations": result.iterations, "train_seconds": result.seconds,
-                     "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
-                     "images_per_s": result.iterations * batch * phase.sampler.group
-                     / max(result.seconds, 1e-9)}, step=result.iterations)
-        journal.close()  # everything sent, or TrackingUnavailable saying how to send it
-        mlflow.set_tag("stopped_by", result.stopped_by)
-        if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
-            log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
-                               ExtractSettings.of_faces(index.parent), name=cfg.name())
+        run_id = runtime.world.share(run.info.run_id if runtime.world.main else None)
+        return _run_phase(cfg, runtime, phase, settings, prepared, faces, run_id,
+                          on_validation)
+
+
+def _run_phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, settings: PhaseSettings,
+               prepared: PreparedPhase, faces: TrainingFaces, run_id: str,
+               on_validation) -> TrainResult:
+    """Inside the phase's run: its params and inputs logged (rank 0), the loop, then its
+    results and (bce, finetune) its model."""
+    main, data = runtime.world.main, prepared.data
+    folder = paths.checkpoint_dir(faces.index, run_id)
+    if main:
+        mlflow.set_tags(runtime.tags())  # a resumed run says where it runs now
+        tracking.logs.log_params({**cfg.logged_params(), "phase": phase.name,
+                                  "phase_batch_size": settings.batch,
+                                  "phase_lr": settings.lr, "phase_patience": settings.patience,
+                                  "started_from": prepared.started_from,
+                                  "checkpoint_dir": str(folder),
+                                  "train_faces": len(data.train), "val_faces": len(data.val),
+                                  "train_videos_used": prepared.train_videos_used,
+                                  **runtime.params()})
+        tracking.logs.log_index_input(faces.rows, source=str(faces.index.resolve()),
+                                      name=f"{cfg.dataset}-faces", context="train")
+        mlflow.log_dict(augment.to_json(prepared.pipeline), "augmentation.json")
+    loop = LoopSettings(settings.lr, settings.patience, cfg.min_lr, cfg.val_interval,
+                        cfg.max_iters, runtime, label=f"{cfg.dataset} {phase.name}",
+                        on_validation=on_validation)
+    # metric points reach a local journal first: an outage of the store loses none
+    journal = MetricJournal(folder, run_id) if main else None
+    if journal is not None:
+        journal.send()  # what an earlier, interrupted try could not send
+    result = fit(prepared.model, phase.objective(), data, loop, folder, journal)
+    outcome = TrainResult(run_id, result.best_weights, result.best_val_loss)
+    if not main:
         return outcome
+    # logged at the last step, so the run's latest best_val_loss is the final one
+    journal.log({"best_val_loss": result.best_val_loss,
+                 "best_iteration": result.best_iteration,
+                 "iterations": result.iterations, "train_seconds": result.seconds,
+                 "tracking_share": result.logging_seconds / max(result.seconds, 1e-9),
+                 "images_per_s": result.iterations * settings.batch * phase.sampler.group
+                 / max(result.seconds, 1e-9)}, step=result.iterations)
+    journal.close()  # everything sent, or TrackingUnavailable saying how to send it
+    mlflow.set_tag("stopped_by", result.stopped_by)
+    if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
+        log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
+                           ExtractSettings.of_faces(faces.index.parent), name=cfg.name())
+    return outcome
 
 
 def _variant_tags(cfg: TrainConfig) -> dict:
@@ -316,7 +330,7 @@ def train(cfg: TrainConfig, on_validation=None) -> TrainResult:
     """Train by the protocol (the train stage's work); returns the final run's result.
     on_validation(val_loss, iteration) is called after each validation of the first phase
     (an ablation's pruner)."""
-    faces, index, faces_root = load_faces(cfg)
+    faces = load_faces(cfg)
     runtime = Runtime.of(cfg)  # a missing GPU fails here, before any run is opened
     if runtime.world.size > 1 and runtime.device.type != "cuda":
         warnings.warn("BatchNorm is synchronised across processes on CUDA only: on the CPU "
@@ -324,20 +338,20 @@ def train(cfg: TrainConfig, on_validation=None) -> TrainResult:
     accel.configure_backends(runtime.device, runtime.precision)
     distributed.start(runtime.world, runtime.device)
     try:
-        return _train(cfg, runtime, faces, index, faces_root, cfg.resume, on_validation)
+        return _train(cfg, runtime, faces, cfg.resume, on_validation)
     finally:
         distributed.stop()
 
 
-def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
-           faces_root: Path, resume: str, on_validation=None) -> TrainResult:
+def _train(cfg: TrainConfig, runtime: Runtime, faces: TrainingFaces, resume: str,
+           on_validation=None) -> TrainResult:
     main, world = runtime.world.main, runtime.world
     if resume and main:
         check_resumable(cfg)
     init = world.share(resolve_weights(cfg.init) if cfg.init and main else None)
     if len(LOSSES[cfg.loss]) == 1:  # one phase, one run
-        return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, index, faces_root,
-                      init, run_id=resume or None, on_validation=on_validation)
+        return _phase(cfg, runtime, PHASES[LOSSES[cfg.loss][0]], faces, init,
+                      run_id=resume or None, on_validation=on_validation)
 
     tags = {**_variant_tags(cfg), naming.FINAL_TAG: "true"}
     with _main_run(runtime, "train", run_name=cfg.name(), tags=tags,
@@ -352,7 +366,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         result = None
         for name in phases:
             result = finished.get(name) or _phase(
-                cfg, runtime, PHASES[name], faces, index, faces_root, init,
+                cfg, runtime, PHASES[name], faces, init,
                 run_id=unfinished.get(name),
                 on_validation=on_validation if name == phases[0] else None)
             init = result.weights
@@ -361,7 +375,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: pd.DataFrame, index: Path,
         _log_phases(parent.info.run_id, result)
         if not _has_model(parent.info.run_id):
             log_video_detector(result.weights, cfg.model, cfg.size, result.weights.parent,
-                               ExtractSettings.of_faces(index.parent), name=cfg.name())
+                               ExtractSettings.of_faces(faces.index.parent), name=cfg.name())
         return TrainResult(parent.info.run_id, result.weights, result.best_val_loss)
 
 
