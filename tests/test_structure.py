@@ -110,3 +110,85 @@ def test_extract_options_default_to_the_settings_the_faces_record():
     from deepfake_mlflow.faces.extract import ExtractSettings
     from deepfake_mlflow.stages.extract import ExtractConfig
     assert ExtractConfig("ff", "root").settings() == ExtractSettings()
+
+
+def _imports() -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports (at its top or in a
+    function: a cycle through a function-level import is a cycle all the same)."""
+    import ast
+    from pathlib import Path
+    root = Path(stages.__file__).resolve().parents[1]
+    files = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        files[name.removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                children = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in files]
+                found = children if len(children) == len(node.names) else [base, *children]
+            else:
+                continue
+            edges[name] |= {m for m in found if m in files and m != name}
+    return edges
+
+
+def test_the_package_has_no_import_cycle():
+    """Strongly connected modules, by Tarjan's algorithm: none may hold two modules."""
+    edges, index, low, stack, cycles = _imports(), {}, {}, [], []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    assert cycles == []
+
+
+def test_no_module_below_the_stages_imports_them():
+    """The stages are doors: the domain packages, tracking and the study never call them."""
+    upward = [(m, t) for m, targets in _imports().items() for t in targets
+              if t.startswith("deepfake_mlflow.stages")
+              and not m.startswith("deepfake_mlflow.stages") and m != "deepfake_mlflow.cli"]
+    assert upward == []
+
+
+def test_the_store_is_configured_at_the_entry_points_alone():
+    """configure() is called by the command line, a study's task on a Dask worker and the
+    dashboards; everything else uses the store its entry point chose."""
+    import ast
+    from pathlib import Path
+    root = Path(stages.__file__).resolve().parents[2]
+
+    def calls_configure(path: Path) -> bool:
+        return any(isinstance(node, ast.Call) and (
+            getattr(node.func, "attr", None) == "configure"
+            or getattr(node.func, "id", None) == "configure")
+            for node in ast.walk(ast.parse(path.read_text())))
+
+    callers = sorted(str(p.relative_to(root)) for folder in ("deepfake_mlflow", "dashboards")
+                     for p in (root / folder).rglob("*.py") if calls_configure(p))
+    assert callers == ["dashboards/store.py", "deepfake_mlflow/cli.py",
+                       "deepfake_mlflow/study/engine.py"]
