@@ -145,7 +145,7 @@ def promote(datasets: list[str] | None = None) -> list[dict]:
         raise UserInputError(f"no finished training run with a model for {missing or 'any dataset'}"
                              " in the tracking store: train first")
     with tracking.runs.stage_run("registry", run_name="promote",
-                            params={"datasets": ",".join(datasets or []) or "all"}):
+                                 params={"datasets": ",".join(datasets or []) or "all"}):
         results = [_promote_one(client, dataset, model, run)
                    for (dataset, model), run in sorted(chosen.items())]
         tracking.logs.log_dataframe(pd.DataFrame(results).assign(

@@ -51,13 +51,13 @@ class Objective:
         try:
             name = f"trial-{trial.number}-{naming.augment_label(tag)}"
             with tracking.runs.stage_run("ablation", run_name=name,
-                                    tags={"dataset": self.cfg.dataset, "loss": self.cfg.loss,
-                                          "augment": tag,
-                                          "variant": naming.variant(self.cfg.loss, tag),
-                                          "optuna_study": self.cfg.study_name(),
-                                          "optuna_trial": str(trial.number)},
-                                    # the param spelled as the tag, as the trainings log it
-                                    params={"augment": tag, "trial": trial.number}) as run:
+                                         tags={"dataset": self.cfg.dataset, "loss": self.cfg.loss,
+                                               "augment": tag,
+                                               "variant": naming.variant(self.cfg.loss, tag),
+                                               "optuna_study": self.cfg.study_name(),
+                                               "optuna_trial": str(trial.number)},
+                                         # the param spelled as the tag, as the trainings log it
+                                         params={"augment": tag, "trial": trial.number}) as run:
                 trial.set_user_attr("mlflow_run_id", run.info.run_id)
                 trial.set_user_attr("augment", tag)
                 started = time.perf_counter()

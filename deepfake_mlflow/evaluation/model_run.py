@@ -90,7 +90,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     predictions = scores.predictions
     found = frame_and_video_metrics(predictions, cfg.bootstrap, seed)
     dataset = tracking.logs.log_index_input(test.faces, source=str(test.index.resolve()),
-                                       name=f"{name}-{split}-faces", context=split)
+                                            name=f"{name}-{split}-faces", context=split)
     # which faces were scored: a study reuses this evaluation only on the same faces
     mlflow.set_tag(f"faces_digest/{name}", faces_digest(test.index))
     metrics = {f"{k}/{name}": v for k, v in found.items()}

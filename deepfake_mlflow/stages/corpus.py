@@ -41,8 +41,8 @@ def run(cfg: CorpusConfig) -> Path:
 
     out = Path(cfg.out)
     with tracking.runs.stage_run("corpus", run_name="corpus",
-                            params={"size": cfg.size, "seed": cfg.seed,
-                                    "out": str(out.resolve())}):
+                                 params={"size": cfg.size, "seed": cfg.seed,
+                                         "out": str(out.resolve())}):
         started = time.perf_counter()
         manifest = build_corpus(out, size=cfg.size, seed=cfg.seed)
         mlflow.log_artifact(str(manifest))

@@ -86,10 +86,11 @@ def run(cfg: DemoConfig) -> dict:
     study = ReproduceConfig(cfg.study)
     plan = study.study_plan()
     started = time.perf_counter()
+    where = str(out.resolve())
     with tracking.runs.stage_run("demo", run_name="demo", tags={"study": plan.name},
-                            run_id=parent_run_id("demo", plan.name, {"out": str(out.resolve())}),
-                            params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
-                                    "out": str(out.resolve())}) as parent:
+                                 run_id=parent_run_id("demo", plan.name, {"out": where}),
+                                 params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
+                                         "out": where}) as parent:
         indexed = prepare(cfg, out)
         # the study reads its faces from the demo's workspace (paths.workspace())
         with scoped_env(DEEPFAKE_MLFLOW_WORKSPACE=str((out / "workspace").resolve())):

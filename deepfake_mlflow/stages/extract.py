@@ -128,14 +128,14 @@ def _merge(cfg: ExtractConfig, index: Path, out: Path):
     with paths.exclusive(target.with_suffix(".lock"), f"{target}"):
         faces, shards = merge_shards(out, schema.load(index))
         with tracking.runs.stage_run("extract", run_name=f"merge-{cfg.dataset}",
-                                tags={"dataset": cfg.dataset},
-                                params={"dataset": cfg.dataset, "index": str(index.resolve()),
-                                        "out": str(out.resolve()), "shards": shards}):
+                                     tags={"dataset": cfg.dataset},
+                                     params={"dataset": cfg.dataset, "index": str(index.resolve()),
+                                             "out": str(out.resolve()), "shards": shards}):
             schema.save(faces, target)
             mlflow.log_metrics({"videos": faces["key"].nunique(), "rows": len(faces),
                                 "shards": shards})
             tracking.logs.log_index_input(faces, source=str(target.resolve()),
-                                     name=f"{cfg.dataset}-faces", context="extract")
+                                          name=f"{cfg.dataset}-faces", context="extract")
     log.info("%s: %d shards merged, %d videos; faces index %s", cfg.dataset, shards,
              faces["key"].nunique(), target)
     return faces
@@ -187,7 +187,7 @@ def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: P
 
     workers = params["workers"]
     with tracking.runs.stage_run("extract", run_name=f"extract-{cfg.dataset}",
-                            tags={"dataset": cfg.dataset}, params=params):
+                                 tags={"dataset": cfg.dataset}, params=params):
         timing = extract_faces(videos, root, faces_root, settings, workers, cfg.progress)
         faces = faces_index(videos, faces_root)
         schema.save(faces, target)
@@ -203,7 +203,7 @@ def _extract(cfg: ExtractConfig, videos, root: Path, faces_root: Path, target: P
         mlflow.log_metrics(metrics)
         if len(faces):
             tracking.logs.log_index_input(faces, source=str(target.resolve()),
-                                     name=f"{cfg.dataset}-faces", context="extract")
+                                          name=f"{cfg.dataset}-faces", context="extract")
         failures = (faces[faces["video_status"] != VideoStatus.OK].groupby("key").first()
                     .reset_index()[["key", "video_status", "video_reason"]])
         tracking.logs.log_dataframe(failures, "failures.csv")

@@ -66,10 +66,10 @@ def run(cfg: IndexConfig):
               "seed": cfg.seed, "probe": cfg.probe, "index_path": str(out.resolve()),
               **cfg.dataset_options()}
     with tracking.runs.stage_run("index", run_name=f"index-{cfg.dataset}",
-                            tags={"dataset": cfg.dataset}, params=params):
+                                 tags={"dataset": cfg.dataset}, params=params):
         if len(frame):
             tracking.logs.log_index_input(frame, source=str(root), name=f"{cfg.dataset}-videos",
-                                     context="index")
+                                          context="index")
         summary = schema.split_summary(frame)
         tracking.logs.log_dataframe(summary, "split_summary.csv")
         mlflow.log_artifact(str(out), artifact_path="index")
