@@ -25,6 +25,9 @@ EXPERIMENTS = {
              "(bce, triplet, finetune). Group by the `variant` tag to see the paper's tables.",
     "evaluate": "Evaluations: frame and video AUC per test set; several models make a "
                 "matrix run (the paper's Tables I-IV) with one child run per model.",
+    "compare": "Paired comparisons of models on the same test videos: the AUC difference, "
+               "its interval, Holm's p and a verdict per test set (comparison.csv, "
+               "comparison.png); new evaluations are child runs.",
     "ablation": "Optuna studies over augmentations (the paper's Fig. 3): one child run per "
                 "trial under the study's run.",
     "registry": "Promotions of the champion model of each training dataset.",

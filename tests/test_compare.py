@@ -90,3 +90,53 @@ def test_predictions_are_aligned_on_the_faces_every_run_scored():
     labels, keys, left, right = compare.aligned([a], [b])
     assert labels.tolist() == [1, 0] and keys.tolist() == ["v1", "v2"]
     assert left.tolist() == [[1.0, 3.0]] and right.tolist() == [[10.0, 30.0]]
+
+
+# --- the compare stage: real trainings, real evaluations, a real store ----------------------
+def test_compare_scores_two_models_once_and_reuses_their_evaluations(faces_ff, capsys):
+    """Two trainings of the FF++ test faces compared on them: one row, logged with its
+    plot; a second comparison scores nothing again; the variant picked by tags is the same
+    training as its run id; one model alone is refused before any run exists."""
+    import mlflow
+
+    from deepfake_mlflow.cli import main
+    from deepfake_mlflow.stages.train import run as run_train
+    from helpers import tiny
+    first = run_train(tiny(faces_ff)).run_id
+    second = run_train(tiny(faces_ff, seed=1, max_iters=6)).run_id
+    test = f"ff={faces_ff}"
+    assert main(["compare", f"{first},{second}", test]) == 0
+    out = capsys.readouterr().out
+    assert f"frame AUC difference against {first}" in out and "test videos (real/fake)" in out
+    (run,) = mlflow.search_runs(experiment_names=["deepfake-compare"], output_format="list",
+                                filter_string="tags.stage = 'compare'")
+    table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                            artifact_path="comparison.csv"))
+    assert list(table[["model", "reference", "test_set"]].itertuples(index=False, name=None)) \
+        == [(second, first, "ff")]
+    assert table["verdict"].iloc[0] in (compare.BETTER, compare.WORSE, compare.TIED,
+                                        compare.TOO_FEW)
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"comparison.csv", "comparison.png", "comparison.pdf"} <= artifacts
+    assert run.data.metrics["reused_evaluations"] == 0
+    # the difference is that of the two evaluations' own AUCs (the same faces, paired)
+    evaluations = mlflow.search_runs(experiment_names=["deepfake-compare"],
+                                     filter_string="tags.stage = 'evaluate'",
+                                     output_format="list")
+    auc = {r.data.tags["train_run_id"]: r.data.metrics["auc_frame/ff"] for r in evaluations}
+    assert math.isclose(table["difference"].iloc[0], auc[second] - auc[first], abs_tol=1e-9)
+
+    # again, the first model named by its tags: nothing scored again
+    assert main(["compare", f"tags:dataset=ff,seed=0,{second}", test]) == 0
+    capsys.readouterr()
+    runs = mlflow.search_runs(experiment_names=["deepfake-compare"],
+                              filter_string="tags.stage = 'compare'", output_format="list")
+    assert len(runs) == 2 and runs[0].data.metrics["reused_evaluations"] == 2
+    again = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=runs[0].info.run_id,
+                                                            artifact_path="comparison.csv"))
+    assert math.isclose(again["difference"].iloc[0], table["difference"].iloc[0])
+
+    assert main(["compare", first, test]) == 2
+    assert "expected two or more models" in capsys.readouterr().err
+    assert len(mlflow.search_runs(experiment_names=["deepfake-compare"],
+                                  output_format="list")) == 4  # 2 comparisons, 2 evaluations

@@ -55,7 +55,8 @@ def test_configs_and_help_import_neither_torch_nor_mlflow():
 
 def test_experiments_come_from_the_one_list_of_stages():
     assert tuple(naming.EXPERIMENTS) == ("corpus", "index", "extract", "train", "evaluate",
-                                         "ablation", "registry", "reproduce", "demo")
+                                         "compare", "ablation", "registry", "reproduce",
+                                         "demo")
     # every stage's runs go to one of them, and each has a stage
     assert set(naming.EXPERIMENTS) == {e for e in stages.STAGES.values() if e}
     assert tracking.experiments.experiment_name("registry") == "deepfake-registry"

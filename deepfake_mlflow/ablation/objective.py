@@ -167,7 +167,7 @@ class Objective:
         seeds' spread (auc_frame_sd)."""
         import numpy as np
 
-        from .predictions import predictions
+        from ..evaluation.predictions import predictions
         from ..evaluation import compare
         found = {}
         for test in self.tests:

@@ -17,8 +17,6 @@ from .storage import SURPLUS
 
 COLUMNS = ["augment", "test_set", "difference", "low", "high", "p_value", "p_holm", "verdict",
            "real_videos", "fake_videos", "seeds_a", "seeds_b"]
-SHORT = {compare.BETTER: "better", compare.WORSE: "worse", compare.TIED: "n.d.",
-         compare.TOO_FEW: "n/a"}
 
 
 INPUTS_TAG = "comparison_inputs"  # on the parent run: what its comparison.csv compared
@@ -60,20 +58,19 @@ def earlier_comparison(run_id: str, digest: str) -> pd.DataFrame | None:
 def compare_with_none(study, tests: dict, seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
     """One row per (augmentation, test set) of the study's finished trials against its
     NONE trial; empty without a NONE trial or test sets."""
-    from .predictions import predictions
+    from ..evaluation.predictions import predictions
     done = _compared(study)
     none = done.pop("none", None)
     if none is None or not tests:
         return pd.DataFrame(columns=COLUMNS)
-    rows = []
-    for test in tests:
-        base = [predictions(run_id, test) for run_id in none.user_attrs["eval_run_ids"]]
-        for augment, trial in done.items():
-            other = [predictions(run_id, test) for run_id in trial.user_attrs["eval_run_ids"]]
-            labels, keys, a, b = compare.aligned(other, base)
-            found = compare.paired_auc_difference(labels, keys, a, b, seed=seed)
-            rows.append({"augment": augment, "test_set": test, **found.as_dict()})
-    return compare.with_verdicts(rows)[COLUMNS]
+    def pairs():
+        for test in tests:
+            base = [predictions(run_id, test) for run_id in none.user_attrs["eval_run_ids"]]
+            for augment, trial in done.items():
+                yield ({"augment": augment, "test_set": test},
+                       [predictions(run_id, test) for run_id in trial.user_attrs["eval_run_ids"]],
+                       base)
+    return compare.compare_pairs(pairs(), seed=seed)[COLUMNS]
 
 
 def log_comparison(table: pd.DataFrame, digest: str) -> None:
@@ -100,21 +97,9 @@ def printed(table: pd.DataFrame) -> str:
     """The verdicts as a console table: an augmentation per row, a test set per column,
     each cell the AUC difference with its 95% interval and the verdict."""
     from ..naming import augment_label
-
-    def cell(row) -> str:
-        if pd.isna(row["low"]):
-            return f"{row['difference']:+.3f} n/a"
-        return (f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}] "
-                f"{SHORT[row['verdict']]}")
-    shown = table.assign(cell=table.apply(cell, axis=1),
+    shown = table.assign(cell=table.apply(compare.cell, axis=1),
                          augment=table["augment"].map(augment_label))
     grid = shown.pivot(index="augment", columns="test_set", values="cell")
-    videos = shown.groupby("test_set")[["real_videos", "fake_videos"]].first()
+    footer = compare.footer(table).split("; ", 1)
     seeds = f"{int(table['seeds_a'].max())} seed(s) per augmentation"
-    return (grid.to_string() + "\n" + "test videos (real/fake): "
-            + ", ".join(f"{t} {int(r.real_videos)}/{int(r.fake_videos)}"
-                        for t, r in videos.iterrows())
-            + f"; {seeds}; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over the "
-              f"{int(table['p_value'].notna().sum())} comparisons tested; n.d.: not "
-              f"distinguishable; n/a: fewer than {config.INTERVAL_MIN_VIDEOS} videos of a "
-              "class, no test")
+    return f"{grid.to_string()}\n{footer[0]}; {seeds}; {footer[1]}"

@@ -162,6 +162,44 @@ def verdict(difference: float, adjusted_p: float, alpha: float = config.TEST_ALP
     return BETTER if difference > 0 else WORSE
 
 
+SHORT = {BETTER: "better", WORSE: "worse", TIED: "n.d.", TOO_FEW: "n/a"}
+
+
+def cell(row) -> str:
+    """A comparison as a console cell: +0.052 [+0.01, +0.09] better; +0.052 n/a without an
+    interval (too few videos)."""
+    if pd.isna(row["low"]):
+        return f"{row['difference']:+.3f} n/a"
+    return (f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}] "
+            f"{SHORT[row['verdict']]}")
+
+
+def footer(table: pd.DataFrame) -> str:
+    """What a printed comparison rests on: its test videos and how verdicts are called."""
+    videos = table.groupby("test_set")[["real_videos", "fake_videos"]].first()
+    return ("test videos (real/fake): "
+            + ", ".join(f"{t} {int(r.real_videos)}/{int(r.fake_videos)}"
+                        for t, r in videos.iterrows())
+            + f"; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over the "
+              f"{int(table['p_value'].notna().sum())} comparisons tested; n.d.: not "
+              f"distinguishable; n/a: fewer than {config.INTERVAL_MIN_VIDEOS} videos of a "
+              "class, no test")
+
+
+def compare_pairs(pairs, seed: int = config.DEFAULT_SEED,
+                  alpha: float = config.TEST_ALPHA) -> pd.DataFrame:
+    """The paired comparison of each pair, then Holm over all of them: the one path of the
+    ablation's verdicts against NONE and of `compare`. `pairs` yields (what, a, b): what
+    the row compares (a dict of its labels), and A's and B's predictions on one test set
+    (one table per seed: key, frame, label, logit)."""
+    rows = []
+    for what, a, b in pairs:
+        labels, keys, logits_a, logits_b = aligned(a, b)
+        found = paired_auc_difference(labels, keys, logits_a, logits_b, seed=seed)
+        rows.append({**what, **found.as_dict()})
+    return with_verdicts(rows, alpha)
+
+
 def with_verdicts(rows: list[dict], alpha: float = config.TEST_ALPHA) -> pd.DataFrame:
     """Rows of Difference fields (and what they compare) -> a table with the Holm-adjusted
     p-value over all of them and each one's verdict."""

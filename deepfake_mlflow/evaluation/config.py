@@ -15,6 +15,21 @@ from ..errors import UserInputError
 from ..options import at_least, check_types, numbers, one_of, option, require
 
 
+# the options of scoring, shared by every command that scores test sets (evaluate, compare)
+def bootstrap_option():
+    return option(config.BOOTSTRAP_SAMPLES, help="resamples of the test videos for each "
+                                                 "AUC's 95%% interval (0: no interval)")
+
+
+def device_option():
+    return option(config.DEVICE, help="auto (CUDA when present), cpu, cuda or cuda:N")
+
+
+def precision_option():
+    return option(config.SCORE_PRECISION, choices=config.PRECISIONS,
+                  help="fp32 (scores equal on every device), bf16 or fp16 (faster on GPUs)")
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     model: str | tuple = option(help="comma list of: run id, runs:/ or models:/ URI "
@@ -32,13 +47,9 @@ class EvaluateConfig:
     scales: tuple = option(config.ROBUSTNESS_SCALES, parse=numbers(float),
                            help="comma list of downscale factors (robustness)")
     seed: int = option(config.DEFAULT_SEED, help="seed of the MDS pairs and the bootstrap")
-    bootstrap: int = option(config.BOOTSTRAP_SAMPLES,
-                            help="resamples of the test videos for each AUC's 95%% interval "
-                                 "(0: no interval)")
-    device: str = option(config.DEVICE, help="auto (CUDA when present), cpu, cuda or cuda:N")
-    precision: str = option(config.SCORE_PRECISION, choices=config.PRECISIONS,
-                            help="fp32 (scores equal on every device), bf16 or fp16 "
-                                 "(faster on GPUs)")
+    bootstrap: int = bootstrap_option()
+    device: str = device_option()
+    precision: str = precision_option()
     run_name: str = option("", cli=False, help="the evaluation run's name (one model); "
                                                "default eval:<training run's name>")
 

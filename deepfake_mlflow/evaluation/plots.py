@@ -214,3 +214,31 @@ def robustness_figure(table: pd.DataFrame, title: str, group: str = "test_set"):
     axes[0].set_ylabel("frame-level ROC AUC")
     fig.suptitle(title)
     return fig
+
+
+VERDICT_COLOURS = {"better": "#009E73", "worse": "#D55E00"}  # others: grey
+
+
+def forest(table: pd.DataFrame, title: str = "AUC difference against the reference"):
+    """A forest plot of paired comparisons: one row per model and test set, its frame-AUC
+    difference with the reference and its 95% interval (a dot alone where there is none:
+    too few videos), coloured by its Holm verdict; the line at 0 is no difference."""
+    rows = table.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.4, 0.42 * len(rows) + 1.3))
+    y = np.arange(len(rows))[::-1]
+    for yi, row in zip(y, rows.itertuples()):
+        tint = VERDICT_COLOURS.get(row.verdict, "#707070")
+        if not pd.isna(row.low):
+            ax.plot([row.low, row.high], [yi, yi], color=tint, lw=1.6)
+        ax.plot(row.difference, yi, "o", color=tint, ms=5)
+        shown = "n/a" if pd.isna(row.p_holm) else f"p_holm {row.p_holm:.3f}"
+        ax.annotate(f"{row.verdict} ({shown})", (1.02, yi), xycoords=("axes fraction", "data"),
+                    va="center", fontsize=7, color=tint)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [f"{row.model} on {label(row.test_set)}" for row in rows.itertuples()],
+                  fontsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(f"frame AUC difference, model minus reference, 95% interval "
+                  f"(reference: {rows['reference'].iloc[0] if len(rows) else '-'})", fontsize=8)
+    ax.set_title(title)
+    return fig

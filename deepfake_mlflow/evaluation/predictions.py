@@ -1,5 +1,5 @@
 """The per-face predictions an evaluation run logged (predictions/<test set>.parquet),
-read back for the comparisons between an ablation's trials."""
+read back for the paired comparisons (an ablation's trials, `compare`)."""
 
 from __future__ import annotations
 
