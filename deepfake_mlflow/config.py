@@ -129,6 +129,9 @@ BCA_MAX_VIDEOS = 2000
 # comparisons of two variants on the same test videos (deepfake_mlflow.evaluation.compare):
 # a difference is called at this family-wise error rate, Holm-corrected over a study's tests
 TEST_ALPHA = 0.05
+# a claim of "no difference" (the paper's "few gains", "barely change") holds when every
+# compared difference's 95% interval lies within +-this much frame AUC (an equivalence test)
+CLAIM_EQUIVALENCE_MARGIN = 0.05
 ROBUSTNESS_JPEG_QUALITIES = (90, 70, 50, 30, 10)  # re-compression of the test faces
 ROBUSTNESS_SCALES = (0.75, 0.5, 0.25)  # downscale factor, then back up to the input size
 

@@ -140,3 +140,54 @@ def test_compare_scores_two_models_once_and_reuses_their_evaluations(faces_ff, c
     assert "expected two or more models" in capsys.readouterr().err
     assert len(mlflow.search_runs(experiment_names=["deepfake-compare"],
                                   output_format="list")) == 4  # 2 comparisons, 2 evaluations
+
+
+# --- a claim's verdict, by simulation -----------------------------------------------------
+def _claim_verdicts(shift_a: float, shift_b: float, direction: str = "better", studies=200,
+                    comparisons=3, videos=16) -> dict:
+    """How often each verdict is called on `studies` simulated studies of one claim, each
+    `comparisons` paired comparisons (test sets) of 8 real and 8 fake videos, as the demo's
+    test sets hold."""
+    rng = np.random.default_rng(11)
+    found: dict[str, int] = {}
+    for k in range(studies):
+        rows = []
+        for c in range(comparisons):
+            labels, keys, a, b = _two_variants(rng, videos=videos, frames=8, shift_a=shift_a,
+                                               shift_b=shift_b)
+            rows.append(compare.paired_auc_difference(labels, keys, a, b, samples=200,
+                                                      seed=k * comparisons + c).as_dict())
+        verdict, _ = compare.claim_verdict(pd.DataFrame(rows), direction)
+        found[verdict] = found.get(verdict, 0) + 1
+    return {v: n / studies for v, n in found.items()}
+
+
+def test_a_claim_with_a_planted_effect_is_supported_and_its_reverse_contradicted():
+    """Frame AUC about 0.92 against 0.68 on each of three test sets: the claim that A is
+    better is supported in at least 8 studies of 10; the same effect reversed contradicts
+    it as often, and is never called support."""
+    planted = _claim_verdicts(3.0, 1.0)
+    assert planted.get(compare.SUPPORTED, 0) >= 0.8
+    reversed_ = _claim_verdicts(1.0, 3.0)
+    assert reversed_.get(compare.CONTRADICTED, 0) >= 0.8
+    assert reversed_.get(compare.SUPPORTED, 0) == 0
+
+
+def test_a_claim_without_an_effect_is_rarely_called_either_way():
+    """No difference: supported or contradicted in at most 5 studies of 100 (Holm within
+    the claim holds the family-wise error of its three comparisons)."""
+    null = _claim_verdicts(1.0, 1.0)
+    assert null.get(compare.SUPPORTED, 0) + null.get(compare.CONTRADICTED, 0) <= 0.05
+
+
+def test_a_claim_of_no_difference_is_an_equivalence_test():
+    rows = pd.DataFrame({"difference": [0.01, -0.02], "low": [-0.03, -0.04],
+                         "high": [0.04, 0.01], "p_value": [0.6, 0.3]})
+    assert compare.claim_verdict(rows, "same")[0] == compare.SUPPORTED
+    wide = rows.assign(low=[-0.2, -0.04])  # one interval reaches past the margin
+    assert compare.claim_verdict(wide, "same")[0] == compare.UNDECIDED
+    apart = rows.assign(difference=[0.2, 0.0], low=[0.12, -0.04], high=[0.28, 0.01])
+    assert compare.claim_verdict(apart, "same")[0] == compare.CONTRADICTED
+    few = rows.assign(p_value=[np.nan, np.nan], low=np.nan, high=np.nan)
+    verdict, why = compare.claim_verdict(few, "better")
+    assert verdict == compare.UNTESTABLE and "fewer than 3 test videos" in why

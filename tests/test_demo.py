@@ -71,6 +71,36 @@ def test_demo_is_one_parent_run_holding_every_step(demo_store):
 
 
 
+def test_the_demo_judges_every_claim_of_the_paper(demo_store):
+    """Every claim of studies/claims.yaml has a verdict or a reason, as the study's run
+    holds them; the tiny study's test sets (1 or 2 videos of a class) are too small to
+    test any, and say so; the ablation on ff cannot test claim 4 (Celeb-DF and DFD)."""
+    from deepfake_mlflow.evaluation import compare
+    from deepfake_mlflow.study import claims
+    verdicts = demo_store["results"]["claims"]
+    assert list(verdicts["claim"]) == [c.id for c in claims.load()]
+    assert set(verdicts["verdict"]) <= {compare.SUPPORTED, compare.CONTRADICTED,
+                                        compare.UNDECIDED, compare.UNTESTABLE}
+    assert (verdicts["why"].str.len() > 0).all()  # a verdict or a reason, never nothing
+    why = verdicts.set_index("claim")["why"]
+    assert why["4"] == "the ablation ran on ff only; the paper's claim 4 needs celebdf and dfd"
+    assert "separability" in why["7"]
+    parent = demo_store["results"]["parent_run_id"]
+    logged = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=parent,
+                                                             artifact_path="claims.csv"),
+                         dtype={"claim": str})
+    assert list(logged["verdict"]) == list(verdicts["verdict"])
+    metrics = mlflow.get_run(parent).data.metrics
+    assert sum(metrics[f"claims_{v}"] for v in ("supported", "contradicted",
+                                                "not_distinguishable", "untestable")) \
+        == len(verdicts)
+    # the comparisons behind them: claim 6 compares triplet/selected with bce/selected
+    evidence = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=parent, artifact_path="claims_evidence.csv"), dtype={"claim": str})
+    six = evidence[evidence["claim"] == "6"]
+    assert len(six) == 2 * 4 and set(six["a"]) == {"triplet/bc+hf+hsv+jpeg"}
+
+
 def test_the_demo_reads_well_in_the_mlflow_ui(demo_store):
     """What the UI shows: experiments that open on their runs, with a description; short
     names unique in the study; one variant tag to group by; params equal to tags; an

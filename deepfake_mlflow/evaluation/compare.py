@@ -210,3 +210,50 @@ def with_verdicts(rows: list[dict], alpha: float = config.TEST_ALPHA) -> pd.Data
     table["verdict"] = [verdict(d, p, alpha)
                         for d, p in zip(table["difference"], table["p_holm"])]
     return table
+
+
+# --- a claim: several comparisons, one verdict ----------------------------------------------
+SUPPORTED, CONTRADICTED, UNDECIDED, UNTESTABLE = (
+    "supported", "contradicted", "not distinguishable", "not testable")
+DIRECTIONS = ("better", "worse", "same")
+
+
+def claim_verdict(table: pd.DataFrame, direction: str, alpha: float = config.TEST_ALPHA,
+                  margin: float = config.CLAIM_EQUIVALENCE_MARGIN) -> tuple[str, str]:
+    """The verdict of a claim on its comparisons (rows of difference, low, high, p_value:
+    `a` minus `b`), and why, with Holm's correction within the claim.
+
+    better / worse: supported when at least one comparison is significant the claim's way
+    and none the other way; contradicted when the reverse; not distinguishable otherwise
+    (none significant, or both ways: said so). same: supported when every interval lies
+    within +-margin (an intersection of equivalence tests, which needs no correction);
+    contradicted when some interval lies wholly outside it; not distinguishable otherwise.
+    Not testable without a comparison that has an interval (too few videos)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
+    tested = table[table["p_value"].notna()] if len(table) else table
+    if not len(tested):
+        return UNTESTABLE, (f"fewer than {config.INTERVAL_MIN_VIDEOS} test videos of a class "
+                            "in every comparison" if len(table) else "nothing to compare")
+    if direction == "same":
+        inside = ((tested["low"] > -margin) & (tested["high"] < margin)).sum()
+        outside = ((tested["low"] > margin) | (tested["high"] < -margin)).sum()
+        if inside == len(tested):
+            return SUPPORTED, f"all {len(tested)} intervals within +-{margin:g} AUC"
+        if outside:
+            return CONTRADICTED, (f"{outside} of {len(tested)} intervals wholly beyond "
+                                  f"+-{margin:g} AUC")
+        return UNDECIDED, (f"{len(tested) - inside} of {len(tested)} intervals reach past "
+                           f"+-{margin:g} AUC: too wide to tell")
+    adjusted = holm(tested["p_value"])
+    significant = adjusted < alpha
+    up = int((significant & (tested["difference"].to_numpy() > 0)).sum())
+    down = int((significant & (tested["difference"].to_numpy() < 0)).sum())
+    agree, disagree = (up, down) if direction == "better" else (down, up)
+    counts = (f"{agree} of {len(tested)} significant the paper's way, {disagree} the other "
+              f"(Holm, alpha {alpha:g})")
+    if agree and not disagree:
+        return SUPPORTED, counts
+    if disagree and not agree:
+        return CONTRADICTED, counts
+    return UNDECIDED, counts + (": mixed" if agree else "")

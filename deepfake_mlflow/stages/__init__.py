@@ -21,9 +21,9 @@ from types import ModuleType
 # naming.EXPERIMENTS) its runs open in when no study run is active; None for a stage that
 # opens no run of its own
 STAGES = {"corpus": "corpus", "index": "index", "extract": "extract", "train": "train",
-          "evaluate": "evaluate", "compare": "compare", "ablation": "ablation", "worker": "ablation",
-          "promote": "registry", "predict": None, "reproduce": "reproduce", "demo": "demo",
-          "dashboard": None}
+          "evaluate": "evaluate", "compare": "compare", "ablation": "ablation",
+          "worker": "ablation", "promote": "registry", "predict": None,
+          "reproduce": "reproduce", "demo": "demo", "dashboard": None}
 
 
 def get(name: str) -> ModuleType:

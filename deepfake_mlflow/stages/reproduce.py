@@ -122,6 +122,10 @@ def report_study(result) -> int:
         from .ablation import report as report_ablation
         print()
         report_ablation(ablation)  # the same tables as the ablation stage prints
+    if result.get("claims") is not None:
+        from ..study.claims import printed
+        print()
+        print(printed(result["claims"]))
     for champion in result.get("champions") or []:
         print(f"champion of {champion['dataset']}: {champion['uri']} (version "
               f"{champion['version']}, validation loss {champion['val_loss']:.4f})")

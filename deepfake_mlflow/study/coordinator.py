@@ -44,6 +44,7 @@ def run_steps(plan: StudyPlan, study_file: Path, report_dir: Path, cluster=None)
     outcomes = (engine.on_cluster(tasks, work, cluster) if cluster
                 else engine.in_process(tasks, work))
     results, counts, failed = collect(plan, tasks, outcomes)
+    results["claims"] = judge_claims(plan, results, failed)
     mlflow.log_metrics({"trainings_run": counts["trained"],
                         "trainings_reused": counts["reused"],
                         "steps_failed": len(failed),
@@ -87,16 +88,35 @@ def collect(plan: StudyPlan, tasks: list, outcomes: dict) -> tuple[dict, dict, l
     return results, counts, failed
 
 
-def report(parent: str, folder: Path, failed: list[str]) -> Path | None:
-    """The dashboards' report of the study, logged to the study's run; a failure is added
-    to `failed`, as every step of a study's is."""
-    from dashboards import report as dashboard, store
-    what, started = "report: the paper's tables and figures", time.perf_counter()
+def reported_step(what: str, work, failed: list[str]):
+    """A step of the study's own process (the claims, the report): its value, or None when
+    it failed, its failure added to `failed` as every task's is; one line either way."""
+    started = time.perf_counter()
     try:
-        built = dashboard.build(store.load(run_id=parent), folder).resolve()
+        value = work()
     except Exception as err:  # noqa: BLE001 - reported, as every step of a study
         failed.append(f"{what}: {first_line(err)}")
         log.warning("%-52s failed: %s", what, first_line(err))
         return None
     log.info("%-52s %6.0f s", what, time.perf_counter() - started)
-    return built
+    return value
+
+
+def judge_claims(plan: StudyPlan, results: dict, failed: list[str]):
+    """The paper's claims judged on the study's runs (study.claims), logged to the study's
+    run."""
+    from . import claims
+
+    def work():
+        verdicts, evidence = claims.judge(results, plan, seed=plan.evaluation_defaults().seed)
+        claims.log(verdicts, evidence)
+        return verdicts
+    return reported_step("claims: the paper's conclusions judged", work, failed)
+
+
+def report(parent: str, folder: Path, failed: list[str]) -> Path | None:
+    """The dashboards' report of the study, logged to the study's run."""
+    from dashboards import report as dashboard, store
+    return reported_step("report: the paper's tables and figures",
+                         lambda: dashboard.build(store.load(run_id=parent), folder).resolve(),
+                         failed)

@@ -78,7 +78,6 @@ class StudyPlan:
         """Every step's options, checked by the stage that will take them."""
         from ..errors import MalformedFileError, UserInputError
         try:
-            seeds = self.study_seeds()  # the train seed, when alone, TrainConfig checks
             if len(set(self.seeds)) != len(self.seeds) or not all(
                     isinstance(v, int) and v >= 0 for v in self.seeds):
                 raise UserInputError(f"seeds {list(self.seeds)}: expected distinct integers "

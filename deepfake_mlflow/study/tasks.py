@@ -194,12 +194,14 @@ class LimitedPoint:
         done = self.done(study, task, inputs)
         if done is not None:
             found = [{"test_set": t, "test_videos": done.data.metrics.get(f"videos/{t}"),
-                      **{m: done.data.metrics.get(f"{m}/{t}", float("nan")) for m in measured}}
-                     for t in tests]
+                      **{m: done.data.metrics.get(f"{m}/{t}", float("nan")) for m in measured},
+                      "eval_run_id": done.info.run_id} for t in tests]
         else:
             table = evaluate(EvaluateConfig(run_id, study.tests(tests), robustness="none",
                                             mds="none", bootstrap=study.bootstrap))
-            found = table[["test_set", *measured, "test_videos"]].to_dict("records")
+            # eval_run_id: where its predictions are (the paper's claim 1 compares them)
+            found = table[["test_set", *measured, "test_videos", "eval_run_id"]].to_dict(
+                "records")
         rows = [{"train_dataset": a["dataset"], "train_videos": a["train_videos"],
                  "loss": a["loss"], "seed": a["seed"], "run_id": run_id, **row}
                 for row in found]
