@@ -25,8 +25,9 @@ from deepfake_mlflow.evaluation import plots
 from deepfake_mlflow.evaluation.matrix import PAPER_TABLES, SELECTED
 from deepfake_mlflow.evaluation.plots import label, ordered
 
-from . import figures, paper, store
 from deepfake_mlflow.errors import first_line
+
+from . import figures, paper, store
 
 log = logging.getLogger(__name__)
 STYLE = Path(__file__).with_name("report.css")
@@ -82,6 +83,39 @@ class Report:
 
 
 # --- sections ---------------------------------------------------------------------------------
+VERDICT_CLASS = {"supported": "supported", "contradicted": "contradicted"}
+
+
+def claims_section(report: Report, scratch: Path) -> Section:
+    """The paper's conclusions judged on this study's runs (study.claims): one row a claim,
+    its verdict and why, its largest effect, the evidence on the study's run."""
+    section = Section("claims", "The paper's conclusions on this data")
+    parent = report.study.parent
+    verdicts = store.download_csv(parent, "claims.csv", scratch) if parent else None
+    if verdicts is None or not len(verdicts):
+        section.notes.append("no claims judged in this study (a study of an earlier version, "
+                             "or runs of one experiment)")
+        return section
+    evidence = report.anchor("claims_evidence.csv", parent.info.run_id)
+    rows = []
+    for r in verdicts.fillna("").itertuples():
+        tint = VERDICT_CLASS.get(r.verdict, "undecided")
+        rows.append(f"<tr><td>{html.escape(str(r.claim))}</td><td>{html.escape(r.says)}</td>"
+                    f"<td>{html.escape(r.rests_on)}</td>"
+                    f'<td class="{tint}"><b>{html.escape(r.verdict)}</b></td>'
+                    f"<td>{html.escape(r.why)}</td><td>{html.escape(r.largest_effect)}</td></tr>")
+    section.body.append(
+        "<p>Each claim of the paper (sections V-VI) as comparisons of this study's runs: the "
+        "paired frame-AUC difference on the same test videos, Holm-corrected within the "
+        f"claim (alpha {config.TEST_ALPHA}); a claim of no difference holds when every "
+        f"interval lies within \u00b1{config.CLAIM_EQUIVALENCE_MARGIN:g} AUC. Every "
+        f"comparison behind a verdict: {evidence} on the study's run.</p>"
+        '<table class="list"><thead><tr><th>claim</th><th>the paper says</th>'
+        "<th>rests on</th><th>verdict</th><th>why</th><th>largest difference [95% "
+        f"interval]</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return section
+
+
 def tables_section(report: Report) -> Section:
     from deepfake_mlflow.evaluation.matrix import over_seeds
     section = Section("tables", "Tables I-IV: frame-level ROC AUC across datasets")
@@ -438,8 +472,8 @@ def curves_section(report: Report) -> Section:
     return section
 
 
-SECTIONS = (tables_section, ablation_section, limited_section, mds_section, roc_section,
-            robustness_section, curves_section)
+SECTIONS = (claims_section, tables_section, ablation_section, limited_section, mds_section,
+            roc_section, robustness_section, curves_section)
 
 
 def build(study: store.Study, out: Path, ui_url: str | None = None,
@@ -451,8 +485,8 @@ def build(study: store.Study, out: Path, ui_url: str | None = None,
     report = Report(study, out, ui_url or config.ui_url())
     with tempfile.TemporaryDirectory() as scratch:
         for make in SECTIONS:
-            needs_scratch = make in (ablation_section, mds_section, roc_section,
-                                     robustness_section)
+            needs_scratch = make in (claims_section, ablation_section, mds_section,
+                                     roc_section, robustness_section)
             try:
                 section = make(report, Path(scratch)) if needs_scratch else make(report)
             except Exception as err:  # noqa: BLE001 - one broken section, not a broken report

@@ -19,7 +19,7 @@ from deepfake_mlflow import cli
 from deepfake_mlflow.tracking.store import configure
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SECTIONS = ("tables", "ablation", "data-limited", "mds", "roc", "robustness", "training")
+SECTIONS = ("claims", "tables", "ablation", "data-limited", "mds", "roc", "robustness", "training")
 RUN_LINK = re.compile(r"#/experiments/(\w+)/runs/(\w+)")
 
 
@@ -35,6 +35,11 @@ def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_sto
     page, text = build(tmp_path, run_id=demo_store["results"]["parent_run_id"])
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in text
+    # the report opens with the paper's claims, each with its verdict or its reason
+    assert text.index('<section id="claims">') < text.index('<section id="tables">')
+    claims = text[text.index('<section id="claims">'):text.index('<section id="tables">')]
+    assert claims.count("<tr>") == 1 + 8 and "claims_evidence.csv" in claims
+    assert "the ablation ran on ff only" in claims
     # the paper's values beside ours: Table I's CelebDF diagonal, Table IV's DF diagonal
     assert "paper 0.998" in text and "paper 0.963" in text
     for heading in ("Table I:", "Table II:", "Table III:", "Table IV:", "Fig. 1", "Fig. 2",
