@@ -13,6 +13,9 @@ FACE_SIZE = 256  # square crop resized to FACE_SIZE x FACE_SIZE
 # --- Splits ----------------------------------------------------------------------------
 SPLITS = ("train", "val", "test")
 DEFAULT_SEED = 0
+# seeds reach numpy, torch and the data loader's workers, which take 32 bits: a larger seed
+# would wrap around onto a smaller one (2**32 trains as 0) or overflow inside training
+SEED_MAX = 2**32 - 1
 
 # FF++ (DF) and DFD: 720/140/140 of 1000 source videos, as proportions for other sizes.
 FF_SPLIT_COUNTS = {"train": 720, "val": 140, "test": 140}

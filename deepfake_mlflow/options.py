@@ -189,6 +189,16 @@ def at_least(config, low, *names: str) -> None:
         require(value >= low, name, f"a number >= {low}", value)
 
 
+def seed_range(config, *names: str) -> None:
+    """Seeds from 0 to config.SEED_MAX (each value, for a tuple of seeds)."""
+    from . import config as protocol
+    for name in names:
+        value = getattr(config, name)
+        seeds = value if isinstance(value, (tuple, list)) else (value,)
+        require(all(0 <= s <= protocol.SEED_MAX for s in seeds), name,
+                f"seeds from 0 to {protocol.SEED_MAX}", value)
+
+
 def positive(config, *names: str) -> None:
     for name in names:
         value = getattr(config, name)

@@ -191,3 +191,18 @@ def test_a_claim_of_no_difference_is_an_equivalence_test():
     few = rows.assign(p_value=[np.nan, np.nan], low=np.nan, high=np.nan)
     verdict, why = compare.claim_verdict(few, "better")
     assert verdict == compare.UNTESTABLE and "fewer than 3 test videos" in why
+
+
+def test_an_interval_never_reaches_past_the_range_of_a_difference():
+    """Two seeds each and 3 videos of a class: a t interval on 1-2 degrees of freedom is
+    wide; it is held within [-1, 1], and the p-value is the test's own."""
+    rng = np.random.default_rng(5)
+    widest = 0.0
+    for k in range(20):
+        labels, keys, a, b = _two_variants(rng, videos=6, frames=4, shift_a=2.0, seeds=2,
+                                           seed_sd=1.5)
+        found = compare.paired_auc_difference(labels, keys, a, b, samples=200, seed=k)
+        assert -1.0 <= found.low <= found.difference <= found.high <= 1.0
+        assert 0.0 <= found.p_value <= 1.0
+        widest = max(widest, found.high - found.low)
+    assert widest > 1.0  # wide intervals were there to bound

@@ -80,6 +80,16 @@ VALUE_CASES = [
     (["evaluate", "m", "ff", "--scales", "2"], "--scales"),
     (["evaluate", "m", "ff", "--jpeg-qualities", "0"], "--jpeg-qualities"),
     (["index", "folder", "R", "--workers", "-1"], "--workers -1"),
+    # round four: seeds in range wherever they are taken, the new doors' options
+    (["train", "ff", "--seed", "4294967296"], "--seed 4294967296: expected seeds from 0 to"),
+    (["train", "ff", "--seed", "99999999999999999999"], "--seed 99999999999999999999"),
+    (["evaluate", "m", "ff", "--seed", "-1"], "--seed -1: expected seeds from 0 to"),
+    (["ablation", "ff", "--seeds", "0,4294967296"], "--seeds (0, 4294967296)"),
+    (["compare", "m1,m2", "ff", "--seed", "4294967296"], "--seed 4294967296"),
+    (["compare", "m1", "ff"], "expected two or more models"),
+    (["reproduce", "--scheduler", "local:0"], "--scheduler local:0: expected local:N, N >= 1"),
+    (["reproduce", "--scheduler", "nowhere.json"], "no such scheduler file"),
+    (["reproduce", "--scheduler", "head node:8786"], "expected tcp://HOST:PORT"),
 ]
 
 
@@ -638,7 +648,12 @@ STUDY_CASES = [
     ({"losses": "bce"}, "losses: expected a non-empty list of names"),
     ({"augmentations": ["NOPE"]}, "NOPE"),
     ({"seeds": [0, 0]}, "seeds: 0 given twice"),
-    ({"seeds": [0, -1]}, "seeds [0, -1]: expected distinct integers >= 0"),
+    ({"seeds": [0, -1]}, "seeds [0, -1]: expected distinct integers from 0 to 4294967295"),
+    # round four: seeds wrapped around (2**32 trained as 0) or overflowed inside training
+    ({"seeds": [4294967296]}, "seeds [4294967296]: expected distinct integers from 0 to"),
+    ({"seeds": [99999999999999999999]}, "seeds [99999999999999999999]: expected"),
+    ({"train": {"seed": 4294967296}}, "--seed 4294967296: expected seeds from 0 to 4294967295"),
+    ({"ablation": {"dataset": "ff", "seeds": [4294967296]}}, "--seeds (4294967296,)"),
     ({"seeds": [True]}, "seeds: expected a non-empty list of integers"),
     ({"promote": "yes"}, "promote: expected true or false"),
     ({"train": ["max_iters", 2]}, "train: expected a mapping of options"),
@@ -677,6 +692,50 @@ def test_a_study_naming_faces_not_extracted_is_refused_before_any_run(tmp_path, 
     refused(capsys, ["reproduce", "--study", str(study)], "no faces of ff, dfdc",
             "deepfake-mlflow extract dfdc ROOT")
     assert not list(tmp_path.glob("*.db"))  # no store made, so no run either
+
+
+# --- round four: the new doors ------------------------------------------------------------
+def test_a_scheduler_file_that_is_not_one_is_refused_before_any_wait(tmp_path, capsys):
+    """Not JSON, or JSON without the scheduler's address: one line at once (Dask would
+    raise from inside, or wait for ever), and no run."""
+    for text, needle in (("{", "not JSON"), ("{}", "with the scheduler's \"address\"")):
+        (tmp_path / "scheduler.json").write_text(text)
+        refused(capsys, ["reproduce", "--scheduler", str(tmp_path / "scheduler.json")],
+                "not a scheduler file", needle)
+    assert not list(tmp_path.glob("*.db"))
+
+
+def test_plan_on_a_file_that_is_no_tracking_store_writes_nothing(tmp_path, capsys,
+                                                                  monkeypatch):
+    """`reproduce --plan` only reads: pointed at an Optuna database it is refused, and the
+    file is left byte for byte as it was (MLflow would have made its tables in it)."""
+    import sqlite3
+    other = tmp_path / "optuna.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE studies (study_id INTEGER PRIMARY KEY)")
+    before = other.read_bytes()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
+    refused(capsys, ["reproduce", "--study", "demo", "--plan"], str(other),
+            "not an MLflow tracking store")
+    assert other.read_bytes() == before
+
+
+def test_an_ablation_whose_test_set_holds_one_class_is_refused_before_training(
+        faces_ff, tmp_path, capsys):
+    """A test set of fake videos alone: named before any trial trains (each trial would
+    train, then fail its evaluation)."""
+    shutil.copytree(faces_ff.parent, tmp_path / "ff")
+    index = tmp_path / "ff" / faces_ff.name
+    frame = pd.read_parquet(index)
+    frame = frame[~((frame["split"] == "test") & (frame["label"] == 0))]
+    one_class = tmp_path / "ff" / "fakes-only.parquet"
+    frame.to_parquet(one_class, index=False)
+    refused(capsys, ["ablation", "ff", "--faces", str(index), "--test-datasets",
+                     f"ff={one_class}", "--max-iters", "2", "--storage",
+                     f"sqlite:///{tmp_path / 'optuna.db'}"],
+            "fakes-only.parquet", "needs faces of real and fake videos")
+    assert not list((tmp_path / "ff").glob("runs/*"))  # no training started
+    assert not mlflow.search_runs(search_all_experiments=True, output_format="list")
 
 
 def test_the_suite_covers_thirty_kinds_of_fault(request):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import config
 from ..augment import AUGMENTATIONS
-from ..options import at_least, check_types, numbers, one_of, option, require
+from ..options import at_least, check_types, numbers, one_of, option, require, seed_range
 from ..train.config import TrainConfig
 from ..vocabulary import Loss, choices
 
@@ -74,6 +74,7 @@ def _check(self) -> None:
     one_of(self, "mode", MODES)
     one_of(self, "objective", OBJECTIVES)
     at_least(self, 1, "trials")
+    seed_range(self, "seeds")
     require(len(set(self.trial_seeds())) == len(self.trial_seeds())
             and all(s >= 0 for s in self.trial_seeds()), "seeds",
             "distinct seeds >= 0", self.seeds)

@@ -16,7 +16,7 @@ import warnings
 import mlflow
 import optuna
 
-from .. import tracking
+from .. import config, tracking
 from ..errors import UserInputError
 from . import storage as store
 from .config import AblationConfig, as_option, datasets_option
@@ -40,6 +40,7 @@ def run_study(cfg: AblationConfig) -> dict:
         raise UserInputError("--objective cross-val-auc needs other datasets' faces "
                              "(--cross-datasets, or their faces indexes in the workspace)")
     tests = datasets_option(cfg.test_datasets)
+    check_sets(tests, config.EVAL_SPLIT, cross, "val")
     study = open_study(cfg, storage, storage_url, maximise)
     keep_config(study, cfg, tests, cross)
     params = {**dataclasses.asdict(cfg), "storage": store.shown_url(storage_url),
@@ -54,6 +55,15 @@ def run_study(cfg: AblationConfig) -> dict:
         study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
         run_trials(study, Objective(cfg, cross, tests, parent.info.run_id), cfg)
         return conclude(study, cfg, tests, maximise, parent.info.run_id)
+
+
+def check_sets(tests: dict, test_split: str, cross: dict, cross_split: str) -> None:
+    """Every test set (and cross-validation set) holds faces of both classes in the split
+    it is scored on: checked before any trial trains, not after each trial's training."""
+    from ..evaluation.testset import load_test_set
+    for sets, split in ((tests, test_split), (cross, cross_split)):
+        for name, index in sets.items():
+            load_test_set(name, index, split)
 
 
 def open_study(cfg: AblationConfig, storage, storage_url: str, maximise: bool) -> optuna.Study:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import config, paths
 from ..errors import UserInputError
-from ..options import at_least, check_types, numbers, one_of, option, require
+from ..options import at_least, check_types, numbers, one_of, option, require, seed_range
 
 
 # the options of scoring, shared by every command that scores test sets (evaluate, compare)
@@ -58,6 +58,7 @@ class EvaluateConfig:
         one_of(self, "split", config.SPLITS)
         one_of(self, "precision", config.PRECISIONS)
         at_least(self, 0, "mds_pairs", "bootstrap")
+        seed_range(self, "seed")
         require(all(1 <= q <= 100 for q in self.jpeg_qualities), "jpeg_qualities",
                 "JPEG qualities from 1 to 100", self.jpeg_qualities)
         require(all(0 < s < 1 for s in self.scales), "scales",

@@ -39,6 +39,8 @@ class CompareConfig:
 
     def __post_init__(self):
         from ..errors import UserInputError
+        from ..options import seed_range
+        seed_range(self, "seed")
         if len(self.model_list()) < 2:
             raise UserInputError(f"--models {self.models!r}: expected two or more models, "
                                  "comma-separated (the first is the reference)")

@@ -11,6 +11,7 @@ any failed. --plan prints the tasks and what is already done, and starts nothing
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,10 +44,8 @@ class ReproduceConfig:
 
     def __post_init__(self):
         self.study_plan()  # a bad file is named before any work
-        if self.scheduler.startswith("local:") and not \
-                self.scheduler.removeprefix("local:").isdigit():
-            from ..errors import UserInputError
-            raise UserInputError(f"--scheduler {self.scheduler}: expected local:N, N workers")
+        if self.scheduler:
+            check_scheduler(self.scheduler)  # before any run, and before any wait
 
     def path(self) -> Path:
         named = STUDIES / f"{self.study}.yaml"
@@ -60,6 +59,36 @@ class ReproduceConfig:
 
 
 CONFIG = ReproduceConfig
+SCHEDULER_ADDRESS = re.compile(r"^((tcp|tls|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d{1,5}$")
+
+
+def check_scheduler(scheduler: str) -> None:
+    """--scheduler as one of its three forms, checked before anything waits on it: local:N
+    (N >= 1), a scheduler file that exists and names an address (as `dask scheduler
+    --scheduler-file` writes it), or an address (tcp://host:8786)."""
+    import json
+
+    from ..errors import UserInputError
+    where = f"--scheduler {scheduler}"
+    if scheduler.startswith("local:"):
+        count = scheduler.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise UserInputError(f"{where}: expected local:N, N >= 1 worker processes")
+    elif scheduler.endswith(".json"):
+        path = Path(scheduler)
+        if not path.is_file():
+            raise UserInputError(f"{where}: no such scheduler file (start the scheduler with "
+                                 "`dask scheduler --scheduler-file FILE` first)")
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UserInputError(f"{where}: not a scheduler file (not JSON: {err})") from None
+        if not isinstance(found, dict) or not isinstance(found.get("address"), str):
+            raise UserInputError(f"{where}: not a scheduler file (expected a JSON object "
+                                 "with the scheduler's \"address\")")
+    elif not SCHEDULER_ADDRESS.match(scheduler):
+        raise UserInputError(f"{where}: expected tcp://HOST:PORT, a scheduler file "
+                             "(*.json), or local:N")
 
 
 def run(cfg: ReproduceConfig) -> dict:
@@ -71,7 +100,8 @@ def run(cfg: ReproduceConfig) -> dict:
     plan = cfg.study_plan()
     if cfg.plan:
         from ..study import dry_run
-        store = tracking.store.store_exists()  # no store yet: nothing done, and none made
+        # no store yet: nothing done, and none made; a file that is no store: refused
+        store = tracking.store.readable_store()
         return {"plan": dry_run.survey(plan, parent_run_id("reproduce", plan.name)
                                        if store else None, store)}
     plan.check_faces()  # every dataset it names extracted, before any run exists

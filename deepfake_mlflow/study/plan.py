@@ -76,12 +76,13 @@ class StudyPlan:
 
     def check(self, path: Path) -> None:
         """Every step's options, checked by the stage that will take them."""
+        from .. import config
         from ..errors import MalformedFileError, UserInputError
         try:
             if len(set(self.seeds)) != len(self.seeds) or not all(
-                    isinstance(v, int) and v >= 0 for v in self.seeds):
+                    isinstance(v, int) and 0 <= v <= config.SEED_MAX for v in self.seeds):
                 raise UserInputError(f"seeds {list(self.seeds)}: expected distinct integers "
-                                     ">= 0")
+                                     f"from 0 to {config.SEED_MAX}")
             for dataset, loss, aug, seed in self.grid():
                 self.train_config(dataset, loss, aug, seed=seed)
             if self.data_limited:

@@ -8,6 +8,7 @@ MLFLOW_TRACKING_URI (a tracking server, PostgreSQL behind it) overrides it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -56,7 +57,6 @@ def gather_statistics(path: Path) -> None:
     metric per run (quadratic: 1.2 s a search at 10,000 trainings, 0.07 s with them;
     promote makes one per dataset). Once per store and process; a store it cannot write
     (read-only, busy) is left as it is. PostgreSQL gathers its own (autovacuum)."""
-    import contextlib
     import sqlite3
     if path in _gathered or not path.is_file():
         return
@@ -89,6 +89,34 @@ def store_exists() -> bool:
     """False when the store is a SQLite file not made yet (reading it would make it)."""
     uri = tracking_uri()
     return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
+
+
+def readable_store() -> bool:
+    """For a command that only reads (`reproduce --plan`): False when the store is a SQLite
+    file not made yet; a SQLite file that is not a tracking store (an Optuna database, any
+    other file) is refused, naming it, before MLflow would write its tables into it. The
+    file is opened read-only to look."""
+    import sqlite3
+
+    from ..errors import UserInputError
+    if not store_exists():
+        return False
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return True  # a server or another database: MLflow's own, or it says so
+    path = Path(uri.removeprefix("sqlite:///"))
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                                uri=True, timeout=5.0)) as db:
+            tables = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as err:
+        raise UserInputError(f"{path}: not a SQLite database ({err}); expected an MLflow "
+                             "tracking store") from None
+    if not {"experiments", "runs"} <= tables:
+        raise UserInputError(f"{path}: not an MLflow tracking store (no experiments or runs "
+                             "tables); point MLFLOW_TRACKING_URI at one") from None
+    return True
 
 
 def uses_embedded_store() -> bool:

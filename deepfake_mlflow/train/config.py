@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import config, paths
 from ..augment import described as described_augmentations
-from ..options import at_least, check_types, one_of, option, positive, require
+from ..options import at_least, check_types, one_of, option, positive, require, seed_range
 from ..vocabulary import Loss, choices
 
 # where a training runs, not what it learns: may differ between a run and its resume
@@ -78,6 +78,7 @@ class TrainConfig:
         positive(self, "lr", "triplet_lr", "finetune_lr", "min_lr")
         at_least(self, 0, "train_videos")
         at_least(self, -1, "workers")
+        seed_range(self, "seed")
         self.augment_names  # an unknown augmentation is refused here, before any work
 
     @cached_property
