@@ -141,3 +141,23 @@ def test_faces_extracted_again_are_trained_and_evaluated_again(tiny_study, tmp_p
     new = {r.info.run_id for r in runs} - before
     assert {r.info.run_id for r in study.grid_runs()} <= new and len(study.grid_runs()) == 2
     assert len(store.matrix_rows(study)) == 2 * 2  # the new models' cells only, once each
+
+
+def test_a_study_of_one_model_evaluates_it_once(tmp_path, faces_ff, capsys):
+    """One grid model: its evaluation is the matrix (a run named eval:, not matrix:); a
+    second invocation reuses it, and --plan says so."""
+    study = study_in_workspace(tmp_path, {**TINY_STUDY, "test_datasets": ["ff"],
+                                          "losses": ["bce"], "data_limited": None,
+                                          "promote": False}, faces_ff)
+    first = reproduce.run(ReproduceConfig(str(study)))
+    assert first["failed"] == [] and len(first["matrix"]) == 1
+    second = reproduce.run(ReproduceConfig(str(study)))
+    assert second["counts"] == {"trained": 0, "reused": 1, "reused_evaluations": 1}
+    evaluations = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                     filter_string="tags.stage = 'evaluate'")
+    assert len(evaluations) == 1
+    assert second["matrix"][["train_run_id", "eval_run_id", "auc_frame"]].equals(
+        first["matrix"][["train_run_id", "eval_run_id", "auc_frame"]])
+    capsys.readouterr()
+    assert main(["reproduce", "--study", str(study), "--plan"]) == 0
+    assert "0 trainings to run, 1 done; 0 evaluations to run, 1 done" in capsys.readouterr().out

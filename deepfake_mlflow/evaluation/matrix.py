@@ -31,11 +31,15 @@ def title(loss: str, augment: str) -> str:
 
 
 def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
-    """The long-table rows of a training run with copied AUCs (auc_frame/<test set>)."""
+    """The long-table rows of a training run with copied AUCs (auc_frame/<test set>), or
+    of one model's evaluation run (it names its training run and model in its tags)."""
     tags, metrics = run.data.tags, run.data.metrics
     tests = sorted(k.split("/", 1)[1] for k in metrics
                    if k.startswith("auc_frame/") and k.count("/") == 1)
-    model_id = tracking.logs.logged_model_id(run) or ""
+    evaluation = tags.get("stage") == "evaluate"
+    model_id = tags.get("model_id", "") if evaluation else \
+        tracking.logs.logged_model_id(run) or ""
+    trained = tags.get("train_run_id", "") if evaluation else run.info.run_id
     seed = tags.get("seed", run.data.params.get("seed", ""))
     return [{"train_dataset": tags.get("dataset", "?"), "loss": tags.get("loss", "?"),
              "augment": tags.get("augment", "?"), "seed": seed, "test_set": t,
@@ -43,8 +47,8 @@ def rows_of_run(run: mlflow.entities.Run) -> list[dict]:
              "auc_video": metrics.get(f"auc_video/{t}", float("nan")),
              **{k: metrics.get(f"{k}/{t}", float("nan")) for k in INTERVALS},
              "test_videos": metrics.get(f"videos/{t}", float("nan")),
-             "train_run_id": run.info.run_id, "model_id": model_id,
-             "eval_run_id": ""} for t in tests]
+             "train_run_id": trained, "model_id": model_id,
+             "eval_run_id": run.info.run_id if evaluation else ""} for t in tests]
 
 
 def over_seeds(table: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..evaluation.matrix import INTERVALS
+from ..evaluation.matrix import COLUMNS, INTERVALS, rows_of_run
 from . import graph
 from .plan import StudyPlan, tuples
 
@@ -139,11 +139,14 @@ class Matrix:
     def done(self, study: Study, task, inputs: dict):
         options = study.matrix_options()
         runs = trained(task, inputs)
-        return study.earlier_evaluation(
-            {"test_sets": ",".join(study.plan.test_datasets), "models": len(runs),
-             "bootstrap": study.bootstrap,
-             **{k: v for k, v in options.items() if k in ("mds", "robustness", "split")}},
-            matrix_of=runs)
+        scored = {"test_sets": ",".join(study.plan.test_datasets),
+                  "bootstrap": study.bootstrap,
+                  **{k: v for k, v in options.items() if k in ("robustness", "split")}}
+        if len(runs) == 1:  # one model is one evaluation run (eval:..., not matrix:...),
+            # whose mds param is the test sets it drew: the AUCs do not depend on it
+            return study.earlier_evaluation(scored, train_run_id=runs[0])
+        mds = {k: v for k, v in options.items() if k == "mds"}
+        return study.earlier_evaluation({**scored, "models": len(runs), **mds}, matrix_of=runs)
 
     def state(self, study: Study, task, inputs: dict) -> State:
         if len(trained(task, inputs)) < len(task.needs):
@@ -164,6 +167,8 @@ class Matrix:
         if done is None:
             return evaluate(EvaluateConfig(tuple(runs), study.tests(study.plan.test_datasets),
                                            **study.matrix_options())), {}
+        if not done.info.run_name.startswith("matrix:"):  # one model's evaluation run
+            return pd.DataFrame(rows_of_run(done), columns=COLUMNS), {"reused_evaluations": 1}
         return pd.read_csv(mlflow.artifacts.download_artifacts(
             run_id=done.info.run_id, artifact_path="matrix/cross_dataset_auc.csv")), \
             {"reused_evaluations": 1}
