@@ -30,26 +30,55 @@ ARTIFACT_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri
 ARTIFACT_DIR = "mlartifacts"
 
 
+LOCK_WAIT_S = 2.0  # for a store another process is writing
+
+
+def location_path(location: str) -> Path:
+    """A recorded artifact location as a path: file:// URIs decoded (MLflow writes a folder
+    named "a b" as a%20b), plain paths as they are."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+    if location.startswith("file:"):
+        return Path(url2pathname(urlparse(location).path))
+    return Path(location)
+
+
 def recorded_folder(db: Path) -> Path | None:
     """The folder the store was made in, as its project experiments record it (the parent
     of mlartifacts/deepfake-<stage>); None when it records none."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+    with sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True,
+                         timeout=LOCK_WAIT_S) as connection:
         rows = connection.execute("SELECT artifact_location FROM experiments WHERE name LIKE "
                                   "'deepfake-%' ORDER BY experiment_id").fetchall()
     for (location,) in rows:
-        path = Path((location or "").removeprefix("file://"))
+        path = location_path(location or "")
         if path.is_absolute() and path.parent.name == ARTIFACT_DIR:
             return path.parent.parent
     return None
 
 
-def moved_from(db: Path) -> Path | None:
-    """The old folder when the store sits elsewhere than where it was made, else None."""
+def _in_use(db: Path, err: sqlite3.Error) -> UserInputError:
+    return UserInputError(f"{db}: in use by another process ({err}); run again when it "
+                          "has finished")
+
+
+def moved_from(db: Path, strict: bool = False) -> Path | None:
+    """The old folder when the store sits elsewhere than where it was made, else None.
+    Folders are compared as paths (resolved), not as strings. strict: a store locked by
+    another process is an error, not "not moved" (relocate must not answer for it)."""
     try:
         old = recorded_folder(db)
-    except sqlite3.Error:  # not a store yet, or not one of MLflow's: nothing to say
+    except sqlite3.OperationalError as err:
+        if strict and ("locked" in str(err) or "busy" in str(err)):
+            raise _in_use(db, err) from None
+        return None  # not a store yet, or not one of MLflow's: nothing to say
+    except sqlite3.Error:
         return None
-    return old if old is not None and old != db.resolve().parent else None
+    if old is None:
+        return None
+    here = Path(db).resolve().parent
+    same = old == here or (old.exists() and old.resolve() == here)
+    return None if same else old
 
 
 def relocate(db: Path) -> dict:
@@ -58,23 +87,26 @@ def relocate(db: Path) -> dict:
     db = Path(db).resolve()
     if not db.is_file():
         raise UserInputError(f"{db}: no SQLite tracking store there")
-    old, new = moved_from(db), db.parent
+    old, new = moved_from(db, strict=True), db.parent
     changed: dict[str, int] = {}
     if old is None:
         return {"from": None, "to": str(new), "rows": changed}
     if not (new / ARTIFACT_DIR).is_dir():
         raise UserInputError(f"{new / ARTIFACT_DIR}: missing; copy the store's {ARTIFACT_DIR}/"
                              f" (from {old}) beside {db.name} first")
-    with sqlite3.connect(db) as connection:  # one transaction: all rewritten, or none
-        for table, column in ARTIFACT_COLUMNS:
-            for before, after in ((old.as_uri() + "/", new.as_uri() + "/"),
-                                  (str(old) + "/", str(new) + "/")):
-                count = connection.execute(
-                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
-                    f"WHERE substr({column}, 1, ?) = ?",
-                    (after, len(before) + 1, len(before), before)).rowcount
-                if count:
-                    changed[table] = changed.get(table, 0) + count
+    try:
+        with sqlite3.connect(db, timeout=LOCK_WAIT_S) as connection:  # all rewritten, or none
+            for table, column in ARTIFACT_COLUMNS:
+                for before, after in ((old.as_uri() + "/", new.as_uri() + "/"),
+                                      (str(old) + "/", str(new) + "/")):
+                    count = connection.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE substr({column}, 1, ?) = ?",
+                        (after, len(before) + 1, len(before), before)).rowcount
+                    if count:
+                        changed[table] = changed.get(table, 0) + count
+    except sqlite3.OperationalError as err:
+        raise _in_use(db, err) from None
     return {"from": str(old), "to": str(new), "rows": changed}
 
 

@@ -738,6 +738,55 @@ def test_an_ablation_whose_test_set_holds_one_class_is_refused_before_training(
     assert not mlflow.search_runs(search_all_experiments=True, output_format="list")
 
 
+def test_a_store_in_a_folder_with_a_space_and_an_accent_is_not_taken_for_moved(
+        tmp_path, place, capsys, monkeypatch):
+    """Its artifact locations are recorded percent-encoded (a%20b): compared as paths, the
+    store is where it was made, and no command warns; moved, relocate fixes it."""
+    FAULTS.append("a store in a folder named 'études 1': no false warning, relocated")
+    talking_heads(tmp_path / "data", n=1)
+    old = tmp_path / "études 1"
+    old.mkdir()
+    monkeypatch.chdir(old)
+    assert main(["index", "folder", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "videos.parquet")]) == 0
+    capsys.readouterr()
+    assert main(["registry", "list"]) == 0 and "was made in" not in capsys.readouterr().err
+    new = tmp_path / "déplacé 2"
+    shutil.move(old, new)
+    monkeypatch.chdir(new)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["relocate"]) == 0
+    assert f"moved from {old} to {new}" in capsys.readouterr().out
+    from deepfake_mlflow import relocate
+    assert relocate.moved_from(new / "mlflow.db") is None
+
+
+def test_relocate_of_a_store_another_process_holds_says_so(tmp_path, place, capsys,
+                                                           monkeypatch):
+    """A store locked by a writer: relocate names it in use (exit 2), not "nothing to do",
+    and the store is left as it was."""
+    import sqlite3
+    talking_heads(tmp_path / "data", n=1)
+    old = tmp_path / "old"
+    old.mkdir()
+    monkeypatch.chdir(old)
+    assert main(["index", "folder", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "videos.parquet")]) == 0
+    new = tmp_path / "new"
+    shutil.move(old, new)
+    monkeypatch.chdir(new)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    before = (new / "mlflow.db").read_bytes()
+    writer = sqlite3.connect(new / "mlflow.db", isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        refused(capsys, ["relocate"], "mlflow.db", "in use by another process")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert (new / "mlflow.db").read_bytes() == before
+
+
 def test_the_suite_covers_thirty_kinds_of_fault(request):
     """The last test of the file (pytest runs a module in file order): the cases above,
     counted. Keep it at the end."""
