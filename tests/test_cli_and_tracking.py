@@ -198,3 +198,32 @@ def test_a_moved_store_is_named_and_relocated(tmp_path, place, capsys, monkeypat
     assert (Path(local) / "videos.parquet").is_file()
     assert main(["relocate"]) == 0 and "nothing to do" in capsys.readouterr().out
     assert main(["registry", "list"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_a_stopped_coordinator_ends_the_runs_its_workers_were_running():
+    """Ctrl-C of a study on a cluster: every RUNNING run beneath the study's run, at any
+    depth (a triplet's phase under its parent), is ended KILLED with the reason; a finished
+    one and a RUNNING run of another study are left alone. (The interrupt itself is
+    study.engine.on_cluster's; here the runs a worker would have left, made by hand.)"""
+    client = mlflow.MlflowClient()
+    experiment = tracking.experiments.experiment_id("reproduce")
+    study = client.create_run(experiment, run_name="study").info.run_id
+    other = client.create_run(experiment, run_name="another study").info.run_id
+
+    def child(parent: str, name: str) -> str:
+        return client.create_run(experiment, run_name=name, tags={
+            "mlflow.parentRunId": parent, "host": "worker-1", "pid": "1"}).info.run_id
+
+    training, phase, done = child(study, "ff-triplet-none"), None, child(study, "ff-bce-none")
+    phase = child(training, "triplet:ff-triplet-none")
+    client.set_terminated(done, "FINISHED")
+    elsewhere = child(other, "ff-bce-none")
+    ended = tracking.runs.end_descendants(study, "the coordinator was stopped")
+    assert sorted(ended) == sorted([training, phase])
+    for run_id in (training, phase):
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED"
+        assert run.data.tags["ended_by"] == "the coordinator was stopped"
+    assert client.get_run(done).info.status == "FINISHED"
+    assert client.get_run(elsewhere).info.status == "RUNNING"
+    assert client.get_run(study).info.status == "RUNNING"  # its own process ends it

@@ -186,11 +186,8 @@ def connected(scheduler: str) -> Iterator[Cluster | None]:
 
 def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
     """Every task submitted at once to a Dask cluster, each after the tasks it needs; one
-    line per task as it finishes, with the worker that ran it."""
-    from distributed import as_completed
-    from distributed.client import FutureCancelledError
-    from distributed.scheduler import KilledWorker
-
+    line per task as it finishes, with the worker that ran it; stopped (Ctrl-C), the runs
+    its workers were running are ended KILLED with the study's run."""
     client, scheduler = cluster.client, cluster.scheduler
     store = work.env.get("MLFLOW_TRACKING_URI", "")
     if not scheduler.startswith(LOCAL) and store.startswith("sqlite:"):
@@ -213,6 +210,26 @@ def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
     keys = {future.key: key for key, future in futures.items()}
     needs = {task.key: task.needs for task in tasks}
     outcomes: dict[str, Outcome] = {}
+    try:
+        _gather(futures, keys, needs, outcomes)
+    except KeyboardInterrupt:  # Ctrl-C: the workers' runs end with the study's, not later
+        from .. import tracking
+        client.cancel(list(futures.values()), force=True)
+        if cluster.local is not None:  # its workers are this machine's processes: stopped
+            cluster.local.close()
+        tracking.runs.end_descendants(work.parent, "the study's coordinator was stopped "
+                                                   "(Ctrl-C) while a worker ran it")
+        raise
+    return {task.key: outcomes[task.key] for task in tasks}
+
+
+def _gather(futures: dict, keys: dict, needs: dict, outcomes: dict) -> None:
+    """Each task's outcome as it finishes, one line each (the engine's own failures, a
+    dead worker among them, turned into one line each)."""
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
     for future in as_completed(list(futures.values())):
         key = keys[future.key]
         try:
@@ -230,7 +247,6 @@ def on_cluster(tasks: list, work: Work, cluster: Cluster) -> dict[str, Outcome]:
                 reason = first_line(err)
             outcomes[key] = Outcome(key, error=reason)
         _line(outcomes[key], where=True)
-    return {task.key: outcomes[task.key] for task in tasks}
 
 
 def connect(scheduler: str):

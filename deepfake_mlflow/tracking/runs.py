@@ -237,6 +237,41 @@ def end_dead_runs() -> list[str]:
     return ended
 
 
+def end_descendants(run_id: str, reason: str, status: str = "KILLED") -> list[str]:
+    """End `status` every RUNNING run beneath `run_id` (at any depth): the runs of a
+    study's tasks that workers of a cluster were running when the coordinator was stopped
+    (their processes may live on elsewhere; the study's record must not). One search of
+    the RUNNING runs of the run's experiment, then each one's ancestors: RUNNING runs are
+    few, whatever the size of the store. Returns their ids."""
+    client = mlflow.MlflowClient()
+    experiment = client.get_run(run_id).info.experiment_id
+    running = {r.info.run_id: r for r in queries.runs({}, status="RUNNING",
+                                                        experiments=[experiment])}
+    parents: dict[str, str | None] = {}
+
+    def parent_of(rid: str) -> str | None:
+        if rid not in parents:
+            run = running.get(rid) or client.get_run(rid)
+            parents[rid] = run.data.tags.get("mlflow.parentRunId")
+        return parents[rid]
+
+    ended = []
+    for rid in running:
+        seen, up = {rid}, parent_of(rid)
+        while up is not None and up != run_id and up not in seen:
+            seen.add(up)
+            up = parent_of(up)
+        if up == run_id:
+            client.set_tag(rid, "ended_by", reason)
+            client.set_terminated(rid, status)
+            fail_pending_models(rid)
+            ended.append(rid)
+    if ended:
+        log.info("ended %d run(s) of the study's tasks %s: %s", len(ended), status,
+                 ", ".join(ended))
+    return ended
+
+
 def fail_pending_models(run_id: str) -> list:
     """A logged model left PENDING (its process died while logging it) is marked FAILED;
     returns the run's models as they stand after that."""
