@@ -1,6 +1,6 @@
 """What an evaluation scores and how: EvaluateConfig, the one place of its options.
 
-Read by the evaluate stage (deepfake_mlflow.stages.evaluate re-exports it) and handed
+Read by the evaluate stage (its CONFIG; import it from here) and handed
 whole to each model's evaluation (model_run.evaluate_model), so that no layer restates a
 default. Light: no torch, no MLflow.
 """

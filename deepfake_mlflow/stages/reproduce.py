@@ -1,9 +1,11 @@
 """The `reproduce` stage: the paper's whole study from one study file, as one parent run.
 
 The study file and its checks are deepfake_mlflow.study.plan (StudyPlan); its tasks and
-their order are deepfake_mlflow.study.graph, how each is reused, resumed or reported
-deepfake_mlflow.study.runner, where they run deepfake_mlflow.study.engine (this process,
-or a Dask cluster with --scheduler). Every task is a child run of the study's parent run;
+their order are deepfake_mlflow.study.graph, what each does and whether it is done
+deepfake_mlflow.study.tasks, where they run deepfake_mlflow.study.engine (this process,
+or a Dask cluster with --scheduler), the whole under its parent run
+deepfake_mlflow.study.coordinator; the paper's claims are judged at the end
+(deepfake_mlflow.study.claims). Every task is a child run of the study's parent run;
 a re-run reopens the same parent run and redoes only what is missing. A task that fails
 is reported, with the tasks that needed it, and the others go on; the command exits 1 if
 any failed. --plan prints the tasks and what is already done, and starts nothing.

@@ -168,8 +168,9 @@ def judge(results: dict, plan, claims: list[Claim] | None = None,
             group = ["train_videos"] if claim.source == "data_limited" else []
             pairs, reason = _trained_pairs(claim, table, group)
             rows = compare.compare_pairs(pairs, seed=seed) if pairs else pd.DataFrame()
-        if len(rows):
-            rows = rows.assign(p_holm=compare.holm(rows["p_value"]))
+        if len(rows):  # Holm within the claim (the ablation's rows were corrected over all)
+            rows = compare.with_verdicts(rows.drop(columns=["p_holm", "verdict"],
+                                                   errors="ignore").to_dict("records"))
             verdict, why = compare.claim_verdict(rows, claim.direction)
             evidence.append(rows.reindex(columns=EVIDENCE))
         else:
@@ -185,13 +186,14 @@ def judge(results: dict, plan, claims: list[Claim] | None = None,
 
 def _largest(rows: pd.DataFrame) -> str:
     """The comparison with the largest difference, as a reader checks it:
-    dfd -> celebdf +0.061 [+0.02, +0.10]."""
+    bce/selected vs bce/none, dfd -> celebdf +0.061 [+0.02, +0.10]."""
     tested = rows[rows["p_value"].notna()] if len(rows) else rows
     if not len(tested):
         return ""
     row = tested.loc[tested["difference"].abs().idxmax()]
-    return (f"{row['trained_on']} -> {row['test_set']} {row['difference']:+.3f} "
-            f"[{row['low']:+.2f}, {row['high']:+.2f}]")
+    points = f", {int(row['train_videos'])} videos a class" if row.get("train_videos") else ""
+    return (f"{row['a']} vs {row['b']}{points}, {row['trained_on']} -> {row['test_set']} "
+            f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}]")
 
 
 def log(verdicts: pd.DataFrame, evidence: pd.DataFrame) -> None:

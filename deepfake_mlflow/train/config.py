@@ -4,7 +4,7 @@ Its defaults come from deepfake_mlflow.config; its values are checked when it is
 (from the command line, MLproject, a study file or Python), the augmentation spec
 included: a bad name is refused before any work, and the parsed names and the canonical
 tag are computed here once (augment_names, augment_tag) for every layer that needs them.
-The train stage (deepfake_mlflow.stages.train) re-exports it.
+The train stage (deepfake_mlflow.stages.train) takes it as its CONFIG; import it from here.
 """
 
 from __future__ import annotations
