@@ -98,7 +98,7 @@ def claims_section(report: Report, scratch: Path) -> Section:
         return section
     evidence = report.anchor("claims_evidence.csv", parent.info.run_id)
     rows = []
-    for r in verdicts.fillna("").itertuples():
+    for r in verdicts.astype(object).where(verdicts.notna(), "").itertuples():
         tint = VERDICT_CLASS.get(r.verdict, "undecided")
         rows.append(f"<tr><td>{html.escape(str(r.claim))}</td><td>{html.escape(r.says)}</td>"
                     f"<td>{html.escape(r.rests_on)}</td>"
