@@ -12,7 +12,6 @@ Holm's correction over all the comparisons.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import mlflow
@@ -25,8 +24,6 @@ from ..model_refs import ModelRef, resolve
 from . import compare, plots
 from .config import EvaluateConfig, parse_test_sets
 from .testset import load_test_set
-
-log = logging.getLogger(__name__)
 
 TAGS = "tags:"  # a variant picked by tags, its seeds pooled
 COLUMNS = ["model", "reference", "test_set", "difference", "low", "high", "p_value", "p_holm",
