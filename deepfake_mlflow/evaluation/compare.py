@@ -243,12 +243,12 @@ def claim_verdict(table: pd.DataFrame, direction: str, alpha: float = config.TES
         inside = ((tested["low"] > -margin) & (tested["high"] < margin)).sum()
         outside = ((tested["low"] > margin) | (tested["high"] < -margin)).sum()
         if inside == len(tested):
-            return SUPPORTED, f"all {len(tested)} intervals within +-{margin:g} AUC"
+            return SUPPORTED, f"all {len(tested)} intervals within \u00b1{margin:g} AUC"
         if outside:
             return CONTRADICTED, (f"{outside} of {len(tested)} intervals wholly beyond "
-                                  f"+-{margin:g} AUC")
+                                  f"\u00b1{margin:g} AUC")
         return UNDECIDED, (f"{len(tested) - inside} of {len(tested)} intervals reach past "
-                           f"+-{margin:g} AUC: too wide to tell")
+                           f"\u00b1{margin:g} AUC: too wide to tell")
     adjusted = holm(tested["p_value"])
     significant = adjusted < alpha
     up = int((significant & (tested["difference"].to_numpy() > 0)).sum())
