@@ -138,6 +138,9 @@ def test_compare_scores_two_models_once_and_reuses_their_evaluations(faces_ff, c
 
     assert main(["compare", first, test]) == 2
     assert "expected two or more models" in capsys.readouterr().err
+    # a variant pools seeds, not trainings of other options (these differ in max_iters)
+    assert main(["compare", f"tags:dataset=ff,{second}", test]) == 2
+    assert "differ in more than their seed (max_iters: 4, 6" in capsys.readouterr().err
     assert len(mlflow.search_runs(experiment_names=["deepfake-compare"],
                                   output_format="list")) == 4  # 2 comparisons, 2 evaluations
 

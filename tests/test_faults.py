@@ -739,23 +739,30 @@ def test_an_ablation_whose_test_set_holds_one_class_is_refused_before_training(
     assert not mlflow.search_runs(search_all_experiments=True, output_format="list")
 
 
+def _store_made_in(folder: Path, data: Path, monkeypatch) -> None:
+    """A store made by indexing `data` while working in `folder` (its embedded default)."""
+    talking_heads(data, n=1)
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    assert main(["index", "folder", str(data), "--out", str(data.parent / "videos.parquet")]) == 0
+
+
+def _moved(old: Path, new: Path, monkeypatch) -> None:
+    shutil.move(old, new)
+    monkeypatch.chdir(new)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # a new process would not have it
+
+
 def test_a_store_in_a_folder_with_a_space_and_an_accent_is_not_taken_for_moved(
         tmp_path, place, capsys, monkeypatch):
     """Its artifact locations are recorded percent-encoded (a%20b): compared as paths, the
     store is where it was made, and no command warns; moved, relocate fixes it."""
     FAULTS.append("a store in a folder named 'études 1': no false warning, relocated")
-    talking_heads(tmp_path / "data", n=1)
-    old = tmp_path / "études 1"
-    old.mkdir()
-    monkeypatch.chdir(old)
-    assert main(["index", "folder", str(tmp_path / "data"), "--out",
-                 str(tmp_path / "videos.parquet")]) == 0
+    old, new = tmp_path / "études 1", tmp_path / "déplacé 2"
+    _store_made_in(old, tmp_path / "data", monkeypatch)
     capsys.readouterr()
     assert main(["registry", "list"]) == 0 and "was made in" not in capsys.readouterr().err
-    new = tmp_path / "déplacé 2"
-    shutil.move(old, new)
-    monkeypatch.chdir(new)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _moved(old, new, monkeypatch)
     assert main(["relocate"]) == 0
     assert f"moved from {old} to {new}" in capsys.readouterr().out
     from deepfake_mlflow import relocate
@@ -767,16 +774,9 @@ def test_relocate_of_a_store_another_process_holds_says_so(tmp_path, place, caps
     """A store locked by a writer: relocate names it in use (exit 2), not "nothing to do",
     and the store is left as it was."""
     import sqlite3
-    talking_heads(tmp_path / "data", n=1)
-    old = tmp_path / "old"
-    old.mkdir()
-    monkeypatch.chdir(old)
-    assert main(["index", "folder", str(tmp_path / "data"), "--out",
-                 str(tmp_path / "videos.parquet")]) == 0
-    new = tmp_path / "new"
-    shutil.move(old, new)
-    monkeypatch.chdir(new)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    old, new = tmp_path / "old", tmp_path / "new"
+    _store_made_in(old, tmp_path / "data", monkeypatch)
+    _moved(old, new, monkeypatch)
     before = (new / "mlflow.db").read_bytes()
     writer = sqlite3.connect(new / "mlflow.db", isolation_level=None)
     writer.execute("BEGIN EXCLUSIVE")

@@ -100,6 +100,5 @@ def printed(table: pd.DataFrame) -> str:
     shown = table.assign(cell=table.apply(compare.cell, axis=1),
                          augment=table["augment"].map(augment_label))
     grid = shown.pivot(index="augment", columns="test_set", values="cell")
-    footer = compare.footer(table).split("; ", 1)
     seeds = f"{int(table['seeds_a'].max())} seed(s) per augmentation"
-    return f"{grid.to_string()}\n{footer[0]}; {seeds}; {footer[1]}"
+    return f"{grid.to_string()}\n{compare.footer(table, seeds)}"

@@ -178,12 +178,14 @@ def cell(row) -> str:
             f"{SHORT[row['verdict']]}")
 
 
-def footer(table: pd.DataFrame) -> str:
-    """What a printed comparison rests on: its test videos and how verdicts are called."""
+def footer(table: pd.DataFrame, seeds: str = "") -> str:
+    """What a printed comparison rests on: its test videos (and `seeds`, said of them) and
+    how verdicts are called."""
     videos = table.groupby("test_set")[["real_videos", "fake_videos"]].first()
     return ("test videos (real/fake): "
             + ", ".join(f"{t} {int(r.real_videos)}/{int(r.fake_videos)}"
                         for t, r in videos.iterrows())
+            + (f"; {seeds}" if seeds else "")
             + f"; better/worse: Holm-adjusted p < {config.TEST_ALPHA} over the "
               f"{int(table['p_value'].notna().sum())} comparisons tested; n.d.: not "
               f"distinguishable; n/a: fewer than {config.INTERVAL_MIN_VIDEOS} videos of a "

@@ -12,6 +12,7 @@ Holm's correction over all the comparisons.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import mlflow
@@ -37,22 +38,46 @@ class Compared:
     refs: tuple[ModelRef, ...]
 
 
+PARAMS = "params."  # in a tags: spec, a condition on a param (params.train_videos=0)
+# what may differ between the trainings a variant pools: the seed (and the BCE run a
+# triplet starts from, its own seed's), and where they ran
+POOLED_OVER = ("seed", "init", "device", "precision", "workers", "resume")
+
+
 def resolve_model(spec: str) -> Compared:
-    """A model as the user named it, or a variant by its tags (every seed)."""
+    """A model as the user named it, or a variant by its tags (every seed): the trainings
+    it pools must differ in their seed alone, else the spec is refused naming what
+    differs (a data-limited training carries its variant's tags too)."""
+    from ..naming import FINAL_TAG
+    from ..train.config import TrainConfig
     spec = spec.strip()
     if not spec.startswith(TAGS):
         return Compared(spec, (resolve(spec),))
-    tags = {}
+    tags, params = {}, {}
     for pair in spec.removeprefix(TAGS).split(","):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise UserInputError(f"{spec!r}: expected tags:KEY=VALUE,KEY=VALUE (e.g. "
-                                 "tags:dataset=ff,loss=bce,augment=none)")
-        tags[key.strip()] = value.strip().lower()
-    runs = queries.final_trainings(status="FINISHED", **tags)
+                                 "tags:dataset=ff,loss=bce,augment=none,params.train_videos=0)")
+        key = key.strip()
+        if key.startswith(PARAMS):
+            params[key.removeprefix(PARAMS)] = value.strip()
+        else:
+            tags[key] = value.strip().lower()
+    runs = queries.runs({"stage": "train", FINAL_TAG: "true", **tags}, params=params,
+                        status="FINISHED")
     if not runs:
         raise UserInputError(f"{spec!r}: no finished training carries these tags in "
                              f"{mlflow.get_tracking_uri()}")
+    options = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in POOLED_OVER]
+    differ = {name: sorted({r.data.params.get(name, "") for r in runs}) for name in options}
+    differ = {name: values for name, values in differ.items() if len(values) > 1}
+    if differ:
+        name, values = next(iter(differ.items()))
+        raise UserInputError(
+            f"{spec!r}: its {len(runs)} trainings differ in more than their seed ("
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in differ.items())
+            + f"); pick one, e.g. with params.{name}={values[0]}")
     return Compared(spec, tuple(resolve(run.info.run_id) for run in reversed(runs)))
 
 
@@ -105,15 +130,20 @@ def check_same_faces(a: Compared, b: Compared, test: str, tables_a, tables_b) ->
                              "test set as it is now")
 
 
-def compare_models(specs: list[str], cfg: EvaluateConfig) -> pd.DataFrame:
-    """The comparison table (one row per model and test set, against the first model),
-    logged to the active run with its forest plot and metrics."""
+def checked(specs: list[str], cfg: EvaluateConfig) -> tuple[list[Compared], dict]:
+    """Every model resolved and every test set read, before any run exists: (the sides,
+    test set -> its faces index)."""
     if len(specs) < 2:
         raise UserInputError(f"compare needs two or more models, got {len(specs)}")
     tests = parse_test_sets(cfg.datasets)
-    for name, index in tests.items():  # each test set checked before any model is scored
+    for name, index in tests.items():
         load_test_set(name, index, cfg.split)
-    sides = [resolve_model(spec) for spec in specs]
+    return [resolve_model(spec) for spec in specs], tests
+
+
+def compare_models(sides: list[Compared], tests: dict, cfg: EvaluateConfig) -> pd.DataFrame:
+    """The comparison table (one row per model and test set, against the first model),
+    logged to the active run with its forest plot and metrics."""
     scores, reused = {}, 0
     for side in sides:
         scores[side.name], n = scored(side, tests, cfg)
@@ -130,6 +160,8 @@ def compare_models(specs: list[str], cfg: EvaluateConfig) -> pd.DataFrame:
 
     table = compare.compare_pairs(pairs(), seed=cfg.seed)[COLUMNS]
     log_comparison(table, reused)
+    # what the console's summary says: evaluations reused, and made now
+    table.attrs.update(reused=reused, scored=sum(len(s.refs) for s in sides) * len(tests))
     return table
 
 

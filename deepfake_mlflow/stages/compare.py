@@ -66,18 +66,21 @@ def run(cfg: CompareConfig):
     """The comparison table: one row per model (after the first) and test set."""
     from .. import tracking
     from ..evaluation.config import EvaluateConfig
-    from ..evaluation.model_comparison import compare_models
+    from ..evaluation.model_comparison import checked, compare_models
     models = cfg.model_list()
     evaluation = EvaluateConfig(tuple(models), cfg.datasets, split=cfg.split, seed=cfg.seed,
                                 bootstrap=cfg.bootstrap, device=cfg.device,
                                 precision=cfg.precision)
+    sides, tests = checked(models, evaluation)  # a bad model or test set: no run made
     with tracking.runs.stage_run("compare", run_name=f"compare:{len(models)}x"
                                  f"{len(cfg.datasets.split(','))}",
                                  params={"models": ",".join(models)[:500],
                                          "reference": models[0][:500],
                                          "test_sets": cfg.datasets, "split": cfg.split,
-                                         "seed": cfg.seed}):
-        return compare_models(models, evaluation)
+                                         "seed": cfg.seed}) as run:
+        table = compare_models(sides, tests, evaluation)
+        table.attrs["run_id"] = run.info.run_id
+        return table
 
 
 def report(table) -> int:
@@ -88,4 +91,7 @@ def report(table) -> int:
           "on the same test videos:")
     print(shown.pivot(index="model", columns="test_set", values="cell").to_string())
     print(compare.footer(table))
+    reused, scored = table.attrs.get("reused", 0), table.attrs.get("scored", 0)
+    print(f"comparison run {table.attrs.get('run_id', '?')} (comparison.csv, comparison.png): "
+          f"{reused} of {scored} evaluations reused, {scored - reused} made now")
     return 0

@@ -99,9 +99,8 @@ def _named(side: dict) -> str:
 
 
 def _trained_pairs(claim: Claim, table: pd.DataFrame, group: list[str]) -> tuple[list, str]:
-    """The comparisons of a grid or data-limited claim: (what, a's predictions, b's) for
-    every training dataset, group (data-limit point) and test set the claim wants."""
-    from ..evaluation.predictions import predictions
+    """The comparisons of a grid or data-limited claim: (what, a's evaluation runs, b's)
+    for every training dataset, group (data-limit point) and test set the claim wants."""
     a, b = _side(claim.a), _side(claim.b)
     pairs = []
     if table is None or not len(table):
@@ -116,13 +115,22 @@ def _trained_pairs(claim: Claim, table: pd.DataFrame, group: list[str]) -> tuple
             continue
         what = {"claim": claim.id, "trained_on": trained, "test_set": test, "a": _named(a),
                 "b": _named(b), "train_videos": key[1] if group else 0}
-        pairs.append((what, [predictions(r, test) for r in runs_a["eval_run_id"]],
-                      [predictions(r, test) for r in runs_b["eval_run_id"]]))
+        pairs.append((what, list(runs_a["eval_run_id"]), list(runs_b["eval_run_id"])))
     if not pairs:
         wanted = f" trained on {', '.join(claim.trained_on)}" if claim.trained_on else ""
         return [], (f"the study holds no {_named(a)} and {_named(b)} runs{wanted} on "
                     f"{claim.test_sets} test sets")
     return pairs, ""
+
+
+def _loaded(pairs: list):
+    """The pairs with their predictions, read one pair at a time: a claim over DFDC's grid
+    never holds more than one cell's predictions (per seed) in memory."""
+    from ..evaluation.predictions import predictions
+    for what, runs_a, runs_b in pairs:
+        test = what["test_set"]
+        yield (what, [predictions(r, test) for r in runs_a],
+               [predictions(r, test) for r in runs_b])
 
 
 def _ablation_rows(claim: Claim, results: dict, plan) -> tuple[pd.DataFrame, str]:
@@ -167,7 +175,8 @@ def judge(results: dict, plan, claims: list[Claim] | None = None,
                 table = None  # a table of an earlier version, without its evaluations
             group = ["train_videos"] if claim.source == "data_limited" else []
             pairs, reason = _trained_pairs(claim, table, group)
-            rows = compare.compare_pairs(pairs, seed=seed) if pairs else pd.DataFrame()
+            rows = compare.compare_pairs(_loaded(pairs), seed=seed) if pairs \
+                else pd.DataFrame()
         if len(rows):  # Holm within the claim (the ablation's rows were corrected over all)
             rows = compare.with_verdicts(rows.drop(columns=["p_holm", "verdict"],
                                                    errors="ignore").to_dict("records"))
