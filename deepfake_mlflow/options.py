@@ -56,6 +56,13 @@ def numbers(kind: type) -> Callable[[str], tuple]:
     return parse
 
 
+def names(value) -> tuple:
+    """A comma list of names, upper-cased: 'none,hf' -> ('NONE', 'HF')."""
+    if isinstance(value, (tuple, list)):
+        return tuple(str(v).strip().upper() for v in value)
+    return tuple(v.strip().upper() for v in str(value).split(",") if v.strip())
+
+
 def _typed(kind: Callable, name: str) -> Callable[[str], Any]:
     """An argparse type that leaves "" alone: an empty value keeps the field's default."""
     def parse(value: str):

@@ -15,7 +15,8 @@ import optuna
 import pytest
 
 import services
-from deepfake_mlflow.ablation.storage import SURPLUS, grid
+from deepfake_mlflow.ablation.config import GRID
+from deepfake_mlflow.ablation.storage import SURPLUS
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,7 @@ def test_two_workers_run_every_grid_trial_exactly_once_under_one_parent(postgres
     seconds = time.perf_counter() - started
 
     done = _complete(storage, "two-workers")
-    assert sorted(t.params["augment"] for t in done) == sorted(grid())  # once each
+    assert sorted(t.params["augment"] for t in done) == sorted(GRID)  # once each
     study = optuna.load_study(study_name="two-workers", storage=storage)
     parent = study.user_attrs["mlflow_parent_run_id"]
     mlflow.set_tracking_uri(server)
@@ -116,7 +117,7 @@ def test_a_worker_killed_mid_trial_leaves_its_trial_to_the_other(postgres, serve
     _finish(first, tmp_path, "first")
 
     done = _complete(storage, "killed-worker")
-    assert sorted(t.params["augment"] for t in done) == sorted(grid())  # none lost, none twice
+    assert sorted(t.params["augment"] for t in done) == sorted(GRID)  # none lost, none twice
     study = optuna.load_study(study_name="killed-worker", storage=storage)
     states = {t.state.name for t in study.trials if SURPLUS not in t.user_attrs}
     assert "RUNNING" not in states and "FAIL" in states  # the killed trial: failed, retried

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from .. import config
 from ..augment import AUGMENTATIONS
-from ..options import at_least, check_types, numbers, one_of, option, require, seed_range
+from ..options import (at_least, check_types, names, numbers, one_of, option, require,
+                       seed_range)
 from ..train.config import TrainConfig
 from ..vocabulary import Loss, choices
 
 MODES = ("grid", "search")
+# the paper's Fig. 3 set: no augmentation, each augmentation alone, all of them
+GRID = ("NONE", *AUGMENTATIONS, "MIX")
 OBJECTIVES = ("val-loss", "cross-val-auc")
 
 # training options an ablation passes through; augment is the trial's, the rest the study's
@@ -39,7 +42,7 @@ class _AblationOptions:
                                                    "sampler with pruning")
     trials: int = option(config.ABLATION_SEARCH_TRIALS, help="search: trials in the study",
                          shown=f"{config.ABLATION_SEARCH_TRIALS}; the grid runs its "
-                               f"{len(AUGMENTATIONS) + 2} points: NONE, each alone, MIX")
+                               f"{len(GRID)} points: NONE, each alone, MIX")
     loss: str = option(Loss.BCE.value, choices=choices(Loss), help="loss of every trial")
     objective: str = option(OBJECTIVES[0], choices=OBJECTIVES,
                             help="val-loss (the training set's validation split), or "
@@ -57,6 +60,11 @@ class _AblationOptions:
                                    "3 of them (its worker died) is failed and retried")
     study: str = option("", help="study name (default ablation-<dataset>-<mode>-<loss>-"
                                  "<fingerprint of the options and faces>)")
+    augmentations: tuple = option((), parse=names,
+                                  help="grid: its points, a comma list of NONE, the single "
+                                       "augmentations and MIX; NONE among them, since each "
+                                       "is compared with it (default: all "
+                                       f"{len(GRID)})")
     seeds: tuple = option((), parse=numbers(int),
                           help="comma list: each trial trains once per seed (default: --seed "
                                "alone); its objective is their mean validation loss, and each "
@@ -78,6 +86,12 @@ def _check(self) -> None:
     require(len(set(self.trial_seeds())) == len(self.trial_seeds())
             and all(s >= 0 for s in self.trial_seeds()), "seeds",
             "distinct seeds >= 0", self.seeds)
+    object.__setattr__(self, "augmentations", names(self.augmentations))  # as the CLI gives
+    require(all(a in GRID for a in self.augmentations)
+            and len(set(self.augmentations)) == len(self.augmentations)
+            and (not self.augmentations or "NONE" in self.augmentations), "augmentations",
+            "distinct names among " + ", ".join(GRID) + ", NONE among them",
+            ",".join(self.augmentations))
     self.train_config("NONE")  # the training options, checked by the train stage's rules
 
 
@@ -86,6 +100,11 @@ def _train_config(self, augment: str, seed: int | None = None) -> TrainConfig:
     shared = {f.name: getattr(self, f.name) for f in _SHARED}
     shared["seed"] = self.trial_seeds()[0] if seed is None else seed
     return TrainConfig(self.dataset, augment=augment, loss=self.loss, **shared)
+
+
+def _grid_points(self) -> list[str]:
+    """The grid's points, in the paper's order: NONE, each augmentation alone, MIX."""
+    return [a for a in GRID if not self.augmentations or a in self.augmentations]
 
 
 def _trial_seeds(self) -> tuple:
@@ -106,6 +125,8 @@ def _fingerprint(self) -> str:
     # not the number of search trials: asking for more continues the same study
     what = {"mode": self.mode, "loss": self.loss, "objective": self.objective,
             "seeds": list(self.trial_seeds()),  # the objective is their mean
+            # the grid's points, when not all (studies of the whole grid keep their names)
+            **({"points": self.grid_points()} if self.augmentations else {}),
             "training": self.train_config("NONE").config_hash(),
             "cross": {k: faces_digest(v) for k, v in cross.items()},
             "tests": {k: faces_digest(v)
@@ -126,7 +147,7 @@ AblationConfig = dataclasses.make_dataclass(
     [_copied(f) for f in [*dataclasses.fields(_AblationOptions), *_SHARED]],
     frozen=True,
     namespace={"__post_init__": _check, "train_config": _train_config,
-               "trial_seeds": _trial_seeds,
+               "trial_seeds": _trial_seeds, "grid_points": _grid_points,
                "study_name": _study_name, "fingerprint": _fingerprint})
 # a class made by make_dataclass belongs to the dataclasses module unless told (the
 # `module=` argument needs Python 3.12): pickling and help() look for it here

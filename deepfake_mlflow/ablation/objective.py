@@ -7,7 +7,7 @@ import logging
 import time
 
 from ..errors import EndedEarly
-from .storage import GRID_POINT, INTERRUPTED, SURPLUS, grid
+from .storage import GRID_POINT, INTERRUPTED, SURPLUS
 from ..errors import first_line
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class Objective:
 
     def augment(self, trial) -> str:
         if self.cfg.mode == "grid":
-            return trial.suggest_categorical("augment", grid())
+            return trial.suggest_categorical("augment", self.cfg.grid_points())
         from ..augment import AUGMENTATIONS
         chosen = [name for name in AUGMENTATIONS
                   if trial.suggest_categorical(name, [False, True])]

@@ -21,12 +21,6 @@ GRID_POINT = "grid_point"  # user attr of a queued grid trial (and of its retrie
 INTERRUPTED = "interrupted"  # user attr of a trial stopped by Ctrl-C or SIGTERM: run again
 
 
-def grid() -> list[str]:
-    """The paper's Fig. 3 set: no augmentation, each augmentation alone, all of them."""
-    from ..augment import AUGMENTATIONS
-    return ["NONE", *AUGMENTATIONS, "MIX"]
-
-
 def default_storage() -> str:
     """sqlite:///optuna.db in the folder of the SQLite tracking store (or here)."""
     import mlflow
@@ -128,7 +122,7 @@ def remaining(study, cfg) -> int:
     return max(0, cfg.trials - finished - len(running(study))) + waiting
 
 
-def enqueue_grid(study) -> None:
+def enqueue_grid(study, points: list[str]) -> None:
     """Queue each grid point that no trial holds yet, as a trial of its own: workers pop
     queued trials one each (Optuna's storage hands a waiting trial to one worker), so with
     any number of workers every point runs once. A trial that failed because its worker
@@ -145,7 +139,7 @@ def enqueue_grid(study) -> None:
                 t.user_attrs[GRID_POINT] for r in study.trials):
             continue  # failed, and re-queued by the heartbeat
         held.add(t.user_attrs.get(GRID_POINT) or t.params.get("augment"))
-    for point in grid():
+    for point in points:
         if point not in held:
             study.enqueue_trial({"augment": point}, user_attrs={GRID_POINT: point})
 

@@ -70,7 +70,7 @@ def open_study(cfg: AblationConfig, storage, storage_url: str, maximise: bool) -
     """The study in its storage, made or loaded (a grid's points queued once), checked
     against the options it was made with."""
     if cfg.mode == "grid":
-        sampler = optuna.samplers.GridSampler({"augment": store.grid()}, seed=cfg.seed)
+        sampler = optuna.samplers.GridSampler({"augment": cfg.grid_points()}, seed=cfg.seed)
         pruner = optuna.pruners.NopPruner()
     else:
         sampler = optuna.samplers.TPESampler(seed=cfg.seed)
@@ -86,7 +86,7 @@ def open_study(cfg: AblationConfig, storage, storage_url: str, maximise: bool) -
             study.set_metric_names(["cross_val_auc" if maximise else "val_loss"])
     log.info("ablation: Optuna study %s in %s", study.study_name, store.shown_url(storage_url))
     if cfg.mode == "grid":
-        store.enqueue_grid(study)
+        store.enqueue_grid(study, cfg.grid_points())
     return study
 
 

@@ -41,10 +41,15 @@ DFD_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_seriou
               "outside_talking_still_laughing", "podium_speech_happy", "talking_against_wall",
               "walking_down_street_outside_angry")
 DFDC_PARTS = {"train": (0, 1, 2), "val": (35,), "test": (40,)}
-# of the real videos: the test part's share is large enough (3 of 10) that an AUC on it,
-# and a comparison of two models there, gets an interval (config.INTERVAL_MIN_VIDEOS)
-DFDC_SHARES = {"test": 0.3, "val": 0.2}
+# The demo's test sets must be able to tell (issue 32): at least 8 real and 8 fake videos of
+# several people in each at the default size. Each dataset keeps its own split rule; the
+# shares below only decide how many of its units (FF++ pairs, DFD actors, DFDC reals,
+# Celeb-DF celebrities) the corpus gives to test.
+DFDC_SHARES = {"test": 0.5, "val": 0.125}  # of the real videos
 DFDC_FAKES_PER_REAL = 2
+DFD_SCENES_PER_ACTOR = 3
+DFD_SPLIT_SHARES = "3:1:3"  # train:val:test over actors, given to the DFD index
+FF_SPLITS_FOLDER = "splits"  # FF++'s official train/val/test.json, as its repository has them
 CELEBDF_CLIPS_PER_CELEBRITY = 3
 MANIFEST = "manifest.json"
 BUILDING = "building.json"  # the settings of a build under way (an interrupted one resumes)
@@ -54,7 +59,21 @@ PLACEMENT_CONFIDENCE = 0.5
 # 3: each Celeb-DF celebrity is filmed three times, the last clip listed for test
 #    (write_celebdf)
 # 4: DFDC's reals go to the splits by DFDC_SHARES (3 of 10 to test, was 2)
-FORMAT = 4
+# 5: test sets of 8 real and 8 fake videos or more at size 16 (FF++'s official split files,
+#    three scenes per DFD actor, half of DFDC's reals, size / 2 Celeb-DF celebrities), and
+#    config.DEMO_FRAMES frames per video
+FORMAT = 5
+
+
+def index_options(root: str | Path, dataset: str) -> dict:
+    """How the corpus's `dataset` folder under `root` is indexed: the options of
+    `deepfake-mlflow index` that its split files and shares call for."""
+    dataset_root = Path(root) / dataset
+    if dataset == "ff":
+        return {"official_splits": str(dataset_root / FF_SPLITS_FOLDER)}
+    if dataset == "dfd":
+        return {"split_shares": DFD_SPLIT_SHARES}
+    return {}
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -100,23 +119,34 @@ class CorpusWriter:
 
 
 def write_ff(w: CorpusWriter, size: int) -> None:
-    ids = [f"{i:03d}" for i in range(size)]
-    people = w.identities("ff", size)
+    ids = [f"{i:03d}" for i in range(size - size % 2)]
+    people = w.identities("ff", len(ids))
     clips = {i: w.real("ff", f"original_sequences/youtube/c23/videos/{i}.mp4", p)
              for i, p in zip(ids, people)}
     who = dict(zip(ids, (p.name for p in people)))
-    for a, b in zip(ids[0::2], ids[1::2]):  # FF++ makes fakes in pairs: a_b and b_a
+    pairs = list(zip(ids[0::2], ids[1::2]))
+    for a, b in pairs:  # FF++ makes fakes in pairs: a_b and b_a
         for method in config.FF_METHODS:
             for target, source in ((a, b), (b, a)):
                 w.fake("ff", f"manipulated_sequences/{method}/c23/videos/{target}_{source}.mp4",
                        clips[target], clips[source], method, who[target], who[source])
+    # FF++'s official split files (lists of id pairs): half the pairs to test, so that its
+    # test set holds 8 reals at size 16; the index reads them (index_options)
+    order = _rng(w.seed, "ff/splits").permutation(len(pairs))
+    test, val = max(1, len(pairs) // 2), max(1, len(pairs) // 8)
+    chosen = {"test": order[:test], "val": order[test:test + val], "train": order[test + val:]}
+    folder = w.out / "ff" / FF_SPLITS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in chosen.items():
+        (folder / f"{split}.json").write_text(json.dumps([list(pairs[i]) for i in sorted(rows)]))
 
 
 def write_dfd(w: CorpusWriter, size: int) -> None:
-    actors = max(3, (size + 1) // 2)
+    # index_options splits the actors 3:1:3: at size 16, 3 test actors of 3 scenes each
+    actors = max(3, size // 2 - 1)
     people = w.identities("dfd", actors)
     originals = []
-    for n in range(size):
+    for n in range(actors * DFD_SCENES_PER_ACTOR):
         k = n % actors
         scene = DFD_SCENES[(n // actors) % len(DFD_SCENES)]
         actor = f"{k + 1:02d}"
@@ -174,9 +204,9 @@ def write_celebdf(w: CorpusWriter, size: int) -> None:
     # demo celebrity is filmed three times, the last clip listed for test, so that one is
     # left for training even when the seeded validation draw takes another
     clips = CELEBDF_CLIPS_PER_CELEBRITY
-    celebs = max(2, int(round(size * 0.7)) // clips)
+    celebs = max(2, size // 2)  # 8 at size 16: 8 real and 8 fake test clips, 8 people
     n_celeb = celebs * clips
-    n_youtube = max(2, size - n_celeb)
+    n_youtube = max(2, size // 4)
     people = w.identities("celebdf", celebs + n_youtube)
     celeb_clips, test = [], []
     for n in range(n_celeb):
@@ -200,6 +230,7 @@ def write_celebdf(w: CorpusWriter, size: int) -> None:
 
 
 WRITERS = {"ff": write_ff, "dfd": write_dfd, "dfdc": write_dfdc, "celebdf": write_celebdf}
+BUILD_ORDER = ("ff", "celebdf", "dfdc", "dfd")  # most videos first (80, 52, 48, 42 at 16)
 
 
 def _write_dataset(out: Path, seed: int, name: str, size: int, detector_model: str):
@@ -238,9 +269,10 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
     with ProcessPoolExecutor(max_workers=min(len(WRITERS), os.cpu_count() or 1),
                              mp_context=ctx,
                              initializer=console.silence_native_stderr_for_good) as pool:
-        jobs = [pool.submit(_write_dataset, out, int(seed), name, size, detector_model)
-                for name in WRITERS]
-        results = [job.result() for job in jobs]
+        # the largest dataset first: the workers finish closer together
+        jobs = {name: pool.submit(_write_dataset, out, int(seed), name, size, detector_model)
+                for name in BUILD_ORDER}
+        results = [jobs[name].result() for name in WRITERS]
     sources = results[0][0]
     records = [r for _, recs in results for r in recs]
     manifest = {
@@ -252,6 +284,7 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
         "faces": [{"identity": s.name, "origin": s.origin, "licence": s.licence}
                   for s in sources],
         "videos": records,
+        "index_options": {name: index_options(".", name) for name in WRITERS},
     }
     with paths.atomic_target(manifest_path) as tmp:  # last: its presence means complete
         tmp.write_text(json.dumps(manifest, indent=1, default=list))

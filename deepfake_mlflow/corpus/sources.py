@@ -54,6 +54,23 @@ def _face_crop(image: np.ndarray, det, context: float = 3.0) -> tuple[np.ndarray
     return image[y0:y1, x0:x1].copy(), det.keypoints - np.array([x0, y0], dtype=np.float32)
 
 
+def _others_hidden(image: np.ndarray, kept, faces) -> np.ndarray:
+    """The photo with every face but `kept` blurred past recognition: a clip of one person
+    from a group photo must never show a neighbour that the detector could crop instead
+    (it did: a Celeb-DF clip of one person held a frame cropped on another)."""
+    out = image.copy()
+    for det in faces:
+        if det is kept:
+            continue
+        x, y, w, h = det.box
+        grow = 0.3 * max(w, h)  # hair, chin and ears too
+        x0, y0 = max(0, int(x - grow)), max(0, int(y - grow))
+        x1, y1 = min(image.shape[1], int(x + w + grow)), min(image.shape[0], int(y + h + grow))
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = cv2.GaussianBlur(out[y0:y1, x0:x1], (0, 0), max(w, h) / 4)
+    return out
+
+
 def load_sources(detector: BlazeFace) -> list[FaceSource]:
     """Every identity available from the cache (the assets are fetched if missing)."""
     import skimage.data
@@ -65,9 +82,11 @@ def load_sources(detector: BlazeFace) -> list[FaceSource]:
                            asset.licence))
     sources = []
     for origin, image, licence in photos:
-        faces = [d for d in detector.detect(image) if min(d.box[2:]) >= MIN_FACE]
+        found = detector.detect(image)
+        faces = [d for d in found if min(d.box[2:]) >= MIN_FACE]
         for k, det in enumerate(sorted(faces, key=lambda d: d.box[0])):
-            crop, points = _face_crop(image, det)
+            alone = _others_hidden(image, det, found)
+            crop, points = _face_crop(alone, det)
             stem = origin.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             sources.append(FaceSource(f"{stem}-{k}", f"{origin} (face {k}, box "
                                       f"{[int(v) for v in det.box]})", licence, crop, points))

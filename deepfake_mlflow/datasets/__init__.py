@@ -32,10 +32,10 @@ DATASETS: dict[str, DatasetSpec] = {
     for s in [
         DatasetSpec("ff", "FaceForensics++ (DF)", ff.index,
                     "original_sequences/youtube/c23/videos, manipulated_sequences/<method>/c23/videos",
-                    ("compression", "official_splits")),
+                    ("compression", "official_splits", "split_shares")),
         DatasetSpec("dfd", "DeepFakeDetection", dfd.index,
                     "original_sequences/actors/c23/videos, "
-                    "manipulated_sequences/DeepFakeDetection/c23/videos", ("compression",)),
+                    "manipulated_sequences/DeepFakeDetection/c23/videos", ("compression", "split_shares")),
         DatasetSpec("dfdc", "DeepFake Detection Challenge", dfdc.index,
                     "dfdc_train_part_<N>/ with metadata.json"),
         DatasetSpec("celebdf", "Celeb-DF v2", celebdf.index,

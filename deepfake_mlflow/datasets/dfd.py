@@ -27,7 +27,7 @@ FAKE_NAME = re.compile(r"^(\d+)_(\d+)__(.+?)__([A-Za-z0-9]+)$")
 
 
 def index(root: str | Path, seed: int = config.DEFAULT_SEED,
-          compression: str = config.DEFAULT_COMPRESSION) -> IndexResult:
+          compression: str = config.DEFAULT_COMPRESSION, split_shares: str = "") -> IndexResult:
     root = Path(root)
     orig_dir = root / "original_sequences" / config.DFD_ORIGINAL_SUBSET / compression / "videos"
     fake_dir = root / "manipulated_sequences" / config.DFD_METHOD / compression / "videos"
@@ -52,8 +52,7 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED,
         fakes.append((video, target, f"{target}__{scene}"))
 
     actors = {a for _, a in originals} | {t for _, t, _ in fakes}
-    weights = {k: float(v) for k, v in config.FF_SPLIT_COUNTS.items()}
-    split_of = splits.assign_groups(actors, weights, seed)
+    split_of = splits.assign_groups(actors, splits.parse_shares(split_shares), seed)
 
     rows = []
     for video, actor in originals:

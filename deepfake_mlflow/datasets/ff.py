@@ -56,7 +56,7 @@ def read_official_splits(folder: str | Path) -> dict[str, str]:
 
 def index(root: str | Path, seed: int = config.DEFAULT_SEED,
           compression: str = config.DEFAULT_COMPRESSION, official_splits: str | None = None,
-          methods=config.FF_METHODS) -> IndexResult:
+          split_shares: str = "", methods=config.FF_METHODS) -> IndexResult:
     root, dataset, original_subset = Path(root), NAME, config.FF_ORIGINAL_SUBSET
     orig_dir = root / "original_sequences" / original_subset / compression / "videos"
     method_dirs = {m: root / "manipulated_sequences" / m / compression / "videos" for m in methods}
@@ -102,8 +102,8 @@ def index(root: str | Path, seed: int = config.DEFAULT_SEED,
                                      f"{split_of_group[group]} and {split}")
         rule = "official"
     else:
-        weights = {k: float(v) for k, v in config.FF_SPLIT_COUNTS.items()}
-        split_of_group = splits.assign_groups(group_of.values(), weights, seed)
+        split_of_group = splits.assign_groups(group_of.values(),
+                                              splits.parse_shares(split_shares), seed)
         rule = "seeded-pairs"
 
     rows, unlisted = [], 0

@@ -12,6 +12,24 @@ import numpy as np
 from .. import config
 
 
+PROTOCOL_SHARES = ":".join(str(config.FF_SPLIT_COUNTS[k]) for k in config.SPLITS)
+
+
+def parse_shares(text: str) -> dict[str, float]:
+    """'720:140:140' (train:val:test weights; empty: the protocol's) -> {split: weight}."""
+    from ..errors import UserInputError
+    parts = (text or PROTOCOL_SHARES).split(":")
+    try:
+        weights = [float(v) for v in parts]
+    except ValueError:
+        weights = []
+    if len(weights) != len(config.SPLITS) or not all(w >= 0 for w in weights) or \
+            not all(w > 0 for w in weights[::2]):
+        raise UserInputError(f"split shares {text!r}: expected train:val:test weights, e.g. "
+                             f"{PROTOCOL_SHARES} (train and test above 0)")
+    return dict(zip(config.SPLITS, weights))
+
+
 def proportional_counts(n: int, weights: dict[str, float]) -> dict[str, int]:
     """Split n items by weights, largest remainders, every split non-empty when n allows."""
     names = list(weights)

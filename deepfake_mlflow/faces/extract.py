@@ -19,7 +19,7 @@ import math
 import queue
 import shutil
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,6 +40,7 @@ PARTIAL_SUFFIX = ".partial"
 @dataclass(frozen=True)
 class ExtractSettings:
     frames: int = config.FRAMES_PER_VIDEO
+    test_frames: int = 0  # frames per video of the test split; 0: `frames`
     size: int = config.FACE_SIZE
     margin: float = config.FACE_MARGIN
     quality: int = config.FACE_JPEG_QUALITY
@@ -49,6 +50,12 @@ class ExtractSettings:
 
     def as_params(self) -> dict:
         return asdict(self)
+
+    def for_split(self, split: str) -> "ExtractSettings":
+        """The settings one video of `split` is sampled with."""
+        if split == config.EVAL_SPLIT and self.test_frames:
+            return replace(self, frames=self.test_frames)
+        return self
 
     def save(self, folder: Path) -> Path:
         target = Path(folder) / SETTINGS_FILE

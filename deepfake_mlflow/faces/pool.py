@@ -35,12 +35,12 @@ def _init_pool_worker(settings: ExtractSettings, faces_root: str) -> None:
     _init_worker(settings, faces_root)
 
 
-def _extract_one(task: tuple[str, str]) -> dict:
+def _extract_one(task: tuple[str, str, str]) -> dict:
     if "error" in _worker:
         raise RuntimeError(f"the face detector did not start in a worker: {_worker['error']}")
-    path, key = task
+    path, key, split = task
     record = extract_video(path, key, _worker["faces_root"], _worker["detector"],
-                           _worker["settings"], _worker["threads"])
+                           _worker["settings"].for_split(split), _worker["threads"])
     return {"key": key, "status": record["status"],
             "faces": sum(1 for r in record["rows"] if r["face_path"]),
             "frames": len(record["rows"])}
@@ -76,7 +76,8 @@ def extract_faces(videos, root: str | Path, faces_root: str | Path,
     root, faces_root = Path(root), Path(faces_root)
     workers = workers or os.cpu_count() or 1
     usable = videos[videos["status"] == VideoStatus.OK]
-    todo = [(str(root / p), k) for p, k in zip(usable["path"], usable["key"])
+    todo = [(str(root / p), k, split)
+            for p, k, split in zip(usable["path"], usable["key"], usable["split"])
             if not is_finished(faces_root, k, root / p)]
     started = time.perf_counter()
     statuses: dict[str, int] = {}

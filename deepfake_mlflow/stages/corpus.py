@@ -21,7 +21,8 @@ EXAMPLES = """\
 @dataclass(frozen=True)
 class CorpusConfig:
     out: str = option(help="folder for the four datasets")
-    size: int = option(config.DEMO_CORPUS_SIZE, help="real videos per dataset")
+    size: int = option(config.DEMO_CORPUS_SIZE,
+                       help="scale of the corpus: about this many real videos per dataset")
     seed: int = option(config.DEFAULT_SEED, help="seed of identities, looks and splits")
 
     def __post_init__(self):

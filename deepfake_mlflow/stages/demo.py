@@ -35,13 +35,18 @@ STUDY = "demo"  # deepfake_mlflow/studies/demo.yaml
 @dataclass(frozen=True)
 class DemoConfig:
     out: str = option("demo", help="folder for the corpus and working files")
-    size: int = option(config.DEMO_CORPUS_SIZE, help="real videos per dataset")
+    size: int = option(config.DEMO_CORPUS_SIZE,
+                       help="scale of the corpus: about this many real videos per dataset")
     seed: int = option(config.DEFAULT_SEED, help="seed of the corpus and splits")
+    test_frames: int = option(config.DEMO_TEST_FRAMES,
+                              help="frames extracted per test video (training videos get "
+                                   f"the protocol's {config.FRAMES_PER_VIDEO})")
     study: str = option(STUDY, help="the study run on the corpus: demo, or a YAML study file")
 
     def __post_init__(self):
         from .reproduce import ReproduceConfig
         corpus.CorpusConfig(self.out, self.size, self.seed)  # the same size check, now
+        extract.ExtractConfig("ff", self.out, test_frames=self.test_frames)
         ReproduceConfig(self.study)  # a bad study file is named before any work
 
 
@@ -58,17 +63,19 @@ def stage(what: str):
 
 def prepare(cfg: DemoConfig, out: Path) -> dict:
     """The corpus, then each dataset indexed and its faces extracted into out/workspace."""
-    from ..corpus import WRITERS  # the corpus writes all four layouts (imports OpenCV)
+    from ..corpus import WRITERS, index_options  # all four layouts (imports OpenCV)
     results = {}
-    with stage(f"corpus: {len(WRITERS)} datasets of {cfg.size} real videos"):
+    with stage(f"corpus: {len(WRITERS)} datasets at size {cfg.size}"):
         corpus.run(corpus.CorpusConfig(str(out / "corpus"), cfg.size, cfg.seed))
     for dataset in WRITERS:
         videos = paths.index_path(dataset, out / "workspace")
         root = str(out / "corpus" / dataset)
         with stage(f"index and extract {dataset}"):
-            results[dataset] = index.run(index.IndexConfig(dataset, root, out=str(videos),
-                                                           seed=cfg.seed, probe=True))
-            extract.run(extract.ExtractConfig(dataset, root, index=str(videos)))
+            results[dataset] = index.run(index.IndexConfig(
+                dataset, root, out=str(videos), seed=cfg.seed, probe=True,
+                **index_options(out / "corpus", dataset)))
+            extract.run(extract.ExtractConfig(dataset, root, index=str(videos),
+                                              test_frames=cfg.test_frames))
     return results
 
 
@@ -90,6 +97,7 @@ def run(cfg: DemoConfig) -> dict:
     with tracking.runs.stage_run("demo", run_name="demo", tags={"study": plan.name},
                                  run_id=parent_run_id("demo", plan.name, {"out": where}),
                                  params={"size": cfg.size, "seed": cfg.seed, "study": plan.name,
+                                         "test_frames": cfg.test_frames,
                                          "out": where}) as parent:
         indexed = prepare(cfg, out)
         # the study reads its faces from the demo's workspace (paths.workspace())

@@ -34,6 +34,9 @@ class ExtractConfig:
     out: str = option("", help="folder for faces/ and faces.parquet (default: the index's "
                                "folder)")
     frames: int = option(config.FRAMES_PER_VIDEO, help="frames sampled per video, evenly spaced")
+    test_frames: int = option(0, help="frames sampled per video of the test split (0: --frames); "
+                                      "fewer makes a quick look cheaper: an AUC's interval "
+                                      "comes from the number of videos")
     size: int = option(config.FACE_SIZE, help="side of the square face crops, in pixels")
     margin: float = option(config.FACE_MARGIN, help="crop side = (1 + margin) x the face box's "
                                                     "longer side")
@@ -53,6 +56,7 @@ class ExtractConfig:
     def __post_init__(self):
         from ..faces.index import parse_shard
         at_least(self, 1, "frames")
+        at_least(self, 0, "test_frames")
         at_least(self, config.MIN_FACE_SIZE, "size")
         require(0 <= self.margin <= config.MAX_FACE_MARGIN, "margin",
                 f"a number from 0 to {config.MAX_FACE_MARGIN}", self.margin)

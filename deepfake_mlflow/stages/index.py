@@ -28,10 +28,15 @@ class IndexConfig:
                               help=f"ff/dfd only ({config.DEFAULT_COMPRESSION} when empty)")
     official_splits: str = option("", help="ff only: folder with FF++'s train.json, val.json, "
                                            "test.json")
+    split_shares: str = option("", help="ff (without official splits) and dfd: train:val:test "
+                                        "weights of the seeded split over groups (default "
+                                        "720:140:140, the protocol's)")
     split_csv: str = option("", help="folder only: CSV with columns path,split")
 
     def __post_init__(self):
+        from ..datasets.splits import parse_shares
         at_least(self, 0, "workers")
+        parse_shares(self.split_shares)  # a bad value is named before any work
 
     def index_path(self) -> Path:
         from .. import paths
@@ -40,6 +45,7 @@ class IndexConfig:
     def dataset_options(self) -> dict:
         return {k: v for k, v in (("compression", self.compression),
                                   ("official_splits", self.official_splits),
+                                  ("split_shares", self.split_shares),
                                   ("split_csv", self.split_csv)) if v}
 
 

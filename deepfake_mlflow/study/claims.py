@@ -37,10 +37,13 @@ class Claim:
     b: dict = field(default_factory=dict)
     test_sets: str = "all"
     trained_on: tuple = ()
+    tested_on: tuple = ()
 
     def wants(self, trained: str, test: str) -> bool:
         """Whether a comparison trained on `trained` and tested on `test` is the claim's."""
         if self.trained_on and trained not in self.trained_on:
+            return False
+        if self.tested_on and test not in self.tested_on:
             return False
         return {"in-domain": trained == test, "cross-dataset": trained != test,
                 "all": True}[self.test_sets]
@@ -57,7 +60,8 @@ def load(path: Path = CLAIMS_FILE) -> list[Claim]:
     for n, item in enumerate(data.get("claims") or []):
         try:
             claim = Claim(**{**item, "id": str(item["id"]),
-                             "trained_on": tuple(item.get("trained_on", ()))})
+                             "trained_on": tuple(item.get("trained_on", ())),
+                             "tested_on": tuple(item.get("tested_on", ()))})
         except (TypeError, KeyError) as err:
             raise MalformedFileError(path, f"claim {n + 1}: {err}") from None
         for what, value, allowed in (("source", claim.source, SOURCES),
