@@ -19,6 +19,16 @@ LOSS_STYLE = {"bce": ("-", "o"), "triplet": ("--", "s")}
 VERDICT_MARKS = {"better": "\u25b2", "worse": "\u25bc"}  # above a bar: against NONE
 
 
+def ablation_order(trials: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The trials in the paper's order of Fig. 3: decreasing AUC on the training dataset's
+    own test set (the first test set's when it has none), trials without one last."""
+    tests = ordered(c.split("/", 1)[1] for c in trials.columns if c.startswith("auc_frame/"))
+    if not tests:
+        return trials
+    key = f"auc_frame/{dataset}" if f"auc_frame/{dataset}" in trials else f"auc_frame/{tests[0]}"
+    return trials.sort_values(key, ascending=False, na_position="last", kind="stable")
+
+
 def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
                    comparison: pd.DataFrame | None = None):
     """Fig. 3: frame AUC per augmentation (bars: one per test set, with their 95% interval
@@ -28,9 +38,8 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
     than NONE carries a filled triangle up, one found worse a triangle down; the others are
     not distinguishable from NONE (or rest on too few videos)."""
     tests = ordered(c.split("/", 1)[1] for c in trials.columns if c.startswith("auc_frame/"))
-    done = trials[trials["state"] == "COMPLETE"].drop_duplicates("augment", keep="last")
-    key = f"auc_frame/{dataset}" if f"auc_frame/{dataset}" in done else f"auc_frame/{tests[0]}"
-    done = done.sort_values(key, ascending=False)
+    done = ablation_order(trials[trials["state"] == "COMPLETE"].drop_duplicates(
+        "augment", keep="last"), dataset)
     names = [augment_label(a).upper() for a in done["augment"]]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(names) + 2), 3.6), layout="constrained")
     width = 0.8 / max(len(tests), 1)
@@ -77,17 +86,25 @@ def ablation_chart(trials: pd.DataFrame, dataset: str, title: str,
     return fig
 
 
-def limited_curves(points: pd.DataFrame, title: str):
+VERDICT_GLYPHS = {"better": ("\u25b2", "#006d4e"), "worse": ("\u25bc", "#a34400")}
+
+
+def limited_curves(points: pd.DataFrame, title: str, verdicts: dict | None = None):
     """Fig. 1 as the paper draws it: one panel per training dataset, frame AUC against the
     training videos per class, a line per test set (colour; the in-domain one thicker) and
-    loss (solid BCE, dashed triplet), each with its 95% interval as a band; the same
-    losses on all training videos as a marker at the right edge."""
+    loss (solid BCE, dashed triplet), each with its 95% interval as a band where it has
+    one; the same losses on all training videos as a marker at the right edge, labelled
+    "all". verdicts: (dataset, test set, videos per class) -> claim 1's verdict of triplet
+    against BCE at that point; a significant one is marked above the triplet point."""
+    verdicts = verdicts or {}
     datasets = ordered(points["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets) + 1.9, 3.6),
                              sharey=True, squeeze=False, layout="constrained")
+    marked = False
     for ax, dataset in zip(axes[0], datasets):
         rows = points[points["dataset"] == dataset]
         sizes = sorted(rows.loc[rows["train_videos"] > 0, "train_videos"].unique())
+        everything = sizes[-1] * 1.6 if sizes else None  # where "all videos" is drawn
         for test in ordered(rows["test_set"].unique()):
             for loss, by_loss in rows[rows["test_set"] == test].groupby("loss"):
                 style, marker = LOSS_STYLE.get(loss, ("-", "o"))
@@ -99,27 +116,41 @@ def limited_curves(points: pd.DataFrame, title: str):
                         marker=marker, color=colour(test), markersize=3.5,
                         linewidth=2.0 if test == dataset else 1.1,
                         label=f"{label(test)}, {loss.upper()}")
-                if subset["auc_frame_low"].notna().any():
+                has_band = subset["auc_frame_low"].notna()
+                if has_band.sum() >= 2:
                     ax.fill_between(subset["train_videos"], subset["auc_frame_low"],
-                                    subset["auc_frame_high"], color=colour(test), alpha=0.07,
-                                    linewidth=0)
+                                    subset["auc_frame_high"], where=has_band,
+                                    color=colour(test), alpha=0.07, linewidth=0)
+                if loss == "triplet":
+                    for videos, auc in zip(subset["train_videos"], subset["auc_frame"]):
+                        glyph = VERDICT_GLYPHS.get(verdicts.get((dataset, test, int(videos))))
+                        if glyph:
+                            ax.annotate(glyph[0], (videos, auc), textcoords="offset points",
+                                        xytext=(0, 4), ha="center", fontsize=7,
+                                        color=glyph[1])
+                            marked = True
                 full = by_loss[by_loss["train_videos"] == 0]
-                if len(full) and sizes:  # all videos: beyond the largest subset
-                    ax.plot([sizes[-1] * 1.6], [full["auc_frame"].iloc[0]], marker=marker,
+                if len(full) and everything:  # all videos: beyond the largest subset
+                    ax.plot([everything], [full["auc_frame"].iloc[0]], marker=marker,
                             color=colour(test), markersize=4, linestyle="none",
                             fillstyle="none" if loss != "bce" else "full")
         ax.set_xscale("log", base=2)
-        ax.set_xticks(sizes)
-        ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        if everything and (rows["train_videos"] == 0).any():
+            ax.set_xticks([*sizes, everything], [*(f"{v:g}" for v in sizes), "all"])
+        else:
+            ax.set_xticks(sizes, [f"{v:g}" for v in sizes])
+        ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
         ax.axhline(0.5, color="0.6", linewidth=0.6, linestyle=":")
         ax.set(title=f"trained on {label(dataset)}", xlabel="training videos per class",
-               ylim=(0.0, 1.02))
+               ylim=(0.0, 1.05))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("frame-level ROC AUC")
     handles, labels = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, labels, title="test set, loss\n(bands: 95% interval;\n"
-                                      "right edge: all videos)",
-               fontsize=8, title_fontsize=8, frameon=False, loc="outside right upper")
+    legend_title = "test set, loss\n(bands: 95% interval;\n\"all\": every training video"
+    if marked:
+        legend_title += ";\n\u25b2/\u25bc: triplet above/below\nBCE, Holm p < 0.05"
+    fig.legend(handles, labels, title=legend_title + ")", fontsize=8, title_fontsize=8,
+               frameon=False, loc="outside right upper")
     fig.suptitle(title)
     return fig
 

@@ -21,7 +21,7 @@ import mlflow
 import pandas as pd
 
 from deepfake_mlflow import config, naming, tracking
-from deepfake_mlflow.evaluation import plots
+from deepfake_mlflow.evaluation import matrix, plots
 from deepfake_mlflow.evaluation.matrix import PAPER_TABLES, SELECTED
 from deepfake_mlflow.evaluation.plots import label, ordered
 
@@ -54,6 +54,16 @@ class Report:
     def matrix(self) -> pd.DataFrame:
         """The grid's cells (store.matrix_rows), read once for every section."""
         return store.matrix_rows(self.study)
+
+    def claims_evidence(self, scratch: Path) -> pd.DataFrame:
+        """Every comparison behind the claims' verdicts (study.claims), or an empty table."""
+        if not hasattr(self, "_evidence"):
+            parent = self.study.parent
+            found = store.download_csv(parent, "claims_evidence.csv", scratch) if parent \
+                else None
+            self._evidence = found if found is not None else pd.DataFrame(
+                columns=["claim", "trained_on", "test_set", "a", "b", "verdict"])
+        return self._evidence
 
     def link(self, run_id: str) -> str:
         run = self.study.by_id.get(run_id)
@@ -116,7 +126,7 @@ def claims_section(report: Report, scratch: Path) -> Section:
     return section
 
 
-def tables_section(report: Report) -> Section:
+def tables_section(report: Report, scratch: Path) -> Section:
     from deepfake_mlflow.evaluation.matrix import over_seeds
     section = Section("tables", "Tables I-IV: frame-level ROC AUC across datasets")
     table = over_seeds(report.matrix)  # a variant of several seeds: their mean
@@ -131,10 +141,14 @@ def tables_section(report: Report) -> Section:
         "again, 1000 times; none where a test set holds fewer than "
         f"{config.INTERVAL_MIN_VIDEOS} videos of a class), the paper's value and the "
         "difference. The in-domain diagonal is outlined in the heatmaps; a hatched cell's "
-        f"interval holds 0.5, chance. An AUC below 0.5 (marked {config.BELOW_CHANCE_MARK}) "
-        "is not a coin toss: the model's scores point the wrong way on that test set, "
+        "interval holds 0.5, chance. An AUC whose interval lies below 0.5 (marked "
+        f"{config.BELOW_CHANCE_MARK}) is not a coin toss: the model's scores point the "
+        "wrong way on that test set, "
         "ranking its real faces above its fakes, and the colour scale spans 0 to 1 so that "
-        "such a cell looks as far from chance as it is.</p>")
+        "such a cell looks as far from chance as it is. Under Tables II-IV, each cell "
+        "against the table the paper compares it with (\u25b2 above, \u25bc below, = not "
+        "distinguishable; the claims' paired test on the same test videos, Holm within the "
+        "claim); a difference from the paper is greyed where the cell has no interval.</p>")
     videos = table.groupby("test_set")["test_videos"].max().to_dict()
     variants = sorted({(loss, augment) for _, loss, augment in trained}, key=_variant_order)
     for loss, augment in variants:
@@ -149,7 +163,9 @@ def tables_section(report: Report) -> Section:
                            for value in ("auc_frame", "auc_frame_low", "auc_frame_high"))
         heading = _variant_title(loss, augment)
         section.body.append(f"<h3>{html.escape(heading)}</h3><div class=\"pair\">")
-        section.body.append(_html_grid(report, rows, grid, reference, videos, low, high))
+        marks = _verdict_marks(report.claims_evidence(scratch), loss, augment)
+        section.body.append(_html_grid(report, rows, grid, reference, videos, low, high,
+                                       marks))
         missing = [f"{label(d)} → {label(t)}" for d in datasets for t in tests
                    if pd.isna(grid.loc[d, t])]
         if missing:
@@ -192,9 +208,35 @@ def _matrix_run(study: store.Study, eval_run_id: str) -> str:
     return eval_run_id
 
 
+VERDICT_MARKS = {"better": ("\u25b2", "better"), "worse": ("\u25bc", "worse"),
+                 "not distinguishable": ("=", "n.d."), "too few videos": ("?", "n/a")}
+
+
+def _verdict_marks(evidence: pd.DataFrame, loss: str, augment: str) -> dict:
+    """The cells of a table that a claim compares with another table (Table II against
+    Table I, III against I, IV against III): (train, test) -> a line saying how the cell
+    compares, from the claim's paired test."""
+    name = f"{loss}/{augment}"
+    marks = {}
+    measured = evidence.get("measure", pd.Series("frame AUC", index=evidence.index))
+    chosen = evidence[(evidence["a"].astype(str) == name) & (measured == "frame AUC")]
+    for r in chosen.itertuples():
+        other = tuple(str(r.b).split("/", 1))
+        table = PAPER_TABLES.get(other, str(r.b))
+        symbol, word = VERDICT_MARKS.get(r.verdict, ("?", str(r.verdict)))
+        interval = "" if pd.isna(r.low) else f" [{r.low:+.2f}, {r.high:+.2f}]"
+        tip = (f"claim {r.claim}: {name} minus {r.b} on the same test videos, "
+               f"{r.difference:+.3f}{interval}, Holm p {r.p_holm:.3g}")
+        marks[(r.trained_on, r.test_set)] = (
+            f'<span class="verdict {word.replace(".", "").replace("/", "")}" '
+            f'title="{html.escape(tip)}">{symbol} vs {html.escape(table)}: '
+            f"{r.difference:+.3f} {word}</span>")
+    return marks
+
+
 def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
                reference: pd.DataFrame | None, videos: dict, low: pd.DataFrame,
-               high: pd.DataFrame) -> str:
+               high: pd.DataFrame, verdicts: dict) -> str:
     head = "".join(f"<th>{label(t)}<br><small>{_videos(videos.get(t))}</small></th>"
                    for t in grid.columns)
     body = []
@@ -211,26 +253,43 @@ def _html_grid(report: Report, rows: pd.DataFrame, grid: pd.DataFrame,
             else:
                 found = rows[(rows["train_dataset"] == dataset) & (rows["test_set"] == test)]
                 run_id = found["eval_run_id"].iloc[0] or found["train_run_id"].iloc[0]
-                mark = config.BELOW_CHANCE_MARK if value < 0.5 else ""
+                lo, hi = low.loc[dataset, test], high.loc[dataset, test]
+                mark = config.BELOW_CHANCE_MARK if matrix.below_chance(hi) else ""
                 text = (f'<span class="ours">{report.anchor(f"{value:.3f}", run_id)}'
                         f'{mark}</span>')
                 spread = found["auc_frame_sd"].iloc[0] if "auc_frame_sd" in found else None
                 if spread is not None and not pd.isna(spread):  # a mean over seeds
                     text += (f'<span class="interval" title="standard deviation over '
                              f'{int(found["seeds"].iloc[0])} seeds">±{spread:.2f}</span>')
-                lo, hi = low.loc[dataset, test], high.loc[dataset, test]
                 if not (pd.isna(lo) or pd.isna(hi)):
                     text += f'<span class="interval">[{lo:.2f}, {hi:.2f}]</span>'
+                else:
+                    text += f'<span class="interval">{_no_interval(found.iloc[0])}</span>'
+                text += verdicts.get((dataset, test), "")
             if theirs is not None and not pd.isna(theirs):
                 text += f'<span class="paper">paper {theirs:.3f}</span>'
                 if not pd.isna(value):
                     delta = value - theirs
-                    text += (f'<span class="delta {"up" if delta >= 0 else "down"}">'
+                    # a difference from the paper means something only with an interval
+                    tone = ("up" if delta >= 0 else "down") if not pd.isna(lo) else "muted"
+                    text += (f'<span class="delta {tone}" title="ours minus the paper\'s">'
                              f'{delta:+.3f}</span>')
             cells.append(f'<td class="{css}">{text}</td>')
         body.append(f"<tr><th>{label(dataset)}</th>{''.join(cells)}</tr>")
     return (f'<table class="grid"><thead><tr><th>train \\ test</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _no_interval(row: pd.Series) -> str:
+    """Why a cell has no interval: n/a: 2 real videos; a mean over seeds has its spread."""
+    if row.get("seeds", 1) and row.get("seeds", 1) > 1:
+        return "each seed's interval in its run"
+    total, fake = row.get("test_videos"), row.get("fake_videos")
+    if pd.isna(total) or fake is None or pd.isna(fake):
+        return "n/a"
+    real = total - fake
+    fewer, kind = (real, "real") if real <= fake else (fake, "fake")
+    return f"n/a: {fewer:.0f} {kind} video{'s' if fewer != 1 else ''}"
 
 
 def _videos(count) -> str:
@@ -269,7 +328,7 @@ def ablation_section(report: Report, scratch: Path) -> Section:
                    if comparison is not None and len(comparison) else ""), parent))
         else:
             section.notes.append(f"{name}: no completed trial with test AUCs yet")
-        section.body.append(_trials_table(report, rows, aucs))
+        section.body.append(_trials_table(report, rows, aucs, dataset))
         if comparison is not None and len(comparison):
             section.body.append(_verdicts_table(comparison))
         failed = rows[rows["state"].isin(["FAIL", "FAILED", "KILLED", "PRUNED"])]
@@ -280,17 +339,23 @@ def ablation_section(report: Report, scratch: Path) -> Section:
     return section
 
 
-def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str]) -> str:
+def _trials_table(report: Report, rows: pd.DataFrame, aucs: list[str], dataset: str) -> str:
+    """The trials in the figure's order, each with its objective and test AUCs."""
     tests = ordered(c.split("/", 1)[1] for c in aucs)
     head = "".join(f"<th>{label(t)} AUC</th>" for t in tests)
     body = []
-    for _, row in rows.sort_values("objective", na_position="last").iterrows():
+    for _, row in figures.ablation_order(rows, dataset).iterrows():
         cells = "".join(f"<td>{_auc_cell(row, t)}</td>" for t in tests)
         body.append(f"<tr><td>{report.anchor(str(row['trial']), row['run_id'])}</td>"
                     f"<td>{html.escape(naming.augment_label(row['augment']).upper())}</td>"
                     f"<td>{row['state']}</td>"
                     f"<td>{_fmt(row['objective'], 4)}{_spread(row)}</td>{cells}</tr>")
-    return (f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
+    return (f"<p>In the figure's order (decreasing AUC on the {label(dataset)} test set). "
+            "<b>Objective</b>: what the ablation ranks its trials by, by default the trial's "
+            "validation loss on its own training dataset (with several seeds: their mean "
+            "\u00b1 their standard deviation), lower is better; the test AUCs beside it are "
+            "reported, never optimised.</p>"
+            f'<table class="list"><thead><tr><th>trial</th><th>augmentation</th><th>state</th>'
             f"<th>objective</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
@@ -345,20 +410,27 @@ def _fmt(value, digits: int) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
-def limited_section(report: Report) -> Section:
+def limited_section(report: Report, scratch: Path) -> Section:
     section = Section("data-limited", "Fig. 1: data-limited training, BCE against triplet")
     points = store.limited_rows(report.study)
     if points.empty or not (points["train_videos"] > 0).any():
         section.notes.append("no data-limited trainings in this study")
         return section
     datasets = ordered(points["dataset"].unique())
-    fig = figures.limited_curves(points, "Data-limited training, BCE against triplet")
+    evidence = report.claims_evidence(scratch)
+    claim1 = evidence[(evidence["a"].astype(str) == "triplet")
+                      & (evidence["b"].astype(str) == "bce")] if len(evidence) else evidence
+    verdicts = {(r.trained_on, r.test_set, int(r.train_videos)): r.verdict
+                for r in claim1.itertuples() if not pd.isna(r.train_videos)}
+    fig = figures.limited_curves(points, "Data-limited training, BCE against triplet",
+                                 verdicts)
     first = points.loc[points["train_videos"] > 0, "run_id"].iloc[0]
     section.body.append(report.figure(
         fig, "data-limited", "Fig. 1: frame AUC against the training videos per class, one "
         "panel per training dataset (" + ", ".join(label(d) for d in datasets) + "), a line "
-        "per test set and loss (bands: 95% interval; the in-domain line thicker; at the "
-        "right edge: all videos)",
+        "per test set and loss (bands: 95% interval where the test set allows one; the "
+        "in-domain line thicker; \"all\": the grid's training on every video; \u25b2/\u25bc: "
+        "triplet significantly above/below BCE at that point, claim 1's paired test)",
         report.study.by_id[first].data.tags.get(store.PARENT, first)))
     for dataset in datasets:
         rows = points[points["dataset"] == dataset]
@@ -485,8 +557,9 @@ def build(study: store.Study, out: Path, ui_url: str | None = None,
     report = Report(study, out, ui_url or config.ui_url())
     with tempfile.TemporaryDirectory() as scratch:
         for make in SECTIONS:
-            needs_scratch = make in (claims_section, ablation_section, mds_section,
-                                     roc_section, robustness_section)
+            needs_scratch = make in (claims_section, tables_section, ablation_section,
+                                     limited_section, mds_section, roc_section,
+                                     robustness_section)
             try:
                 section = make(report, Path(scratch)) if needs_scratch else make(report)
             except Exception as err:  # noqa: BLE001 - one broken section, not a broken report
@@ -501,6 +574,46 @@ def build(study: store.Study, out: Path, ui_url: str | None = None,
     if log_to_parent and study.parent is not None:
         mlflow.MlflowClient().log_artifacts(study.parent.info.run_id, str(out), "report")
     return page
+
+
+def overview(report: Report) -> str:
+    """The box at the top: what the data is, the model and its budget, and the videos each
+    number rests on."""
+    study, parent = report.study, report.study.parent
+    demo = parent is not None and parent.data.tags.get("stage") == "demo"
+    data = ("<b>Data</b>: the demo corpus, synthetic face swaps made from a few real photos "
+            "and clips (deepfake_mlflow/corpus), written in the on-disk layouts of FF++, "
+            "DFD, DFDC and Celeb-DF: not those datasets. Its numbers show the platform at "
+            "work, not the paper's findings on real deepfakes." if demo else
+            "<b>Data</b>: the datasets named in the tables, as indexed and extracted for "
+            "this study (each training run names its faces index).")
+    grid = study.grid_runs()
+    parts = [data]
+    if grid:
+        params = grid[0].data.params
+        parts.append(
+            f"<b>Model</b>: {html.escape(params.get('model', '?'))} "
+            f"({html.escape(params.get('pretrained', '?'))} weights), "
+            f"{html.escape(params.get('size', '?'))} px faces, at most "
+            f"{html.escape(params.get('max_iters', '?'))} iterations a phase, batches of "
+            f"{html.escape(params.get('batch_size', '?'))}.")
+        used = {}
+        for run in grid:
+            value = run.data.params.get("train_videos_used")
+            if value and run.data.params.get("train_videos", "0") in ("0", ""):
+                used.setdefault(run.data.tags.get("dataset", "?"), value)
+        if used:
+            parts.append("<b>Training videos</b> (all classes): " + ", ".join(
+                f"{label(d)} {html.escape(used[d])}" for d in ordered(used)) + ".")
+    table = report.matrix
+    if len(table) and table["test_videos"].notna().any():
+        counts = table.dropna(subset=["test_videos"]).groupby("test_set")[
+            ["test_videos", "fake_videos"]].max()
+        parts.append("<b>Test videos</b> (real / fake): " + ", ".join(
+            f"{label(t)} {r.test_videos - r.fake_videos:.0f} / {r.fake_videos:.0f}"
+            if not pd.isna(r.fake_videos) else f"{label(t)} {r.test_videos:.0f}"
+            for t, r in counts.loc[ordered(counts.index)].iterrows()) + ".")
+    return '<div class="overview">' + " ".join(f"<p>{p}</p>" for p in parts) + "</div>"
 
 
 def render(report: Report) -> str:
@@ -528,6 +641,7 @@ Detection</i> (WIFS 2020), rebuilt from the tracking store
 {trainings} grid trainings. Paper values are the published EfficientNetB4 numbers on the
 full datasets; a scaled-down study is not expected to match them.
 Generated {time.strftime("%Y-%m-%d %H:%M")}.</p>
+{overview(report)}
 <p class="links">Run links open the tracking UI at <a href="{html.escape(report.ui)}"><code>{html.escape(report.ui)}</code></a>
 (started by <code>make ui</code>; for another host or port, make the report again with
 <code>deepfake-mlflow dashboard --ui-url URL</code>, or set <code>{config.UI_URL_ENV}</code>).

@@ -208,9 +208,11 @@ def matrix_rows(study: Study) -> pd.DataFrame:
             evaluation = study.evaluation_of(run.info.run_id, row["test_set"])
             if evaluation is not None:
                 row["test_videos"] = evaluation.data.metrics.get(f"videos/{row['test_set']}")
+                row["fake_videos"] = evaluation.data.metrics.get(
+                    f"fake_videos/{row['test_set']}")
             row["eval_run_id"] = evaluation.info.run_id if evaluation else ""
             rows.append(row)
-    table = pd.DataFrame(rows, columns=matrix.COLUMNS)
+    table = pd.DataFrame(rows, columns=[*matrix.COLUMNS, "fake_videos"])
     return table.drop_duplicates([*matrix.VARIANT, "seed"], keep="first")
 
 

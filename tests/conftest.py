@@ -120,7 +120,8 @@ TINY_DEMO = {
               "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
     "evaluate": {"mds": "celebdf"},
     "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce", "triplet"]},
-    "ablation": {"dataset": "ff", "mode": "grid", "test_datasets": "ff,celebdf"},
+    "ablation": {"dataset": "ff", "mode": "grid", "test_datasets": "ff,celebdf",
+                 "augmentations": ["NONE", "HF", "BC", "HSV", "JPEG"]},  # as the demo's
     "promote": True,
     "robustness": {"jpeg_qualities": [50], "scales": [0.5]},
 }

@@ -204,3 +204,18 @@ def test_a_worker_reads_the_test_sets_the_study_was_started_on(faces_ff, tmp_pat
     monkeypatch.setenv("DEEPFAKE_MLFLOW_WORKSPACE", str(tmp_path / "elsewhere"))
     summary = worker.run(worker.WorkerConfig(name, wait=5))
     assert len(summary["trials"]) == 1 and "auc_frame/ff" in summary["trials"][0]
+
+
+def test_a_grid_of_some_points_keeps_the_papers_order_and_needs_none():
+    """--augmentations: the grid's points, in Fig. 3's order; NONE among them (each is
+    compared with it); a study of other points is another study."""
+    from deepfake_mlflow.errors import UserInputError
+    some = AblationConfig("ff", augmentations=("jpeg", "none", "HF"), **TINY)
+    assert some.grid_points() == ["NONE", "HF", "JPEG"]
+    every = AblationConfig("ff", **TINY)
+    assert every.grid_points() == ["NONE", "HF", "BC", "HSV", "ISO", "GAUS", "DS", "JPEG",
+                                   "MIX"]
+    assert some.study_name() != every.study_name()
+    for bad in (("HF", "BC"), ("NONE", "BLUR"), ("NONE", "NONE")):
+        with pytest.raises(UserInputError, match="--augmentations"):
+            AblationConfig("ff", augmentations=bad, **TINY)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepfake_mlflow import config, datasets
-from deepfake_mlflow.corpus import WRITERS, build_corpus
+from deepfake_mlflow.corpus import WRITERS, build, build_corpus
 from deepfake_mlflow.corpus.video import read_frames
 from deepfake_mlflow.faces.detector import BlazeFace
 
@@ -62,6 +62,16 @@ def test_fakes_differ_from_their_originals_inside_the_face_only(corpus):
     assert inside > 8 and corners < 3, (inside, corners)
 
 
+def test_every_photo_source_shows_one_face_alone():
+    """A clip made from a group photo shows one person: the neighbours are blurred past
+    the detector's reach, so no frame of it can be cropped on someone else."""
+    from deepfake_mlflow.corpus.sources import load_sources
+    with BlazeFace("full", min_confidence=0.3) as detector:
+        for source in load_sources(detector):
+            if source.still is not None:
+                assert len(detector.detect(source.still)) == 1, source.name
+
+
 def test_manifest_records_origin_and_licence_of_every_face(corpus):
     manifest = json.loads((corpus / "manifest.json").read_text())
     assert manifest["size"] == 6 and manifest["codec"] == "libx264 crf 23"
@@ -98,3 +108,52 @@ def test_a_build_of_other_settings_starts_from_an_empty_folder(tmp_path):
     video.write_bytes(b"this build's video, before an interruption")
     build._start_clean(tmp_path, wanted)  # the interrupted build, resumed
     assert video.exists()
+
+
+class _Placing(build.CorpusWriter):
+    """The corpus's writers with every video a copy of one tiny clip: the layout, names,
+    people and split files of a corpus of any size, in a second, without rendering."""
+
+    def __init__(self, out, tiny_video, people: int):
+        from deepfake_mlflow.corpus.sources import FaceSource
+        super().__init__(out, 0, [FaceSource(f"person{i}", "test", "test")
+                                  for i in range(people)], detector=None)
+        self.tiny_video = tiny_video
+
+    def real(self, dataset, rel, source):
+        self._place(dataset, rel, label=config.REAL, identity=source.name)
+        return source.name
+
+    def fake(self, dataset, rel, target, source, method, target_identity, source_identity):
+        self._place(dataset, rel, label=config.FAKE, identity=target_identity,
+                    face_from=source_identity)
+
+    def _place(self, dataset, rel, **facts):
+        import shutil
+        path = self.out / dataset / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.tiny_video, path)
+        self.records.append({"dataset": dataset, "path": rel, **facts})
+
+
+def test_the_demo_corpus_test_sets_can_tell(tmp_path, tiny_video):
+    """At the demo's size, every test set holds config.DEMO_TEST_VIDEOS real and fake
+    videos or more, of several people, indexed with the options the corpus calls for
+    (FF++'s official split files, DFD's 3:1:3 shares); FF++'s test people stay out of
+    training and validation."""
+    writer = _Placing(tmp_path, tiny_video, people=17)  # the real pool's size
+    for name, write in WRITERS.items():
+        write(writer, config.DEMO_CORPUS_SIZE)
+    person = {(r["dataset"], r["path"]): r["identity"] for r in writer.records}
+    for name in WRITERS:
+        frame = datasets.build_index(name, tmp_path / name, seed=config.DEFAULT_SEED,
+                                     **build.index_options(tmp_path, name)).frame
+        test = frame[frame["split"] == "test"]
+        counts = test.groupby("label").size()
+        assert counts.get(config.REAL, 0) >= config.DEMO_TEST_VIDEOS, (name, counts)
+        assert counts.get(config.FAKE, 0) >= config.DEMO_TEST_VIDEOS, (name, counts)
+        people = {person[(name, p)] for p in test["path"]}  # paths under the dataset root
+        assert len(people) >= 3, (name, people)
+        if name == "ff":
+            others = frame[frame["split"] != "test"]
+            assert not people & {person[(name, p)] for p in others["path"]}

@@ -192,7 +192,7 @@ def test_the_mlflow_ui_opens_the_study_on_its_runs_and_compares_bce_with_triplet
             cell = page.locator("[role=gridcell]", has_text=name).first
             cell.wait_for(timeout=60_000)
             cell.locator(EXPANDER).click()
-        page.get_by_text("trial-8-", exact=False).first.wait_for(timeout=30_000)
+        page.get_by_text("trial-4-", exact=False).first.wait_for(timeout=30_000)
         listed = page.inner_text("body")
         page.screenshot(path=str(tmp_path / "runs.png"))
         page.goto(f"{mlflow_ui}/#/compare-runs?runs=[%22{bce.info.run_id}%22,"
@@ -205,7 +205,7 @@ def test_the_mlflow_ui_opens_the_study_on_its_runs_and_compares_bce_with_triplet
         page.screenshot(path=str(tmp_path / "compare.png"))
         browser.close()
     assert "Runs" in listed and "Traces 0" not in listed
-    assert sum(f"trial-{i}-" in listed for i in range(9)) == 9
+    assert sum(f"trial-{i}-" in listed for i in range(5)) == 5  # the tiny demo's 5 points
     assert bce.info.run_name in compared and triplet.info.run_name in compared
     # a run without artifacts broke this section ("Something went wrong with this section")
     assert "Something went wrong with this section" not in compared

@@ -111,6 +111,25 @@ def test_dfd_keeps_each_actor_in_one_split(tmp_path, place):
     assert fake["source"].startswith("dfd/actors/") and fake["source"] in set(frame["key"])
 
 
+def test_dfd_split_shares_set_how_many_actors_each_split_gets(tmp_path, place):
+    """--split-shares 3:1:3 (the demo's): of 7 actors, 3 to test; a bad value is refused
+    with one line naming what it expects."""
+    for actor in range(1, 8):
+        place(tmp_path, f"original_sequences/actors/c23/videos/{actor:02d}__kitchen_pan.mp4",
+              f"manipulated_sequences/DeepFakeDetection/c23/videos/"
+              f"{actor:02d}_{actor:02d}__kitchen_pan__ABCD1234.mp4")
+    frame = datasets.build_index("dfd", tmp_path, seed=0, split_shares="3:1:3").frame
+    actors = frame.groupby("split")["group"].nunique().to_dict()
+    assert actors == {"train": 3, "val": 1, "test": 3}
+    default = datasets.build_index("dfd", tmp_path, seed=0).frame  # 720:140:140
+    assert default.groupby("split")["group"].nunique().to_dict() == \
+        {"train": 5, "val": 1, "test": 1}
+    from deepfake_mlflow.errors import UserInputError
+    for bad in ("3:1", "a:b:c", "3:1:0", "-1:1:1"):
+        with pytest.raises(UserInputError, match="expected train:val:test weights"):
+            datasets.build_index("dfd", tmp_path, seed=0, split_shares=bad)
+
+
 def _dfdc_part(root, place, part, names_labels, extra_listed=()):
     meta = {}
     for name, label in names_labels:

@@ -264,6 +264,24 @@ def test_a_video_rewritten_after_extraction_is_extracted_again(tmp_path):
                                   after[after["key"] != key].reset_index(drop=True))
 
 
+def test_test_frames_samples_fewer_frames_of_test_videos_only(tmp_path):
+    """--test-frames 2: each test video gives 2 faces, the others --frames (4); recorded in
+    the extract settings beside the faces, which a logged model reads for --frames."""
+    from deepfake_mlflow.faces.extract import ExtractSettings
+    data, out = tmp_path / "data", tmp_path / "out"
+    _folder_of_talking_heads(data, 4)
+    index.run(IndexConfig("folder", str(data), out=str(out / "videos.parquet")))
+    extract.run(ExtractConfig("folder", str(data), index=str(out / "videos.parquet"),
+                              out=str(out), frames=4, test_frames=2, workers=1,
+                              progress=False))
+    faces = pd.read_parquet(out / "faces.parquet")
+    per_video = faces.groupby("key").agg(split=("split", "first"), faces=("frame", "size"))
+    assert set(per_video.loc[per_video["split"] == "test", "faces"]) == {2}
+    assert set(per_video.loc[per_video["split"] != "test", "faces"]) == {4}
+    settings = ExtractSettings.of_faces(out)
+    assert (settings.frames, settings.test_frames) == (4, 2)
+
+
 def test_shards_cover_every_video_once(tmp_path, place):
     for i in range(7):
         place(tmp_path / "data", f"real/r{i}.mp4", f"fake/f{i}.mp4")

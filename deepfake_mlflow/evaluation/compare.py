@@ -68,6 +68,35 @@ def aligned(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> tuple:
             logits[len(a):])
 
 
+class Statistic:
+    """What a paired comparison compares, per seed: `prepare` once per seed's values
+    (faces,), then `value` of each resample's face weights (R, faces) -> (R,)."""
+
+    bounds = (-1.0, 1.0)  # of the difference of two values
+
+    def prepare(self, values: np.ndarray):
+        return values
+
+    def value(self, prepared, weights: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class FrameAuc(Statistic):
+    """The frame AUC of a seed's logits; each seed's faces sorted once, a resample
+    re-weights them."""
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels, dtype=int)
+
+    def prepare(self, values):
+        order = np.argsort(values, kind="stable")
+        return values[order], self.labels[order], order
+
+    def value(self, prepared, weights):
+        ranked, labels, order = prepared
+        return weighted_auc(ranked, labels, weights[:, order])
+
+
 def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_SAMPLES,
                           seed: int = config.DEFAULT_SEED,
                           level: float = config.INTERVAL_LEVEL) -> Difference:
@@ -75,49 +104,60 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     hold logits as (seeds, faces) arrays over the same faces (labels, groups = video
     keys); b None compares A with nothing (mean_auc). NaN interval and p-value below
     config.INTERVAL_MIN_VIDEOS videos of a class. The interval is held within [-1, 1]."""
+    a = np.atleast_2d(np.asarray(a, np.float64))
+    b = None if b is None else np.atleast_2d(np.asarray(b, np.float64))
+    return paired_difference(FrameAuc(labels), labels, groups, a, b, samples, seed, level)
+
+
+def paired_difference(statistic: Statistic, labels, groups, a, b,
+                      samples: int = config.BOOTSTRAP_SAMPLES, seed: int = config.DEFAULT_SEED,
+                      level: float = config.INTERVAL_LEVEL) -> Difference:
+    """The paired comparison of two variants' `statistic` on the same faces (labels and
+    groups = video keys per face; a and b: one input of the statistic per seed, over those
+    faces; b None or empty: A alone): the test and interval described above, the interval
+    held within statistic.bounds."""
     from scipy import stats
 
     labels = np.asarray(labels, dtype=int)
-    a = np.atleast_2d(np.asarray(a, np.float64))
-    b = np.empty((0, len(labels))) if b is None else np.atleast_2d(np.asarray(b, np.float64))
+    a, b = list(a), list(b) if b is not None else []
     codes, group_of = np.unique(np.asarray(groups), return_inverse=True)
     group_label = np.zeros(len(codes), dtype=int)
     group_label[group_of] = labels
     real, fake = np.flatnonzero(group_label == 0), np.flatnonzero(group_label == 1)
     every = np.ones((1, len(labels)))
-    auc_a = np.array([weighted_auc(s, labels, every)[0] for s in a])
-    auc_b = np.array([weighted_auc(s, labels, every)[0] for s in b])
-    observed = float(auc_a.mean() - (auc_b.mean() if len(b) else 0.0))
+    prepared_a = [statistic.prepare(s) for s in a]
+    prepared_b = [statistic.prepare(s) for s in b]
+    values_a = np.array([statistic.value(s, every)[0] for s in prepared_a])
+    values_b = np.array([statistic.value(s, every)[0] for s in prepared_b])
+    observed = float(values_a.mean() - (values_b.mean() if len(b) else 0.0))
     n = min(len(real), len(fake))
     counts = dict(real_videos=len(real), fake_videos=len(fake), seeds_a=len(a), seeds_b=len(b))
-    if samples <= 0 or n < config.INTERVAL_MIN_VIDEOS:
+    if samples <= 0 or n < config.INTERVAL_MIN_VIDEOS or np.isnan(observed):
         return Difference(observed, np.nan, np.nan, np.nan, **counts)
-    # each variant's faces sorted once; a resample re-weights them
-    order_a = [np.argsort(s, kind="stable") for s in a]
-    order_b = [np.argsort(s, kind="stable") for s in b]
 
-    def seeds_mean(rows, orders, weights):
-        if not len(rows):  # no B: the interval of A's mean AUC alone
+    def seeds_mean(prepared, weights):
+        if not len(prepared):  # no B: the interval of A's mean alone
             return np.zeros(len(weights))
-        return np.mean([weighted_auc(s[o], labels[o], weights[:, o])
-                        for s, o in zip(rows, orders)], axis=0)
+        return np.mean([statistic.value(s, weights) for s in prepared], axis=0)
 
     def resampled_difference(real_drawn, fake_drawn, axis=-1):
         drawn = np.concatenate([np.atleast_2d(real_drawn), np.atleast_2d(fake_drawn)], axis=-1)
         weights = np.stack([np.bincount(row, minlength=len(codes)) for row in drawn])
         weights = weights[:, group_of].astype(np.float64)
-        return seeds_mean(a, order_a, weights) - seeds_mean(b, order_b, weights)
+        return seeds_mean(prepared_a, weights) - seeds_mean(prepared_b, weights)
 
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         found = stats.bootstrap((real, fake), resampled_difference, n_resamples=samples,
                                 method="percentile", vectorized=True,
                                 batch=config.BOOTSTRAP_BATCH, random_state=seed)
-    # the parts of the variance, each with its degrees of freedom
-    parts = [(found.standard_error ** 2 * n / (n - 1), len(real) + len(fake) - 2)]
-    for aucs in (auc_a, auc_b):
-        if len(aucs) > 1:
-            parts.append((aucs.var(ddof=1) / len(aucs), len(aucs) - 1))
+    # the parts of the variance, each with its degrees of freedom; a resample the statistic
+    # cannot score (NaN: one video drawn n times, for a statistic that needs two) left out
+    spread = np.nanvar(found.bootstrap_distribution, ddof=1)
+    parts = [(spread * n / (n - 1), len(real) + len(fake) - 2)]
+    for values in (values_a, values_b):
+        if len(values) > 1:
+            parts.append((values.var(ddof=1) / len(values), len(values) - 1))
     variance = sum(v for v, _ in parts)
     if not variance > 0:  # every resample and seed alike: a difference without noise
         p = 1.0 if observed == 0 else 0.0
@@ -129,8 +169,9 @@ def paired_auc_difference(labels, groups, a, b, samples: int = config.BOOTSTRAP_
     # a difference of two AUCs lies in [-1, 1]; a t interval on few videos and seeds (its
     # degrees of freedom few) can reach past that: bounded there. The test is the t test's,
     # unchanged (tests/test_compare.py's error rates hold).
-    low, high = max(-1.0, observed - half), min(1.0, observed + half)
-    return Difference(observed, low, high, p, **counts)
+    low, high = statistic.bounds
+    return Difference(observed, max(low, observed - half), min(high, observed + half), p,
+                      **counts)
 
 
 def mean_auc(labels, groups, a, samples: int = config.BOOTSTRAP_SAMPLES,

@@ -72,14 +72,21 @@ def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def below_chance(high: float) -> bool:
+    """Whether an AUC is surely below chance: its whole interval lies below 0.5 (without an
+    interval nobody can say, and nothing is marked)."""
+    return not pd.isna(high) and high < 0.5
+
+
 def cell(value: float, low: float = float("nan"), high: float = float("nan"),
          spread: float = float("nan")) -> str:
     """An AUC as tables print it: 0.582 [0.41, 0.75] (its 95% interval), or 0.582 alone
-    when it has none; a value below 0.5 carries config.BELOW_CHANCE_MARK (0.020†); a mean
-    over seeds its spread (standard deviation over the seeds): 0.582±0.03 [0.41, 0.75]."""
+    when it has none; config.BELOW_CHANCE_MARK after a value whose interval lies below 0.5
+    (0.020† [0.00, 0.12]); a mean over seeds its spread (standard deviation over the
+    seeds): 0.582±0.03 [0.41, 0.75]."""
     if pd.isna(value):
         return "-"
-    text = f"{value:.3f}" + (config.BELOW_CHANCE_MARK if value < 0.5 else "")
+    text = f"{value:.3f}" + (config.BELOW_CHANCE_MARK if below_chance(high) else "")
     if not pd.isna(spread):
         text += f"\u00b1{spread:.2f}"
     if pd.isna(low) or pd.isna(high):
@@ -87,8 +94,9 @@ def cell(value: float, low: float = float("nan"), high: float = float("nan"),
     return f"{text} [{low:.2f}, {high:.2f}]"
 
 
-BELOW_CHANCE_NOTE = (f"{config.BELOW_CHANCE_MARK} below 0.5: the scores point the wrong way on "
-                     "that test set (real faces ranked above fakes), not a coin toss")
+BELOW_CHANCE_NOTE = (f"{config.BELOW_CHANCE_MARK} its 95% interval lies below 0.5: the scores "
+                     "point the wrong way on that test set (real faces ranked above fakes), "
+                     "not a coin toss")
 
 
 def print_marked(text: str) -> None:

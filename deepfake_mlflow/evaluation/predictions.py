@@ -23,3 +23,19 @@ def predictions(eval_run_id: str, test_set: str) -> pd.DataFrame:
                              f"(predictions/{test_set}.parquet): {str(err).splitlines()[0]}"
                              ) from None
     return pd.read_parquet(path, columns=COLUMNS)
+
+
+
+def face_distances(eval_run_id: str, test_set: str):
+    """The distances between the MDS faces' features an evaluation logged for claim 7
+    (evaluation/separability.py), or None when it kept no features of that test set (it
+    was not among its --mds sets)."""
+    import mlflow
+
+    from .separability import FaceDistances, artifact
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=eval_run_id,
+                                                   artifact_path=artifact(test_set))
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
+    return FaceDistances.load(path)

@@ -23,7 +23,8 @@ TEST_SETS = ("in-domain", "cross-dataset", "all")
 COLUMNS = ["claim", "verdict", "why", "says", "rests_on", "comparisons", "largest_effect"]
 EVIDENCE = ["claim", "trained_on", "test_set", "a", "b", "train_videos", "difference", "low",
             "high", "p_value", "p_holm", "verdict", "real_videos", "fake_videos", "seeds_a",
-            "seeds_b"]
+            "seeds_b", "measure"]
+FRAME_AUC, SEPARABILITY = "frame AUC", "separability"  # what a claim's differences measure
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,29 @@ def _loaded(pairs: list):
                [predictions(r, test) for r in runs_b])
 
 
+def _feature_rows(claim: Claim, table, seed: int) -> tuple[pd.DataFrame, str]:
+    """Claim 7: the paired difference of the features' separability (evaluation/
+    separability.py) on each test set whose MDS features the evaluations kept."""
+    from ..evaluation import compare
+    from ..evaluation.predictions import face_distances
+    from ..evaluation.separability import paired_separability_difference
+    if table is not None and len(table) and "eval_run_id" not in table:
+        table = None
+    pairs, reason = _trained_pairs(claim, table, [])
+    rows = []
+    for what, runs_a, runs_b in pairs:
+        a = [face_distances(r, what["test_set"]) for r in runs_a]
+        b = [face_distances(r, what["test_set"]) for r in runs_b]
+        if any(t is None for t in a + b):
+            continue  # no features kept of this test set
+        rows.append({**what, **paired_separability_difference(a, b, seed=seed).as_dict(),
+                     "measure": SEPARABILITY})
+    if pairs and not rows:
+        reason = ("the evaluations kept no features (the study's evaluate: mds names the "
+                  "test sets whose features Fig. 2 projects)")
+    return (compare.with_verdicts(rows) if rows else pd.DataFrame()), reason
+
+
 def _ablation_rows(claim: Claim, results: dict, plan) -> tuple[pd.DataFrame, str]:
     """An ablation claim's rows of the ablation's comparison with NONE (its p-values are
     corrected again within the claim)."""
@@ -168,8 +192,7 @@ def judge(results: dict, plan, claims: list[Claim] | None = None,
     for claim in claims if claims is not None else load():
         reason = ""
         if claim.source == "features":
-            rows, reason = pd.DataFrame(), ("needs a separability of real and fake features "
-                                            "with an interval; not measured yet")
+            rows, reason = _feature_rows(claim, results.get("matrix"), seed)
         elif claim.source == "ablation":
             rows, reason = _ablation_rows(claim, results, plan)
         else:
@@ -185,6 +208,8 @@ def judge(results: dict, plan, claims: list[Claim] | None = None,
             rows = compare.with_verdicts(rows.drop(columns=["p_holm", "verdict"],
                                                    errors="ignore").to_dict("records"))
             verdict, why = compare.claim_verdict(rows, claim.direction)
+            if "measure" not in rows:
+                rows["measure"] = FRAME_AUC
             evidence.append(rows.reindex(columns=EVIDENCE))
         else:
             verdict, why = compare.UNTESTABLE, reason
@@ -205,8 +230,9 @@ def _largest(rows: pd.DataFrame) -> str:
         return ""
     row = tested.loc[tested["difference"].abs().idxmax()]
     points = f", {int(row['train_videos'])} videos a class" if row.get("train_videos") else ""
+    measure = " in separability" if row.get("measure") == SEPARABILITY else ""
     return (f"{row['a']} vs {row['b']}{points}, {row['trained_on']} -> {row['test_set']} "
-            f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}]")
+            f"{row['difference']:+.3f} [{row['low']:+.2f}, {row['high']:+.2f}]{measure}")
 
 
 def log(verdicts: pd.DataFrame, evidence: pd.DataFrame) -> None:
