@@ -334,14 +334,22 @@ def test_the_logged_model_in_a_notebook_reads_its_users_files_quietly(store, cor
     log lines. model_config at load (MLflow's way) confines it; behind MLflow's scoring
     server (marked by the variable the server sets) it reads no path without roots."""
     _, video = corpus_video(corpus, store["tests"]["celebdf"], "test", config.FAKE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPFAKE_MLFLOW_VIDEO")}
-    done = subprocess.run([sys.executable, "-c", NOTEBOOK, CELEBDF_CHAMPION, str(video)],
-                          capture_output=True, text=True, cwd=store["work"],
-                          env={**env, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["ok", "8"]
-    for native in ("InitGoogle", "W0000", "I0000", "litert", "absl"):
-        assert native not in done.stderr, done.stderr
+    # a user's environment: none of the variables the test session sets to quiet logs
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DEEPFAKE_MLFLOW_VIDEO", "GLOG_", "TF_CPP"))}
+    # LiteRT's warning came in about half of fresh processes elsewhere (never here, in 22):
+    # four processes at once, each a chance (tests/test_extract.py holds the mechanism)
+    started = [subprocess.Popen([sys.executable, "-c", NOTEBOOK, CELEBDF_CHAMPION, str(video)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=store["work"],
+                                env={**env, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()})
+               for _ in range(4)]
+    for process in started:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+        assert stdout.split() == ["ok", "8"]
+        for native in ("InitGoogle", "W0000", "I0000", "litert", "absl"):
+            assert native not in stderr, stderr
 
     monkeypatch.delenv("DEEPFAKE_MLFLOW_VIDEO_ROOTS", raising=False)
 

@@ -90,6 +90,13 @@ VALUE_CASES = [
     (["reproduce", "--scheduler", "local:0"], "--scheduler local:0: expected local:N, N >= 1"),
     (["reproduce", "--scheduler", "nowhere.json"], "no such scheduler file"),
     (["reproduce", "--scheduler", "head node:8786"], "expected tcp://HOST:PORT"),
+    # the demo's doors of issue 32: split shares, test frames, a grid of some points
+    (["index", "dfd", "R", "--split-shares", "3:1"], "split shares '3:1': expected train:val"),
+    (["index", "dfd", "R", "--split-shares", "3:1:0"], "split shares '3:1:0'"),
+    (["extract", "folder", "R", "--test-frames", "-1"], "--test-frames -1"),
+    (["demo", "--test-frames", "-2"], "--test-frames -2"),
+    (["ablation", "ff", "--augmentations", "hf,bc"], "--augmentations 'HF,BC': expected"),
+    (["ablation", "ff", "--augmentations", "none,blur"], "--augmentations 'NONE,BLUR'"),
 ]
 
 
@@ -718,6 +725,24 @@ def test_plan_on_a_file_that_is_no_tracking_store_writes_nothing(tmp_path, capsy
     refused(capsys, ["reproduce", "--study", "demo", "--plan"], str(other),
             "not an MLflow tracking store")
     assert other.read_bytes() == before
+
+
+def test_plan_on_a_store_of_an_older_mlflow_neither_migrates_nor_writes(tmp_path, place,
+                                                                         capsys, monkeypatch):
+    """A store made by an older MLflow (its schema revision behind this one's): `--plan`
+    names it and the upgrade command in one line, and leaves the file as it was."""
+    import sqlite3
+    talking_heads(tmp_path / "data", n=1)
+    monkeypatch.chdir(tmp_path)
+    assert main(["index", "folder", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "videos.parquet")]) == 0
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:  # as an older MLflow left it
+        db.execute("UPDATE alembic_version SET version_num = '0584bdc529eb'")
+    before = (tmp_path / "mlflow.db").read_bytes()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    refused(capsys, ["reproduce", "--study", "demo", "--plan"], "mlflow.db",
+            "another MLflow schema (0584bdc529eb", "mlflow db upgrade sqlite:///")
+    assert (tmp_path / "mlflow.db").read_bytes() == before
 
 
 def test_an_ablation_whose_test_set_holds_one_class_is_refused_before_training(

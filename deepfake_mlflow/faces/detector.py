@@ -55,7 +55,6 @@ class BlazeFace:
             base_options=BaseOptions(model_asset_path=str(self.model_file)),
             min_detection_confidence=min_confidence)
         self._mp = mp
-        self._quiet_runs = 1  # LiteRT logs once more on the first inference
         try:
             with console.native_quiet():
                 self._detector = vision.FaceDetector.create_from_options(options)
@@ -75,11 +74,10 @@ class BlazeFace:
         height, width = rgb.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
                                data=np.ascontiguousarray(rgb))
-        if self._quiet_runs:
-            self._quiet_runs -= 1
-            with console.native_quiet():
-                result = self._detector.detect(image)
-        else:
+        # LiteRT warns ("Input tensor memory is not aligned") at the first inference whose
+        # input buffer happens to be unaligned, which may be any inference of a process:
+        # every call is quiet, not just the first (a few microseconds of dup2 per call)
+        with console.native_quiet():
             result = self._detector.detect(image)
         found = []
         for d in result.detections:

@@ -110,12 +110,22 @@ def readable_store() -> bool:
                                                 uri=True, timeout=5.0)) as db:
             tables = {row[0] for row in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            found = db.execute("SELECT version_num FROM alembic_version").fetchone() \
+                if "alembic_version" in tables else None
     except sqlite3.Error as err:
         raise UserInputError(f"{path}: not a SQLite database ({err}); expected an MLflow "
                              "tracking store") from None
     if not {"experiments", "runs"} <= tables:
         raise UserInputError(f"{path}: not an MLflow tracking store (no experiments or runs "
                              "tables); point MLFLOW_TRACKING_URI at one") from None
+    # an older store: MLflow would refuse it too, deep inside; a look never migrates it
+    from mlflow.store.db.utils import _get_latest_schema_revision
+    wanted = _get_latest_schema_revision()
+    if (found[0] if found else None) != wanted:
+        raise UserInputError(
+            f"{path}: a tracking store of another MLflow schema ({found[0] if found else 'none'}"
+            f", this MLflow reads {wanted}); a read-only look leaves it as it is: back it up, "
+            f"then `mlflow db upgrade {uri}`")
     return True
 
 
