@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .sources import FaceSource, on_grid
+from .sources import FaceSource
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def video_clip(source: FaceSource, look: Look, frames: int, rng: np.random.Gener
     first = detector.best(source.clip[index[0]])
     if first is None:
         raise ValueError(f"{source.name}: no face in frame {index[0]}")
-    anchor = on_grid(first.keypoints)
+    anchor = first.keypoints
     m = _camera(face_centre(anchor), look.face_frac * look.height / face_width(anchor),
                 0.0, (look.width * 0.5, look.height * 0.45))
     clip, last = Clip([], []), None
@@ -117,7 +117,7 @@ def video_clip(source: FaceSource, look: Look, frames: int, rng: np.random.Gener
         frame = render(source.clip[i], m, (look.width, look.height))
         frame = apply_look(frame, look, rng, 1.0)
         found = detector.best(frame)
-        last = on_grid(found.keypoints) if found is not None else (
+        last = found.keypoints if found is not None else (
             last if last is not None else _transform(anchor, m))
         clip.frames.append(frame)
         clip.keypoints.append(last)

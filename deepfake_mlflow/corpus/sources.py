@@ -43,22 +43,15 @@ def _load_rgb(path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def on_grid(values) -> np.ndarray:
-    """Detected coordinates on a 1/8-pixel grid: MediaPipe's multi-threaded inference can
-    differ in the last bits from one process to the next, and the corpus must be the same
-    bytes from the same seed (crops, cameras and pasted faces are placed on these)."""
-    return (np.round(np.asarray(values, np.float64) * 8) / 8).astype(np.float32)
-
-
 def _face_crop(image: np.ndarray, det, context: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """The photo around one face (`context` times its size, clipped to the photo), and its
     keypoints in the crop. Rendering fills what lies beyond the photo, not this crop."""
-    x, y, w, h = (float(v) for v in on_grid(det.box))
+    x, y, w, h = det.box
     half = max(w, h) * context / 2
     cx, cy = x + w / 2, y + h / 2
     x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
     x1, y1 = min(image.shape[1], int(cx + half)), min(image.shape[0], int(cy + half))
-    return image[y0:y1, x0:x1].copy(), on_grid(det.keypoints) - np.array([x0, y0], np.float32)
+    return image[y0:y1, x0:x1].copy(), det.keypoints - np.array([x0, y0], dtype=np.float32)
 
 
 def _others_hidden(image: np.ndarray, kept, faces) -> np.ndarray:
@@ -69,7 +62,7 @@ def _others_hidden(image: np.ndarray, kept, faces) -> np.ndarray:
     for det in faces:
         if det is kept:
             continue
-        x, y, w, h = (float(v) for v in on_grid(det.box))
+        x, y, w, h = det.box
         grow = 0.3 * max(w, h)  # hair, chin and ears too
         x0, y0 = max(0, int(x - grow)), max(0, int(y - grow))
         x1, y1 = min(image.shape[1], int(x + w + grow)), min(image.shape[0], int(y + h + grow))
