@@ -498,6 +498,118 @@ def roc_section(report: Report, scratch: Path) -> Section:
     return section
 
 
+def errors_section(report: Report, scratch: Path) -> Section:
+    """Where the grid's models err: each evaluation's gallery (copied beside the report, so
+    that it opens from disk), its calibration and TPR at 5% FPR, and Table I's models'
+    subgroup AUCs per test set."""
+    section = Section("errors", "Errors: galleries, calibration and subgroups")
+    table = report.matrix
+    if table.empty:
+        section.notes.append("no evaluated grid models")
+        return section
+    section.body.append(
+        "<p>Each cell opens the evaluation's gallery: the videos the model gets most wrong "
+        "and most right, each face with its score and a Grad-CAM map of where the model "
+        "looked. Under the link: the expected calibration error of the video scores (ECE) "
+        "and the TPR at 5% FPR with its interval (with n real test videos, no FPR below "
+        "1/n can be told from 0).</p>")
+    groups = sorted(table.groupby(["loss", "augment"]), key=lambda g: _variant_order(g[0]))
+    for (loss, augment), rows in groups:
+        tests = ordered(rows["test_set"].unique())
+        body = []
+        for dataset in ordered(rows["train_dataset"].unique()):
+            cells = []
+            for test in tests:
+                found = rows[(rows["train_dataset"] == dataset) & (rows["test_set"] == test)]
+                run = report.study.by_id.get(found["eval_run_id"].iloc[0]) if len(found) \
+                    else None
+                cells.append(f"<td>{_gallery_cell(report, run, test, scratch)}</td>")
+            body.append(f"<tr><th>{label(dataset)}</th>{''.join(cells)}</tr>")
+        head = "".join(f"<th>{label(t)}</th>" for t in tests)
+        section.body.append(
+            f"<h3>{html.escape(_variant_title(loss, augment))}</h3>"
+            f'<table class="grid"><thead><tr><th>train \\ test</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+    first = groups[0][1] if groups else table
+    section.body.append(_subgroups_tables(report, first, scratch))
+    return section
+
+
+def _gallery_cell(report: Report, run, test: str, scratch: Path) -> str:
+    if run is None:
+        return '<span class="missing">—</span>'
+    metrics = run.data.metrics
+    ece = metrics.get(f"ece_video/{test}")
+    tpr = [metrics.get(f"tpr_at_fpr_5pct_video{s}/{test}") for s in ("", "_low", "_high")]
+    facts = []
+    if ece is not None:
+        facts.append(f"ECE {ece:.2f}")
+    if tpr[0] is not None:
+        interval = f" [{tpr[1]:.2f}, {tpr[2]:.2f}]" if tpr[1] is not None else ""
+        facts.append(f"TPR@5% {tpr[0]:.2f}{interval}")
+    target = report.out / "galleries" / f"{run.info.run_id[:12]}-{test}"
+    link = report.anchor("its run", run.info.run_id)
+    try:
+        if not (target / "index.html").is_file():
+            mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                artifact_path=f"gallery/{test}",
+                                                dst_path=str(target.parent / "tmp"))
+            (target.parent / "tmp" / "gallery" / test).rename(target)
+        link = (f'<a href="galleries/{target.name}/index.html">gallery</a> · ' + link)
+    except Exception:  # noqa: BLE001 - an evaluation of an earlier version has none
+        pass
+    finally:
+        import shutil
+        shutil.rmtree(target.parent / "tmp", ignore_errors=True)
+    return link + "".join(f'<span class="interval">{html.escape(f)}</span>' for f in facts)
+
+
+def _subgroups_tables(report: Report, rows: pd.DataFrame, scratch: Path) -> str:
+    """Per test set, the video AUC of each subgroup under each training dataset's model of
+    one variant (Table I's when the study has it)."""
+    parts = []
+    for test in ordered(rows["test_set"].unique()):
+        columns = {}
+        for row in rows[rows["test_set"] == test].itertuples():
+            run = report.study.by_id.get(row.eval_run_id)
+            found = store.download_csv(run, f"subgroups/{test}.csv", scratch) if run else None
+            if found is not None and len(found):
+                columns[row.train_dataset] = found
+        if not columns:
+            continue
+        trained = ordered(columns)
+        names = next(iter(columns.values()))[["kind", "subgroup"]]
+        body = []
+        for i, (kind, name) in enumerate(names.itertuples(index=False)):
+            cells = []
+            for dataset in trained:
+                r = columns[dataset].iloc[i] if i < len(columns[dataset]) else None
+                if r is None or pd.isna(r["auc_video"]):
+                    n = "" if r is None else f"{int(r['real_videos'])}/{int(r['fake_videos'])}"
+                    cells.append(f'<td><span class="missing">n/a</span> '
+                                 f"<small>{n} videos</small></td>")
+                    continue
+                interval = "" if pd.isna(r["auc_video_low"]) else \
+                    f' <span class="interval">[{r["auc_video_low"]:.2f}, ' \
+                    f'{r["auc_video_high"]:.2f}]</span>'
+                cells.append(f"<td>{r['auc_video']:.3f}{interval}<small>"
+                             f"{int(r['real_videos'])} real / {int(r['fake_videos'])} fake"
+                             "</small></td>")
+            body.append(f"<tr><th>{html.escape(kind)}: {html.escape(str(name))}</th>"
+                        f"{''.join(cells)}</tr>")
+        head = "".join(f"<th>trained on {label(d)}</th>" for d in trained)
+        parts.append(f"<h3>Subgroups of the {label(test)} test set (video AUC)</h3>"
+                     f'<table class="grid"><thead><tr><th>subgroup</th>{head}</tr></thead>'
+                     f"<tbody>{''.join(body)}</tbody></table>")
+    if not parts:
+        return ""
+    return ("<p>Subgroups (evaluation/breakdown.py): a fake-only attribute (FF++'s method) "
+            "against every real video, a real-only one (Celeb-DF's source) against every "
+            "fake, the others (DFDC's part, face size and detector confidence in terciles) "
+            f"within the subgroup; an AUC where it holds {config.BREAKDOWN_MIN_VIDEOS} videos "
+            "of each class.</p>" + "".join(parts))
+
+
 def robustness_section(report: Report, scratch: Path) -> Section:
     section = Section("robustness", "Robustness: re-compression and downscaling")
     tables, links = [], []
@@ -545,7 +657,7 @@ def curves_section(report: Report) -> Section:
 
 
 SECTIONS = (claims_section, tables_section, ablation_section, limited_section, mds_section,
-            roc_section, robustness_section, curves_section)
+            roc_section, errors_section, robustness_section, curves_section)
 
 
 def build(study: store.Study, out: Path, ui_url: str | None = None,
@@ -559,7 +671,7 @@ def build(study: store.Study, out: Path, ui_url: str | None = None,
         for make in SECTIONS:
             needs_scratch = make in (claims_section, tables_section, ablation_section,
                                      limited_section, mds_section, roc_section,
-                                     robustness_section)
+                                     errors_section, robustness_section)
             try:
                 section = make(report, Path(scratch)) if needs_scratch else make(report)
             except Exception as err:  # noqa: BLE001 - one broken section, not a broken report

@@ -126,6 +126,11 @@ MDS_PAIRS = 10  # Fig. 2: 10 real/fake video pairs of a test set, every frame a 
 BOOTSTRAP_SAMPLES = 1000
 INTERVAL_LEVEL = 0.95
 INTERVAL_MIN_VIDEOS = 3  # of each class; below, an AUC is printed without an interval
+BREAKDOWN_MIN_VIDEOS = 3  # of each class, for a subgroup's AUC (evaluation/breakdown.py)
+CALIBRATION_BINS = 10  # equal-width bins of p_fake: the reliability diagram and the ECE
+OPERATING_FPRS = (0.01, 0.05)  # video-level TPR reported at these false positive rates
+GALLERY_VIDEOS = 6  # of each kind in an evaluation's error gallery (evaluation/gallery.py)
+GALLERY_FRAMES = 6  # evenly spaced faces shown of each gallery video
 BOOTSTRAP_BATCH = 50  # resamples scored at once (memory: this many x the test faces)
 # BCa corrects the skew of an AUC's bootstrap distribution at the cost of a jackknife (one
 # AUC per left-out video): used from BCA_MIN_VIDEOS videos of each class (fewer give too

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -404,3 +405,70 @@ def test_the_served_model_follows_links_out_of_its_roots_and_spends_bounded_time
     rows = predict(root / "inside.mp4", root / "inside.mp4")
     assert list(rows["status"]) == ["ok", "skipped"]
     assert rows["p_fake"][1] is None and "s were spent" in rows["message"][1]
+
+
+def test_every_evaluation_analyses_its_errors(store, tmp_path):
+    """The module's evaluation of the FF++ model: a per-video table (as an MLflow table),
+    each subgroup's AUC equal to the AUC of its own rows, the calibration metrics, and a
+    gallery whose missed fakes are the lowest-scored fake videos, with Grad-CAM maps."""
+    from PIL import Image
+
+    from deepfake_mlflow.evaluation import breakdown
+    run = evaluation_runs(store["trained"]["ff"].run_id)[0]
+    local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                     dst_path=str(tmp_path)))
+    for test_set in store["tests"]:
+        videos = pd.read_csv(local / "predictions" / f"{test_set}_videos.csv")
+        assert set(breakdown.VIDEO_COLUMNS) <= set(videos.columns)
+        assert sorted(videos["rank"]) == list(range(1, len(videos) + 1))
+        table = json.loads((local / "videos" / f"{test_set}.json").read_text())
+        assert len(table["data"]) == len(videos)  # mlflow.log_table's form
+        frames = pd.read_parquet(local / "predictions" / f"{test_set}.parquet")
+        subgroups = pd.read_csv(local / "subgroups" / f"{test_set}.csv")
+        for row in subgroups.dropna(subset=["auc_video"]).itertuples():
+            kept = videos[breakdown.subgroups(videos)[row.Index][2].to_numpy()]
+            assert row.auc_video == pytest.approx(roc_auc_score(kept["label"], kept["logit"]))
+            part = frames[frames["key"].isin(kept["key"])]
+            assert row.auc_frame == pytest.approx(roc_auc_score(part["label"], part["logit"]))
+        metrics = run.data.metrics
+        assert 0 <= metrics[f"ece_video/{test_set}"] <= 1
+        assert 0 <= metrics[f"tpr_at_fpr_5pct_video/{test_set}"] <= 1
+        assert (local / "calibration" / f"{test_set}.png").is_file()
+        page = (local / "gallery" / test_set / "index.html").read_text()
+        fakes = videos[videos["label"] == config.FAKE].sort_values("logit")
+        missed = page.split("For contrast")[0]  # the error groups come first
+        for key in fakes["key"].head(min(3, len(fakes) // 2)):
+            assert f"<b>{key}</b>" in missed
+        strips = sorted((local / "gallery" / test_set).glob("*.jpg"))
+        assert strips and "Grad-CAM on the last convolutional stage (blocks." in page
+        drawn = np.asarray(Image.open(strips[0]).convert("RGB"), dtype=float)
+        assert drawn.shape[0] == 2 * 128 + 16  # crops above, crops under their maps below
+
+
+def test_saliency_maps_have_the_crops_shape_and_are_not_constant(faces_ff):
+    """Grad-CAM on a real crop of the corpus through a CNN; a ViT (no spatial last stage)
+    gets no map and one line saying why."""
+    from deepfake_mlflow.evaluation import gallery
+    from deepfake_mlflow.faces.crop import read_crop
+    from deepfake_mlflow.model import create
+    from deepfake_mlflow.paths import faces_root
+    faces = pd.read_parquet(faces_ff)
+    paths = [faces_root(faces_ff) / p
+             for p in faces.loc[faces["face_path"] != "", "face_path"][:3]]
+    crops = np.stack([read_crop(p, 128) for p in paths])
+    torch_seed()  # the same weights every run: the maps below are the same every run
+    model = create("resnet10t").eval()
+    fake, real = (gallery.saliency(model, crops, toward) for toward in (1.0, -1.0))
+    assert fake[1] == "layer4" and fake[0].shape == (3, 128, 128)
+    for maps in (fake[0], real[0]):
+        assert maps.min() >= 0 and maps.max() <= 1
+    # each face holds evidence one way or the other: one of its two maps is not flat
+    assert all(max(f.std(), r.std()) > 0.01 for f, r in zip(fake[0], real[0]))
+    vit = create("test_vit").eval()
+    maps, why = gallery.saliency(vit, np.stack([read_crop(p, 160) for p in paths[:1]]))
+    assert maps is None and "not a spatial map" in why and "\n" not in why
+
+
+def torch_seed():
+    import torch
+    torch.manual_seed(0)

@@ -147,7 +147,7 @@ class Objective:
         if self.cross:  # validation splits only: the objective never sees a test split
             table = evaluate(EvaluateConfig(
                 result.run_id, self.cross, split="val", robustness="none", mds="none",
-                device=self.cfg.device, run_name=f"val:{name}"))
+                analysis=False, device=self.cfg.device, run_name=f"val:{name}"))
             validation = {f"val_auc_frame/{r.test_set}": r.auc_frame
                           for r in table.itertuples()}
             value = float(table["auc_frame"].mean())
@@ -157,7 +157,7 @@ class Objective:
         if self.tests:
             tests = evaluate(EvaluateConfig(
                 result.run_id, self.tests, robustness="none", mds="none",
-                device=self.cfg.device, run_name=f"eval:{name}"))
+                analysis=False, device=self.cfg.device, run_name=f"eval:{name}"))
         return value, result, validation, tests
 
     def _test_aucs(self, trial, evaluations: list) -> dict:

@@ -46,6 +46,13 @@ class EvaluateConfig:
                                    help="comma list of JPEG qualities (robustness)")
     scales: tuple = option(config.ROBUSTNESS_SCALES, parse=numbers(float),
                            help="comma list of downscale factors (robustness)")
+    analysis: bool = option(True, help="error analysis of each test set: the per-video table, "
+                                       "every subgroup's AUC, calibration and TPR at low "
+                                       "FPR (evaluation/breakdown.py)")
+    gallery: int = option(config.GALLERY_VIDEOS,
+                          help="with the analysis: videos of each kind in the error gallery "
+                               "(worst false negatives and positives, best of each class), "
+                               "with Grad-CAM maps; 0: no gallery")
     seed: int = option(config.DEFAULT_SEED, help="seed of the MDS pairs and the bootstrap")
     bootstrap: int = bootstrap_option()
     device: str = device_option()
@@ -57,7 +64,7 @@ class EvaluateConfig:
         check_types(self)
         one_of(self, "split", config.SPLITS)
         one_of(self, "precision", config.PRECISIONS)
-        at_least(self, 0, "mds_pairs", "bootstrap")
+        at_least(self, 0, "mds_pairs", "bootstrap", "gallery")
         seed_range(self, "seed")
         require(all(1 <= q <= 100 for q in self.jpeg_qualities), "jpeg_qualities",
                 "JPEG qualities from 1 to 100", self.jpeg_qualities)

@@ -11,6 +11,7 @@ children are the models' evaluations, with the cross-dataset matrix (Tables I-IV
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -25,10 +26,12 @@ from ..errors import UserInputError
 from ..faces.index import faces_digest
 from ..model_refs import ModelRef, artifacts_folder
 from ..scoring import Scorer, sigmoid
-from . import degrade, matrix, plots, projection, separability
+from . import breakdown, degrade, gallery, matrix, plots, projection, separability
 from .config import EvaluateConfig
-from .metrics import frame_and_video_metrics, video_scores
+from .metrics import frame_and_video_metrics
 from .testset import TestSet, degraded_column, score_test_set
+
+log = logging.getLogger(__name__)
 
 # each AUC with its interval and the test videos it rests on
 COPIED_TO_TRAINING_RUN = ("auc_frame", "auc_video", *matrix.INTERVALS, "videos")
@@ -80,6 +83,22 @@ def _describe(trained: dict) -> str:
     return f"model trained on {trained['dataset']} ({trained['loss']}, {trained['augment']})"
 
 
+def _log_analysis(name: str, predictions: pd.DataFrame, videos: pd.DataFrame,
+                  cfg: EvaluateConfig, ref: ModelRef, title: str) -> None:
+    """Where the model fails on one test set: every subgroup's AUC (subgroups/), the
+    calibration of its video scores (calibration/) and its TPR at low FPR (metrics)."""
+    subgroups = breakdown.breakdown(predictions, videos, cfg.bootstrap, cfg.seed)
+    if len(subgroups):
+        mlflow.log_table(subgroups, f"subgroups/{name}.json")
+        tracking.logs.log_dataframe(subgroups, f"subgroups/{name}.csv")
+    operating = breakdown.operating_points(videos, cfg.bootstrap, cfg.seed)
+    mlflow.log_metrics({f"{k}/{name}": v for k, v in operating.items() if not np.isnan(v)},
+                       model_id=ref.model_id)
+    bins = breakdown.reliability(videos["label"], videos["p_fake"])
+    plots.log(plots.reliability_figure(bins, operating["ece_video"], len(videos), title),
+              f"calibration/{name}.png")
+
+
 def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, trained: dict,
                        cfg: EvaluateConfig, mds_pairs: int, sweep_points: dict | None,
                        scratch: Path) -> tuple[dict, dict, list[dict]]:
@@ -102,8 +121,20 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     face_file = scratch / f"{name}.parquet"
     predictions.to_parquet(face_file, index=False)
     mlflow.log_artifact(str(face_file), "predictions")
-    videos = video_scores(predictions)
+    # error analysis: each video with its subgroups, the AUC of each subgroup, calibration
+    videos = breakdown.video_table(predictions, test.faces)
     tracking.logs.log_dataframe(videos, f"predictions/{name}_videos.csv")
+    mlflow.log_table(videos, f"videos/{name}.json")  # the UI's artifact viewer shows it
+    if cfg.analysis:
+        _log_analysis(name, predictions, videos, cfg, ref, f"{name} {split} videos, "
+                      + _describe(trained))
+        if cfg.gallery:  # saliency for the gallery's videos only
+            folder = scratch / "gallery" / name
+            made = gallery.build(videos, predictions, test.faces_root, scorer, folder, name,
+                                 cfg.gallery)
+            mlflow.log_artifacts(str(folder), f"gallery/{name}")
+            if not made["maps"]:
+                log.info("gallery of %s without saliency maps: %s", name, made["note"])
     roc = {"frame": (predictions["label"], predictions["logit"]),
            "video": (videos["label"], videos["logit"])}
 

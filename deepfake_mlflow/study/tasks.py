@@ -202,8 +202,10 @@ class LimitedPoint:
                       **{m: done.data.metrics.get(f"{m}/{t}", float("nan")) for m in measured},
                       "eval_run_id": done.info.run_id} for t in tests]
         else:
+            # Fig. 1's points: their AUCs, not an error analysis each
             table = evaluate(EvaluateConfig(run_id, study.tests(tests), robustness="none",
-                                            mds="none", bootstrap=study.bootstrap))
+                                            mds="none", bootstrap=study.bootstrap,
+                                            analysis=False))
             # eval_run_id: where its predictions are (the paper's claim 1 compares them)
             found = table[["test_set", *measured, "test_videos", "eval_run_id"]].to_dict(
                 "records")
