@@ -225,3 +225,28 @@ def training_curves(histories: pd.DataFrame, title: str):
                 ax.legend(fontsize=6, frameon=False)
     fig.suptitle(title)
     return fig
+
+
+def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, title: str):
+    """Reliability diagrams of one variant: a panel per training dataset, a line per test
+    set (the fraction of fake videos against the mean p_fake of each bin of p_fake); the
+    diagonal is perfect calibration. curves: training dataset -> test set -> bins;
+    eces: (training dataset, test set) -> ECE."""
+    trained = ordered(curves)
+    fig, axes = plt.subplots(1, len(trained), figsize=(3.0 * len(trained) + 1.6, 3.2),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, dataset in zip(axes[0], trained):
+        ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=":")
+        for test in ordered(curves[dataset]):
+            bins = curves[dataset][test]
+            ece = eces.get((dataset, test))
+            ax.plot(bins["mean_p_fake"], bins["fraction_fake"], marker="o", markersize=3,
+                    color=colour(test), linewidth=2.0 if test == dataset else 1.0,
+                    label=f"{label(test)}" + (f", ECE {ece:.2f}" if ece is not None else ""))
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"trained on {label(dataset)}",
+               xlabel="mean p_fake of the bin")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+    axes[0][0].set_ylabel("fraction of fake videos")
+    fig.suptitle(title)
+    return fig

@@ -526,10 +526,28 @@ def errors_section(report: Report, scratch: Path) -> Section:
                 cells.append(f"<td>{_gallery_cell(report, run, test, scratch)}</td>")
             body.append(f"<tr><th>{label(dataset)}</th>{''.join(cells)}</tr>")
         head = "".join(f"<th>{label(t)}</th>" for t in tests)
+        heading = _variant_title(loss, augment)
         section.body.append(
-            f"<h3>{html.escape(_variant_title(loss, augment))}</h3>"
+            f"<h3>{html.escape(heading)}</h3><div class=\"pair\">"
             f'<table class="grid"><thead><tr><th>train \\ test</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+        curves, eces = {}, {}
+        for row in rows.itertuples():
+            run = report.study.by_id.get(row.eval_run_id)
+            bins = store.download_csv(run, f"calibration/{row.test_set}.csv", scratch) \
+                if run else None
+            if bins is not None and len(bins):
+                curves.setdefault(row.train_dataset, {})[row.test_set] = bins
+                eces[(row.train_dataset, row.test_set)] = run.data.metrics.get(
+                    f"ece_video/{row.test_set}")
+        if curves:
+            section.body.append(report.figure(
+                figures.reliability_grid(curves, eces, f"Calibration, {heading}"),
+                f"calibration-{loss}-{_slug(augment)}",
+                f"Reliability of the video scores, {heading}: fraction of fakes against the "
+                "mean p_fake of each tenth of p_fake (dotted: perfect calibration)",
+                _matrix_run(report.study, rows["eval_run_id"].iloc[0])))
+        section.body.append("</div>")
     first = groups[0][1] if groups else table
     section.body.append(_subgroups_tables(report, first, scratch))
     return section

@@ -433,7 +433,8 @@ def test_every_evaluation_analyses_its_errors(store, tmp_path):
         metrics = run.data.metrics
         assert 0 <= metrics[f"ece_video/{test_set}"] <= 1
         assert 0 <= metrics[f"tpr_at_fpr_5pct_video/{test_set}"] <= 1
-        assert (local / "calibration" / f"{test_set}.png").is_file()
+        bins = pd.read_csv(local / "calibration" / f"{test_set}.csv")
+        assert bins["videos"].sum() == len(videos)
         page = (local / "gallery" / test_set / "index.html").read_text()
         fakes = videos[videos["label"] == config.FAKE].sort_values("logit")
         missed = page.split("For contrast")[0]  # the error groups come first

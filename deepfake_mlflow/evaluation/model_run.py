@@ -84,7 +84,7 @@ def _describe(trained: dict) -> str:
 
 
 def _log_analysis(name: str, predictions: pd.DataFrame, videos: pd.DataFrame,
-                  cfg: EvaluateConfig, ref: ModelRef, title: str) -> None:
+                  cfg: EvaluateConfig, ref: ModelRef) -> None:
     """Where the model fails on one test set: every subgroup's AUC (subgroups/), the
     calibration of its video scores (calibration/) and its TPR at low FPR (metrics)."""
     subgroups = breakdown.breakdown(predictions, videos, cfg.bootstrap, cfg.seed)
@@ -94,9 +94,10 @@ def _log_analysis(name: str, predictions: pd.DataFrame, videos: pd.DataFrame,
     operating = breakdown.operating_points(videos, cfg.bootstrap, cfg.seed)
     mlflow.log_metrics({f"{k}/{name}": v for k, v in operating.items() if not np.isnan(v)},
                        model_id=ref.model_id)
-    bins = breakdown.reliability(videos["label"], videos["p_fake"])
-    plots.log(plots.reliability_figure(bins, operating["ece_video"], len(videos), title),
-              f"calibration/{name}.png")
+    # the reliability diagram's bins; the report draws them (a figure per evaluation and
+    # test set would cost more than the analysis itself)
+    tracking.logs.log_dataframe(breakdown.reliability(videos["label"], videos["p_fake"]),
+                                f"calibration/{name}.csv")
 
 
 def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, trained: dict,
@@ -126,8 +127,7 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     tracking.logs.log_dataframe(videos, f"predictions/{name}_videos.csv")
     mlflow.log_table(videos, f"videos/{name}.json")  # the UI's artifact viewer shows it
     if cfg.analysis:
-        _log_analysis(name, predictions, videos, cfg, ref, f"{name} {split} videos, "
-                      + _describe(trained))
+        _log_analysis(name, predictions, videos, cfg, ref)
         if cfg.gallery:  # saliency for the gallery's videos only
             folder = scratch / "gallery" / name
             made = gallery.build(videos, predictions, test.faces_root, scorer, folder, name,

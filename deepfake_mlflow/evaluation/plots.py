@@ -199,28 +199,6 @@ def mds_scatter(points: pd.DataFrame, title: str, ax=None):
     return fig
 
 
-def reliability_figure(bins: pd.DataFrame, ece: float, videos: int, title: str):
-    """The reliability diagram of video scores: per bin of p_fake, the fraction of fakes
-    against the mean p_fake (the diagonal is perfect calibration), each bin's videos
-    written above it."""
-    fig, ax = plt.subplots(figsize=(3.8, 3.6), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=":")
-    width = (bins["bin_high"] - bins["bin_low"]).to_numpy()
-    ax.bar(bins["bin_low"], bins["fraction_fake"], width=width, align="edge",
-           color=CLASS_COLOURS[config.FAKE], alpha=0.35, edgecolor="white")
-    ax.plot(bins["mean_p_fake"], bins["fraction_fake"], marker="o", markersize=3.5,
-            color=CLASS_COLOURS[config.FAKE], linewidth=1.0)
-    for row in bins.itertuples():
-        ax.text(row.bin_low + (row.bin_high - row.bin_low) / 2, min(row.fraction_fake, 0.93)
-                + 0.03, f"{row.videos}", ha="center", fontsize=6.5, color="0.3")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="mean p_fake of the bin's videos",
-           ylabel="fraction of fake videos")
-    ax.set_title(f"{title}\nECE {ece:.3f} over {videos} videos (numbers: videos a bin)",
-                 fontsize=9)
-    ax.grid(alpha=0.3)
-    return fig
-
-
 def robustness_figure(table: pd.DataFrame, title: str, group: str = "test_set"):
     """table: <group>, kind (jpeg|scale), level, auc_frame; the clean AUC is at level 100
     (JPEG) and 1.0 (scale). One line per value of `group`."""
