@@ -555,7 +555,7 @@ def errors_section(report: Report, scratch: Path) -> Section:
 
 def _gallery_cell(report: Report, run, test: str, scratch: Path) -> str:
     if run is None:
-        return '<span class="missing">—</span>'
+        return '<span class="na">—</span>'
     metrics = run.data.metrics
     ece = metrics.get(f"ece_video/{test}")
     tpr = [metrics.get(f"tpr_at_fpr_5pct_video{s}/{test}") for s in ("", "_low", "_high")]
@@ -604,7 +604,7 @@ def _subgroups_tables(report: Report, rows: pd.DataFrame, scratch: Path) -> str:
                 r = columns[dataset].iloc[i] if i < len(columns[dataset]) else None
                 if r is None or pd.isna(r["auc_video"]):
                     n = "" if r is None else f"{int(r['real_videos'])}/{int(r['fake_videos'])}"
-                    cells.append(f'<td><span class="missing">n/a</span> '
+                    cells.append(f'<td><span class="na">n/a</span> '
                                  f"<small>{n} videos</small></td>")
                     continue
                 interval = "" if pd.isna(r["auc_video_low"]) else \

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,26 @@ def test_compare_scores_two_models_once_and_reuses_their_evaluations(faces_ff, c
                                         compare.TOO_FEW)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"comparison.csv", "comparison.png", "comparison.pdf"} <= artifacts
+    # paired errors: the videos one gets right and the other wrong, checked against their
+    # own video scores, on a page with both models' maps
+    page = Path(mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path=f"paired_errors/{second}/ff"))
+    listed = pd.read_csv(page / "videos.csv")
+    scores = {r.data.tags["train_run_id"]: pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=r.info.run_id, artifact_path="predictions/ff_videos.csv")).set_index("key")
+        for r in mlflow.search_runs(experiment_names=["deepfake-compare"],
+                                    filter_string="tags.stage = 'evaluate'",
+                                    output_format="list")}
+    for row in listed.itertuples():
+        right = {m: (scores[m].loc[row.key, "p_fake"] >= 0.5) == (row.label == 1)
+                 for m in (first, second)}
+        assert (right[first], right[second]) == ((False, True) if row.kind == "fixed"
+                                                 else (True, False))
+    assert run.data.metrics[f"fixed_videos/{second}/ff"] == (listed["kind"] == "fixed").sum()
+    html_page = (page / "index.html").read_text()
+    assert "Fixed: wrong under" in html_page and "Broken: right under" in html_page
+    assert len(list(page.glob("*.jpg"))) == min(len(listed[listed.kind == "fixed"]), 6) + \
+        min(len(listed[listed.kind == "broken"]), 6)
     assert run.data.metrics["reused_evaluations"] == 0
     # the difference is that of the two evaluations' own AUCs (the same faces, paired)
     evaluations = mlflow.search_runs(experiment_names=["deepfake-compare"],

@@ -21,7 +21,9 @@ TINY_STUDY = {
     "augmentations": ["NONE"],
     "train": {"model": "test_efficientnet", "pretrained": "none", "size": 64, "batch_size": 4,
               "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
-    "evaluate": {"mds": "none"},
+    # no error gallery: these tests are about the study's steps (test_evaluate and the
+    # tiny demo check the galleries)
+    "evaluate": {"mds": "none", "gallery": 0},
     "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce"]},
     "promote": True,
 }

@@ -26,8 +26,8 @@ from .. import config
 from ..faces.crop import read_crop, stored_side
 
 GROUPS = (  # (title, label, lowest scores first?)
-    ("Missed fakes: the fake videos scored most real (false negatives)", config.FAKE, True),
-    ("False alarms: the real videos scored most fake (false positives)", config.REAL, False),
+    ("The fake videos scored most real: the worst misses", config.FAKE, True),
+    ("The real videos scored most fake: the worst false alarms", config.REAL, False),
     ("For contrast: the fake videos scored most fake", config.FAKE, False),
     ("For contrast: the real videos scored most real", config.REAL, True),
 )
@@ -110,22 +110,61 @@ class Strip:
     image: np.ndarray  # RGB: the crops above, the crops with their maps below
 
 
-def strip(crops: np.ndarray, maps: np.ndarray | None, frame_scores: np.ndarray) -> np.ndarray:
-    """One video's strip: each crop with its frame's p_fake written under it, and its map
-    below it (when there are maps)."""
+def strip(crops: np.ndarray, maps: list[np.ndarray], frame_scores: list[np.ndarray]) -> np.ndarray:
+    """One video's strip: its crops, then a row of the crops under each model's maps, and
+    each model's p_fake of every frame written under its column."""
     from PIL import Image, ImageDraw
     n = len(crops)
-    rows = 2 if maps is not None else 1
-    band = 16
+    rows = 1 + len(maps)
+    band = 14 * len(frame_scores) + 2
     canvas = Image.new("RGB", (n * (SHOWN + 4), rows * SHOWN + band), "white")
     draw = ImageDraw.Draw(canvas)
     for i in range(n):
         x = i * (SHOWN + 4)
         canvas.paste(Image.fromarray(crops[i]), (x, 0))
-        if maps is not None:
-            canvas.paste(Image.fromarray(overlay(crops[i], maps[i])), (x, SHOWN))
-        draw.text((x + 4, rows * SHOWN + 2), f"p_fake {frame_scores[i]:.2f}", fill=(20, 20, 20))
+        for row, heat in enumerate(maps, start=1):
+            canvas.paste(Image.fromarray(overlay(crops[i], heat[i])), (x, row * SHOWN))
+        for line, scores in enumerate(frame_scores):
+            draw.text((x + 4, rows * SHOWN + 1 + 14 * line), f"p_fake {scores[i]:.2f}",
+                      fill=(20, 20, 20))
     return np.asarray(canvas)
+
+
+def faces_of(predictions: pd.DataFrame, keys, frames: int) -> pd.DataFrame:
+    """`frames` evenly spaced face rows of each video in `keys` (in frame order)."""
+    faces = predictions[predictions["key"].isin(keys)].sort_values(["key", "frame"])
+    keep = []
+    for _, rows in faces.groupby("key", sort=False):
+        spaced = np.linspace(0, len(rows) - 1, min(frames, len(rows))).round().astype(int)
+        keep.extend(rows.index[np.unique(spaced)])
+    return faces.loc[keep]
+
+
+def crops_of(faces: pd.DataFrame, faces_root: Path, side: int) -> np.ndarray | None:
+    paths = [faces_root / p for p in faces["face_path"]]
+    if not paths:
+        return None
+    stored = stored_side(paths[0], config.FACE_SIZE)
+    return np.stack([read_crop(p, side, stored) for p in paths])
+
+
+def shown_maps(scorer, faces: pd.DataFrame, faces_root: Path) -> tuple[np.ndarray | None, str]:
+    """A scorer's Grad-CAM maps of these faces, at the page's size."""
+    import cv2
+    crops = crops_of(faces, faces_root, scorer.size)
+    if crops is None:
+        return None, "no faces"
+    maps, note = saliency(scorer.model, crops, 1.0, scorer.device)
+    if maps is None:
+        return None, note
+    return np.stack([cv2.resize(m, (SHOWN, SHOWN), interpolation=cv2.INTER_LINEAR)
+                     for m in maps]), note
+
+
+PAGE_STYLE = """body { font: 14px/1.4 system-ui, sans-serif; color: #1d2733; margin: 1.5rem; }
+h2 { font-size: 1.05rem; border-bottom: 1px solid #d8dee4; padding-bottom: .2rem; }
+.video p { margin: .6rem 0 .2rem; } img { display: block; }
+.note { color: #5b6875; max-width: 60rem; }"""
 
 
 def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, scorer,
@@ -138,22 +177,9 @@ def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, sco
     folder.mkdir(parents=True, exist_ok=True)
     groups = pick(videos, k)
     chosen = pd.concat([rows for _, rows in groups])
-    faces = predictions[predictions["key"].isin(chosen["key"])].sort_values(["key", "frame"])
-    keep = []  # `frames` evenly spaced faces of each video
-    for _, rows in faces.groupby("key", sort=False):
-        spaced = np.linspace(0, len(rows) - 1, min(frames, len(rows))).round().astype(int)
-        keep.extend(rows.index[np.unique(spaced)])
-    picked = faces.loc[keep]
-    paths = [faces_root / p for p in picked["face_path"]]
-    stored = stored_side(paths[0], config.FACE_SIZE) if paths else None
-    model_in = np.stack([read_crop(p, scorer.size, stored) for p in paths]) if paths else None
-    shown = np.stack([read_crop(p, SHOWN, stored) for p in paths]) if paths else None
-    maps, note = (None, "no faces") if model_in is None else saliency(
-        scorer.model, model_in, 1.0, scorer.device)
-    if maps is not None:  # computed at the model's side, shown at the page's
-        import cv2
-        maps = np.stack([cv2.resize(m, (SHOWN, SHOWN), interpolation=cv2.INTER_LINEAR)
-                         for m in maps])
+    picked = faces_of(predictions, chosen["key"], frames)
+    shown = crops_of(picked, faces_root, SHOWN)
+    maps, note = shown_maps(scorer, picked, faces_root)
     p_fake = 1 / (1 + np.exp(-picked["logit"].to_numpy(float)))
     position = {key: np.flatnonzero(picked["key"].to_numpy() == key)
                 for key in chosen["key"]}
@@ -163,8 +189,8 @@ def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, sco
         for row in rows.itertuples():
             at = position[row.key]
             name = f"{len(sections)}-{row.rank:04d}.jpg"  # a JPEG: a tenth of a PNG's size
-            Image.fromarray(strip(shown[at], None if maps is None else maps[at],
-                                  p_fake[at])).save(folder / name, quality=88)
+            Image.fromarray(strip(shown[at], [] if maps is None else [maps[at]],
+                                  [p_fake[at]])).save(folder / name, quality=88)
             facts = ", ".join(f"{c} {getattr(row, c)}" for c in ("method", "subset")
                               if getattr(row, c, ""))
             items.append(
@@ -177,14 +203,15 @@ def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, sco
     maps_note = (f"Grad-CAM on the last convolutional stage ({note}): brighter, more "
                  "evidence for fake" if maps is not None else
                  f"no saliency maps: {note}")
+    fake = videos["label"] == config.FAKE
+    fakes, reals = int(fake.sum()), int((~fake).sum())
+    missed = int((fake & (videos["p_fake"] < 0.5)).sum())
+    flagged = int((~fake & (videos["p_fake"] >= 0.5)).sum())
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>errors on {html.escape(test_set)}</title><style>
-body {{ font: 14px/1.4 system-ui, sans-serif; color: #1d2733; margin: 1.5rem; }}
-h2 {{ font-size: 1.05rem; border-bottom: 1px solid #d8dee4; padding-bottom: .2rem; }}
-.video p {{ margin: .6rem 0 .2rem; }} img {{ display: block; }}
-.note {{ color: #5b6875; max-width: 60rem; }}</style></head><body>
+<title>errors on {html.escape(test_set)}</title><style>{PAGE_STYLE}</style></head><body>
 <h1>Where the model errs on {html.escape(test_set)}</h1>
-<p class="note">{len(videos)} test videos, {frames} evenly spaced faces of each shown
+<p class="note">{len(videos)} test videos; at p_fake 0.5, {missed} of {fakes} fakes are
+missed and {flagged} of {reals} reals flagged. {frames} evenly spaced faces of each video shown
 (top row: the crops; bottom row: {html.escape(maps_note)}). p_fake under each face is that
 frame's score; a video's score is its frames' mean logit.</p>
 {''.join(sections)}</body></html>"""

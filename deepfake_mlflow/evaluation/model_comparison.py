@@ -160,9 +160,44 @@ def compare_models(sides: list[Compared], tests: dict, cfg: EvaluateConfig) -> p
 
     table = compare.compare_pairs(pairs(), seed=cfg.seed)[COLUMNS]
     log_comparison(table, reused)
+    if cfg.gallery:
+        for side in sides[1:]:
+            for test, index in tests.items():
+                log_paired_errors(reference, side, test, index, scores, cfg)
     # what the console's summary says: evaluations reused, and made now
     table.attrs.update(reused=reused, scored=sum(len(s.refs) for s in sides) * len(tests))
     return table
+
+
+def log_paired_errors(reference: Compared, side: Compared, test: str, index, scores: dict,
+                      cfg: EvaluateConfig) -> None:
+    """paired_errors/<model>/<test set>/: the videos one model gets right and the other
+    wrong, with both models' maps (their first seeds'), and the counts as metrics."""
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    from .. import accel, paths
+    from ..model_refs import artifacts_folder
+    from ..scoring import Scorer
+    from . import paired_errors
+    faces = load_test_set(test, index, cfg.split).faces[["key", "frame", "face_path"]]
+    ref_faces = scores[reference.name][test][0].merge(faces, on=["key", "frame"])
+    side_faces = scores[side.name][test][0]
+    found = paired_errors.disagreements(ref_faces, side_faces)
+    where = f"paired_errors/{metric_key(side.name)}/{test}"
+    mlflow.log_metrics({f"fixed_videos/{metric_key(side.name)}/{test}": len(found["fixed"]),
+                        f"broken_videos/{metric_key(side.name)}/{test}": len(found["broken"])})
+    compute = accel.Compute.resolve(cfg.device, cfg.precision)
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
+        scorers = tuple(Scorer.from_folder(stack.enter_context(artifacts_folder(c.refs[0])),
+                                           compute) for c in (reference, side))
+        folder = Path(scratch) / "page"
+        paired_errors.build(found, ref_faces, side_faces, paths.faces_root(index), scorers,
+                            (reference.name, side.name), folder, test, cfg.gallery)
+        pd.concat([found["fixed"].assign(kind="fixed"), found["broken"].assign(kind="broken")]
+                  ).to_csv(folder / "videos.csv", index=False)
+        mlflow.log_artifacts(str(folder), where)
 
 
 def metric_key(text: str) -> str:

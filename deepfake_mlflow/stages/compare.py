@@ -36,11 +36,16 @@ class CompareConfig:
     bootstrap: int = bootstrap_option()
     device: str = device_option()
     precision: str = precision_option()
+    gallery: int = option(config.GALLERY_VIDEOS,
+                          help="videos of each kind in the paired-errors page of each model "
+                               "and test set (fixed and broken against the reference, with "
+                               "both models' Grad-CAM maps); 0: none")
 
     def __post_init__(self):
         from ..errors import UserInputError
-        from ..options import seed_range
+        from ..options import at_least, seed_range
         seed_range(self, "seed")
+        at_least(self, 0, "gallery")
         if len(self.model_list()) < 2:
             raise UserInputError(f"--models {self.models!r}: expected two or more models, "
                                  "comma-separated (the first is the reference)")
@@ -70,7 +75,7 @@ def run(cfg: CompareConfig):
     models = cfg.model_list()
     evaluation = EvaluateConfig(tuple(models), cfg.datasets, split=cfg.split, seed=cfg.seed,
                                 bootstrap=cfg.bootstrap, device=cfg.device,
-                                precision=cfg.precision)
+                                precision=cfg.precision, gallery=cfg.gallery)
     sides, tests = checked(models, evaluation)  # a bad model or test set: no run made
     with tracking.runs.stage_run("compare", run_name=f"compare:{len(models)}x"
                                  f"{len(cfg.datasets.split(','))}",
