@@ -569,10 +569,9 @@ def _gallery_cell(report: Report, run, test: str, scratch: Path) -> str:
     link = report.anchor("its run", run.info.run_id)
     try:
         if not (target / "index.html").is_file():
-            mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
-                                                artifact_path=f"gallery/{test}",
-                                                dst_path=str(target.parent / "tmp"))
-            (target.parent / "tmp" / "gallery" / test).rename(target)
+            Path(mlflow.artifacts.download_artifacts(
+                run_id=run.info.run_id, artifact_path=f"gallery/{test}",
+                dst_path=str(target.parent / "tmp"))).rename(target)
         link = (f'<a href="galleries/{target.name}/index.html">gallery</a> · ' + link)
     except Exception:  # noqa: BLE001 - an evaluation of an earlier version has none
         pass

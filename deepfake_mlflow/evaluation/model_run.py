@@ -88,9 +88,9 @@ def _log_analysis(name: str, predictions: pd.DataFrame, videos: pd.DataFrame,
     """Where the model fails on one test set: every subgroup's AUC (subgroups/), the
     calibration of its video scores (calibration/) and its TPR at low FPR (metrics)."""
     subgroups = breakdown.breakdown(predictions, videos, cfg.bootstrap, cfg.seed)
+    tracking.logs.log_dataframe(subgroups, f"subgroups/{name}.csv")  # empty: none to show
     if len(subgroups):
         mlflow.log_table(subgroups, f"subgroups/{name}.json")
-        tracking.logs.log_dataframe(subgroups, f"subgroups/{name}.csv")
     operating = breakdown.operating_points(videos, cfg.bootstrap, cfg.seed)
     mlflow.log_metrics({f"{k}/{name}": v for k, v in operating.items() if not np.isnan(v)},
                        model_id=ref.model_id)
