@@ -99,7 +99,12 @@ class Study:
         """The evaluation that measured a model on a test set (the matrix's, when several)."""
         found = [r for r in self.evaluations(train_run_id)
                  if f"auc_frame/{test_set}" in r.data.metrics]
-        return found[0] if found else None
+        # a matrix's child first (a champion's robustness sweep came later, and holds
+        # its own test set alone), then the newest
+        parents = [self.by_id.get(r.data.tags.get(PARENT, "")) for r in found]
+        in_matrix = [r for r, up in zip(found, parents)
+                     if up is not None and up.data.tags.get("stage") == "evaluate"]
+        return (in_matrix or found or [None])[0]
 
 
 def _videos_per_class(run: Run) -> int:

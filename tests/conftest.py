@@ -118,7 +118,7 @@ TINY_DEMO = {
     "augmentations": ["NONE", "SELECTED"],
     "train": {"model": "test_efficientnet", "pretrained": "none", "size": 64, "batch_size": 4,
               "triplets": 2, "max_iters": 2, "val_interval": 1, "val_size": 8, "workers": 0},
-    "evaluate": {"mds": "celebdf", "gallery": 2},
+    "evaluate": {"mds": "celebdf", "gallery": 1},
     "data_limited": {"dataset": "ff", "videos_per_class": [2], "losses": ["bce", "triplet"]},
     "ablation": {"dataset": "ff", "mode": "grid", "test_datasets": "ff,celebdf",
                  "augmentations": ["NONE", "HF", "BC", "HSV", "JPEG"]},  # as the demo's
