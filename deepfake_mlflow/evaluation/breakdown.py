@@ -108,14 +108,9 @@ def breakdown(frames: pd.DataFrame, videos: pd.DataFrame,
 def expected_calibration_error(labels, p_fake, bins: int = config.CALIBRATION_BINS) -> float:
     """The mean gap between the predicted probability and the fraction of fakes, over
     equal-width bins of p_fake, each weighted by its share of the videos."""
-    labels, p = np.asarray(labels, float), np.asarray(p_fake, float)
-    which = np.minimum((p * bins).astype(int), bins - 1)
-    gap = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            gap += inside.mean() * abs(p[inside].mean() - labels[inside].mean())
-    return float(gap)
+    table = reliability(labels, p_fake, bins)
+    share = table["videos"] / table["videos"].sum()
+    return float((share * (table["mean_p_fake"] - table["fraction_fake"]).abs()).sum())
 
 
 def reliability(labels, p_fake, bins: int = config.CALIBRATION_BINS) -> pd.DataFrame:

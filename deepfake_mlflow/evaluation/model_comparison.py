@@ -162,17 +162,17 @@ def compare_models(sides: list[Compared], tests: dict, cfg: EvaluateConfig) -> p
     log_comparison(table, reused)
     if cfg.gallery:
         for side in sides[1:]:
-            for test, index in tests.items():
-                log_paired_errors(reference, side, test, index, scores, cfg)
+            log_paired_errors(reference, side, tests, scores, cfg)
     # what the console's summary says: evaluations reused, and made now
     table.attrs.update(reused=reused, scored=sum(len(s.refs) for s in sides) * len(tests))
     return table
 
 
-def log_paired_errors(reference: Compared, side: Compared, test: str, index, scores: dict,
+def log_paired_errors(reference: Compared, side: Compared, tests: dict, scores: dict,
                       cfg: EvaluateConfig) -> None:
     """paired_errors/<model>/<test set>/: the videos one model gets right and the other
-    wrong, with both models' maps (their first seeds'), and the counts as metrics."""
+    wrong, with both models' maps (their first seeds'), and the counts as metrics. Both
+    models are loaded once for all the test sets."""
     import contextlib
     import tempfile
     from pathlib import Path
@@ -181,23 +181,27 @@ def log_paired_errors(reference: Compared, side: Compared, test: str, index, sco
     from ..model_refs import artifacts_folder
     from ..scoring import Scorer
     from . import paired_errors
-    faces = load_test_set(test, index, cfg.split).faces[["key", "frame", "face_path"]]
-    ref_faces = scores[reference.name][test][0].merge(faces, on=["key", "frame"])
-    side_faces = scores[side.name][test][0]
-    found = paired_errors.disagreements(ref_faces, side_faces)
-    where = f"paired_errors/{metric_key(side.name)}/{test}"
-    mlflow.log_metrics({f"fixed_videos/{metric_key(side.name)}/{test}": len(found["fixed"]),
-                        f"broken_videos/{metric_key(side.name)}/{test}": len(found["broken"])})
     compute = accel.Compute.resolve(cfg.device, cfg.precision)
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
+    with contextlib.ExitStack() as stack:
         scorers = tuple(Scorer.from_folder(stack.enter_context(artifacts_folder(c.refs[0])),
                                            compute) for c in (reference, side))
-        folder = Path(scratch) / "page"
-        paired_errors.build(found, ref_faces, side_faces, paths.faces_root(index), scorers,
-                            (reference.name, side.name), folder, test, cfg.gallery)
-        pd.concat([found["fixed"].assign(kind="fixed"), found["broken"].assign(kind="broken")]
-                  ).to_csv(folder / "videos.csv", index=False)
-        mlflow.log_artifacts(str(folder), where)
+        for test, index in tests.items():
+            faces = load_test_set(test, index, cfg.split).faces[["key", "frame", "face_path"]]
+            ref_faces = scores[reference.name][test][0].merge(faces, on=["key", "frame"])
+            side_faces = scores[side.name][test][0]
+            found = paired_errors.disagreements(ref_faces, side_faces)
+            name = metric_key(side.name)
+            mlflow.log_metrics({f"fixed_videos/{name}/{test}": len(found["fixed"]),
+                                f"broken_videos/{name}/{test}": len(found["broken"])})
+            with tempfile.TemporaryDirectory() as scratch:
+                folder = Path(scratch) / "page"
+                paired_errors.build(found, ref_faces, side_faces, paths.faces_root(index),
+                                    scorers, (reference.name, side.name), folder, test,
+                                    cfg.gallery)
+                pd.concat([found["fixed"].assign(kind="fixed"),
+                           found["broken"].assign(kind="broken")]
+                          ).to_csv(folder / "videos.csv", index=False)
+                mlflow.log_artifacts(str(folder), f"paired_errors/{name}/{test}")
 
 
 def metric_key(text: str) -> str:
