@@ -227,26 +227,37 @@ def training_curves(histories: pd.DataFrame, title: str):
     return fig
 
 
-def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, title: str):
+def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, title: str,
+                     calibrated: dict[str, dict[str, pd.DataFrame]] | None = None,
+                     calibrated_eces: dict | None = None):
     """Reliability diagrams of one variant: a panel per training dataset, a line per test
     set (the fraction of fake videos against the mean p_fake of each bin of p_fake); the
     diagonal is perfect calibration. curves: training dataset -> test set -> bins;
-    eces: (training dataset, test set) -> ECE."""
+    eces: (training dataset, test set) -> ECE. With `calibrated` (the same after the
+    temperature fitted on the validation videos), a second row of panels."""
     trained = ordered(curves)
-    fig, axes = plt.subplots(1, len(trained), figsize=(3.0 * len(trained) + 1.6, 3.2),
-                             squeeze=False, sharey=True, layout="constrained")
-    for ax, dataset in zip(axes[0], trained):
-        ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=":")
-        for test in ordered(curves[dataset]):
-            bins = curves[dataset][test]
-            ece = eces.get((dataset, test))
-            ax.plot(bins["mean_p_fake"], bins["fraction_fake"], marker="o", markersize=3,
-                    color=colour(test), linewidth=2.0 if test == dataset else 1.0,
-                    label=f"{label(test)}" + (f", ECE {ece:.2f}" if ece is not None else ""))
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"trained on {label(dataset)}",
-               xlabel="mean p_fake of the bin")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, frameon=False, loc="upper left")
-    axes[0][0].set_ylabel("fraction of fake videos")
+    rows = [("p_fake", curves, eces)]
+    if calibrated:
+        rows.append(("calibrated p_fake", calibrated, calibrated_eces or {}))
+    fig, axes = plt.subplots(len(rows), len(trained),
+                             figsize=(3.0 * len(trained) + 1.6, 3.0 * len(rows) + 0.4),
+                             squeeze=False, sharey=True, sharex=True, layout="constrained")
+    for r, (what, drawn, found) in enumerate(rows):
+        for ax, dataset in zip(axes[r], trained):
+            ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=":")
+            for test in ordered(drawn.get(dataset, {})):
+                bins = drawn[dataset][test]
+                ece = found.get((dataset, test))
+                ax.plot(bins["mean_p_fake"], bins["fraction_fake"], marker="o", markersize=3,
+                        color=colour(test), linewidth=2.0 if test == dataset else 1.0,
+                        label=f"{label(test)}" + (f", ECE {ece:.2f}" if ece is not None
+                                                  else ""))
+            ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"trained on {label(dataset)}"
+                   + (", calibrated" if r else ""))
+            if r == len(rows) - 1:
+                ax.set_xlabel(f"mean {what} of the bin" if r == 0 else "mean p_fake of the bin")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, frameon=False, loc="upper left")
+        axes[r][0].set_ylabel("fraction of fake videos" + ("\n(calibrated)" if r else ""))
     fig.suptitle(title)
     return fig

@@ -510,9 +510,12 @@ def errors_section(report: Report, scratch: Path) -> Section:
     section.body.append(
         "<p>Each cell opens the evaluation's gallery: the videos the model gets most wrong "
         "and most right, each face with its score and a Grad-CAM map of where the model "
-        "looked. Under the link: the expected calibration error of the video scores (ECE) "
-        "and the TPR at 5% FPR with its interval (with n real test videos, no FPR below "
-        "1/n can be told from 0).</p>")
+        "looked. Under the link: the expected calibration error of the video scores (ECE), "
+        "then after the temperature fitted on the training set's validation videos; the TPR "
+        "at 5% FPR (with n real test videos, no FPR below 1/n can be told from 0); and the "
+        "false positive and false negative rates at the threshold picked on those "
+        "validation videos (the one maximising balanced accuracy there): how far the "
+        "operating point moves on another dataset. Intervals: 95%, videos resampled.</p>")
     groups = sorted(table.groupby(["loss", "augment"]), key=lambda g: _variant_order(g[0]))
     for (loss, augment), rows in groups:
         tests = ordered(rows["test_set"].unique())
@@ -531,21 +534,27 @@ def errors_section(report: Report, scratch: Path) -> Section:
             f"<h3>{html.escape(heading)}</h3><div class=\"pair\">"
             f'<table class="grid"><thead><tr><th>train \\ test</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
-        curves, eces = {}, {}
+        curves, eces, calibrated, calibrated_eces = {}, {}, {}, {}
         for row in rows.itertuples():
             run = report.study.by_id.get(row.eval_run_id)
-            bins = store.download_csv(run, f"calibration/{row.test_set}.csv", scratch) \
-                if run else None
-            if bins is not None and len(bins):
-                curves.setdefault(row.train_dataset, {})[row.test_set] = bins
-                eces[(row.train_dataset, row.test_set)] = run.data.metrics.get(
-                    f"ece_video/{row.test_set}")
+            for suffix, drawn, found, metric in (("", curves, eces, "ece_video"),
+                                                 ("_calibrated", calibrated, calibrated_eces,
+                                                  "ece_video_calibrated")):
+                bins = store.download_csv(run, f"calibration/{row.test_set}{suffix}.csv",
+                                          scratch) if run else None
+                if bins is not None and len(bins):
+                    drawn.setdefault(row.train_dataset, {})[row.test_set] = bins
+                    found[(row.train_dataset, row.test_set)] = run.data.metrics.get(
+                        f"{metric}/{row.test_set}")
         if curves:
             section.body.append(report.figure(
-                figures.reliability_grid(curves, eces, f"Calibration, {heading}"),
+                figures.reliability_grid(curves, eces, f"Calibration, {heading}",
+                                         calibrated, calibrated_eces),
                 f"calibration-{loss}-{_slug(augment)}",
                 f"Reliability of the video scores, {heading}: fraction of fakes against the "
-                "mean p_fake of each tenth of p_fake (dotted: perfect calibration)",
+                "mean p_fake of each tenth of p_fake (dotted: perfect calibration)"
+                + ("; below, after the temperature fitted on the training set's validation "
+                   "videos" if calibrated else ""),
                 _matrix_run(report.study, rows["eval_run_id"].iloc[0])))
         section.body.append("</div>")
     first = groups[0][1] if groups else table
@@ -557,14 +566,24 @@ def _gallery_cell(report: Report, run, test: str, scratch: Path) -> str:
     if run is None:
         return '<span class="na">—</span>'
     metrics = run.data.metrics
-    ece = metrics.get(f"ece_video/{test}")
-    tpr = [metrics.get(f"tpr_at_fpr_5pct_video{s}/{test}") for s in ("", "_low", "_high")]
+
+    def with_interval(name: str) -> str | None:
+        value, low, high = (metrics.get(f"{name}{s}/{test}") for s in ("", "_low", "_high"))
+        if value is None:
+            return None
+        return f"{value:.2f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None else "")
+
     facts = []
+    ece, calibrated = with_interval("ece_video"), metrics.get(f"ece_video_calibrated/{test}")
     if ece is not None:
-        facts.append(f"ECE {ece:.2f}")
-    if tpr[0] is not None:
-        interval = f" [{tpr[1]:.2f}, {tpr[2]:.2f}]" if tpr[1] is not None else ""
-        facts.append(f"TPR@5% {tpr[0]:.2f}{interval}")
+        facts.append(f"ECE {ece}" + (f", {calibrated:.2f} calibrated"
+                                     if calibrated is not None else ""))
+    tpr = with_interval("tpr_at_fpr_5pct_video")
+    if tpr is not None:
+        facts.append(f"TPR@5% {tpr}")
+    fpr, fnr = (with_interval(f"{r}_at_val_threshold_video") for r in ("fpr", "fnr"))
+    if fpr is not None:
+        facts.append(f"val threshold: FPR {fpr}, FNR {fnr}")
     target = report.out / "galleries" / f"{run.info.run_id[:12]}-{test}"
     link = report.anchor("its run", run.info.run_id)
     try:

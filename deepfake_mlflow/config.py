@@ -128,6 +128,7 @@ INTERVAL_LEVEL = 0.95
 INTERVAL_MIN_VIDEOS = 3  # of each class; below, an AUC is printed without an interval
 BREAKDOWN_MIN_VIDEOS = 3  # of each class, for a subgroup's AUC (evaluation/breakdown.py)
 CALIBRATION_BINS = 10  # equal-width bins of p_fake: the reliability diagram and the ECE
+CALIBRATION_MIN_VIDEOS = 10  # of each class, below which a fitted calibration is rough
 OPERATING_FPRS = (0.01, 0.05)  # video-level TPR reported at these false positive rates
 GALLERY_VIDEOS = 6  # of each kind in an evaluation's error gallery (evaluation/gallery.py)
 GALLERY_FRAMES = 6  # evenly spaced faces shown of each gallery video

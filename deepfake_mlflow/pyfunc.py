@@ -30,13 +30,13 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from . import accel
 from .faces.extract import ExtractSettings
 from .scoring import ModelConfig
-from .serving_policy import (LOGGED_MODEL_CONFIG, NOT_ALLOWED, SKIPPED, SentVideo,
-                             ServingPolicy)
+from .serving_policy import (CALIBRATED, LOGGED_MODEL_CONFIG, NOT_ALLOWED, NOT_CALIBRATED,
+                             SKIPPED, SentVideo, ServingPolicy)
 from .vocabulary import VideoStatus
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -45,7 +45,11 @@ REQUIREMENTS = ("torch", "timm", "safetensors", "numpy", "pandas", "opencv-contr
 INPUT_COLUMNS = ("video", "video_b64")  # a path on the serving host, or the bytes, base64
 OUTPUT_COLUMNS = (("video", "string"), ("p_fake", "double"), ("logit", "double"),
                   ("frames_sampled", "long"), ("faces_found", "long"), ("status", "string"),
-                  ("message", "string"))
+                  ("message", "string"),
+                  # with params {"calibrated": true}: sigmoid(logit / T) and "fake" or "real"
+                  # at the validation threshold (evaluation/calibration.py); else null
+                  ("p_fake_calibrated", "double"), ("verdict", "string"))
+
 
 
 class VideoDetector(mlflow.pyfunc.PythonModel):
@@ -53,7 +57,10 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
         from .faces.detector import BlazeFace
         from .scoring import ModelConfig, Scorer
 
+        from .evaluation.calibration import Calibration
+
         settings = ModelConfig.load(context.artifacts["config"])
+        self.calibration = Calibration.from_dict(settings.calibration)
         # model_config.json, not MLflow's model_config: its keys are logged as params of
         # the training run (only the video roots one may set at load go there)
         # the device `predict --device` or the server's environment names; scores in fp32
@@ -93,9 +100,23 @@ class VideoDetector(mlflow.pyfunc.PythonModel):
                 else:
                     rows.append(self._score(item))
         out = pd.DataFrame(rows, columns=[name for name, _ in OUTPUT_COLUMNS])
-        for name in ("p_fake", "logit"):  # JSON has no NaN: a video not scored gets null
+        if (params or {}).get(CALIBRATED):
+            self._calibrate(out)
+        for name in ("p_fake", "logit", "p_fake_calibrated", "verdict"):  # JSON: null, no NaN
             out[name] = out[name].astype(object).where(out[name].notna(), None)
         return out
+
+    def _calibrate(self, out: pd.DataFrame) -> None:
+        """The calibrated p_fake and the verdict at the validation threshold, in place."""
+        scored = out["logit"].notna()
+        if self.calibration is None:
+            out.loc[scored, "message"] = out.loc[scored, "message"].map(
+                lambda m: f"{m}; {NOT_CALIBRATED}" if m else NOT_CALIBRATED)
+            return
+        logits = out["logit"].astype(float)
+        out["p_fake_calibrated"] = self.calibration.p_fake(logits)  # NaN stays NaN
+        out["verdict"] = [None if math.isnan(v) else
+                          "fake" if v >= self.calibration.threshold else "real" for v in logits]
 
     def _score(self, item: tuple[str, str]) -> dict:
         from .scoring import score_video
@@ -146,19 +167,22 @@ def _unscored(item: tuple[str, str], status: str, message: str) -> dict:
 def signature() -> ModelSignature:
     return ModelSignature(inputs=Schema([ColSpec("string", name, required=False)
                                          for name in INPUT_COLUMNS]),
-                          outputs=Schema([ColSpec(kind, name) for name, kind in OUTPUT_COLUMNS]))
+                          outputs=Schema([ColSpec(kind, name) for name, kind in OUTPUT_COLUMNS]),
+                          params=ParamSchema([ParamSpec(CALIBRATED, "boolean", False)]))
 
 
 def log_video_detector(weights: Path, model_name: str, size: int, folder: Path,
-                       extract: ExtractSettings, name: str = "model"):
+                       extract: ExtractSettings, name: str = "model", calibration=None):
     """Log the detector as an MLflow 3 logged model of the active run; returns ModelInfo.
 
-    `folder` receives model_config.json, which names the weights file beside it."""
+    `folder` receives model_config.json, which names the weights file beside it and holds
+    the calibration fitted on the validation videos (evaluation.calibration.Calibration)."""
     from .faces.detector import model_path
 
     detector_file = model_path(extract.detector)
     settings = ModelConfig(model_name, size, Path(weights).name,
-                           {**extract.as_params(), "detector": detector_file.name}).save(folder)
+                           {**extract.as_params(), "detector": detector_file.name},
+                           calibration.as_dict() if calibration else None).save(folder)
     with warnings.catch_warnings():
         # an input example would name a video file that the loading host does not have
         warnings.filterwarnings("ignore", message=".*input example was not provided.*")

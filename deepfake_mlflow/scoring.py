@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,9 @@ class ModelConfig:
     size: int  # face side the network was trained at
     weights: str  # file name, beside model_config.json
     extract: dict  # ExtractSettings.as_params() of the training faces (detector: file name)
+    # evaluation.calibration.Calibration.as_dict(), fitted on the validation videos at the
+    # end of training; None in a model logged before calibration existed
+    calibration: dict | None = None
 
     def save(self, folder: str | Path) -> Path:
         with paths.atomic_target(Path(folder) / MODEL_CONFIG) as tmp:
@@ -44,7 +47,8 @@ class ModelConfig:
     def load(cls, path: str | Path) -> "ModelConfig":
         try:
             data = json.loads(Path(path).read_text())
-            return cls(**{f.name: data[f.name] for f in fields(cls)})
+            return cls(**{f.name: data[f.name] for f in fields(cls)
+                          if f.name in data or f.default is MISSING})
         except FileNotFoundError:
             raise MalformedFileError(path, "missing: not a model this project logged") from None
         except (ValueError, KeyError, TypeError) as err:

@@ -31,6 +31,10 @@ from pathlib import Path
 
 from . import config
 
+CALIBRATED = "calibrated"  # the predict param asking for calibrated probabilities
+NOT_CALIBRATED = ("this model carries no calibration (it was logged before training fitted "
+                  "one on its validation videos)")
+
 ROOTS_ENV = "DEEPFAKE_MLFLOW_VIDEO_ROOTS"
 MODEL_CONFIG_ROOTS = "video_roots"  # the key of model_config at load (a list, or a string)
 LOGGED_MODEL_CONFIG = {MODEL_CONFIG_ROOTS: ""}  # logged with the model: the key it accepts

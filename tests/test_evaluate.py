@@ -240,6 +240,36 @@ def test_predict_cli_reports_corrupt_files_and_still_scores_the_others(store, co
     assert cli.main(["predict", CELEBDF_CHAMPION, str(video)]) == 0
 
 
+def test_predict_calibrated_applies_the_fit_stored_with_the_model(store, corpus, tmp_path,
+                                                                  capsys):
+    """Training fits a temperature and a threshold on its validation videos and stores them
+    in the logged model; `predict --calibrated` applies them. A model logged without them
+    is refused before any video is read."""
+    train_id = store["trained"]["ff"].run_id
+    metrics = mlflow.get_run(train_id).data.metrics
+    temperature, threshold = metrics["calibration_temperature"], metrics["val_threshold_logit"]
+    assert metrics["val_videos"] >= 2 and 0 <= metrics["val_auc_video"] <= 1
+    _, video = corpus_video(corpus, store["tests"]["ff"], "test", config.FAKE)
+    assert cli.main(["predict", train_id, str(video), "--calibrated"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["p_fake_calibrated"] == pytest.approx(1 / (1 + math.exp(-row["logit"]
+                                                                       / temperature)))
+    assert row["verdict"] == ("fake" if row["logit"] >= threshold else "real")
+    assert cli.main(["predict", train_id, str(video)]) == 0
+    assert "p_fake_calibrated" not in json.loads(capsys.readouterr().out)
+    # the same model without its calibration (as a model logged before it existed)
+    from deepfake_mlflow.model_refs import resolve
+    folder = Path(mlflow.artifacts.download_artifacts(
+        f"models:/{resolve(train_id).model_id}", dst_path=str(tmp_path / "old")))
+    settings = folder / "artifacts" / "model_config.json"
+    old = json.loads(settings.read_text())
+    del old["calibration"]
+    settings.write_text(json.dumps(old))
+    assert cli.main(["predict", str(folder), str(video), "--calibrated"]) == 2
+    assert "carries no calibration" in capsys.readouterr().err
+    assert cli.main(["predict", str(folder), str(video)]) == 0  # scores as before
+
+
 def test_predict_names_a_model_that_does_not_exist(store, capsys):
     assert cli.main(["predict", "models:/deepfake-effnetb4-nowhere@champion", "x.mp4"]) == 2
     assert "not found" in capsys.readouterr().err
@@ -300,6 +330,14 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as response:
             text = response.read().decode()
+        # MLflow's params: the calibration stored with the model, asked for per request
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=json.dumps(
+                {"dataframe_split": {"columns": ["video"], "data": [[str(video)]]},
+                 "params": {"calibrated": True}}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            (calibrated,) = json.loads(response.read().decode())["predictions"]
     finally:
         if server.poll() is None:
             os.killpg(server.pid, 15)
@@ -318,6 +356,10 @@ def test_mlflow_models_serve_answers_with_scores(store, corpus, tmp_path):
     assert by_bytes["status"] == "ok" and by_bytes["video"].startswith("bytes:")
     assert abs(by_bytes["p_fake"] - scored["p_fake"]) < 1e-6
     assert over["status"] == "skipped" and "6 videos" in over["message"]
+    assert scored["p_fake_calibrated"] is None and scored["verdict"] is None  # not asked
+    assert calibrated["logit"] == pytest.approx(scored["logit"])
+    assert 0 <= calibrated["p_fake_calibrated"] <= 1 and calibrated["verdict"] in ("fake",
+                                                                                   "real")
 
 
 NOTEBOOK = """
@@ -435,6 +477,19 @@ def test_every_evaluation_analyses_its_errors(store, tmp_path):
         assert 0 <= metrics[f"tpr_at_fpr_5pct_video/{test_set}"] <= 1
         bins = pd.read_csv(local / "calibration" / f"{test_set}.csv")
         assert bins["videos"].sum() == len(videos)
+        # the calibration fitted on the FF++ validation videos, applied to this test set
+        temperature = float(run.data.params["calibration_temperature"])
+        threshold = float(run.data.params["val_threshold_logit"])
+        assert videos["p_fake_calibrated"].to_numpy() == pytest.approx(
+            1 / (1 + np.exp(-videos["logit"].to_numpy() / temperature)))
+        assert (videos["called_fake"] == (videos["logit"] >= threshold)).all()
+        for label, rate in ((config.REAL, "fpr"), (config.FAKE, "fnr")):
+            wrong = videos.loc[videos["label"] == label, "called_fake"] != bool(label)
+            assert metrics[f"{rate}_at_val_threshold_video/{test_set}"] == pytest.approx(
+                wrong.mean())
+        assert 0 <= metrics[f"ece_video_calibrated/{test_set}"] <= 1
+        calibrated = pd.read_csv(local / "calibration" / f"{test_set}_calibrated.csv")
+        assert calibrated["videos"].sum() == len(videos)
         page = (local / "gallery" / test_set / "index.html").read_text()
         fakes = videos[videos["label"] == config.FAKE].sort_values("logit")
         missed = page.split("the worst false alarms")[0]  # the fakes scored most real first

@@ -168,3 +168,82 @@ def test_a_variant_of_several_seeds_is_their_mean_with_its_spread():
     assert out.loc["ff", "auc_frame_low"] == 0.1 and out.loc["ff", "train_run_id"] == "a"
     assert matrix.cells(out.reset_index()).tolist() == ["0.700\u00b10.14", "0.900 [0.10, 0.90]"]
 
+
+
+# --- calibration: temperature, threshold, error rates at it (evaluation/calibration.py) ---
+def _logistic_videos(n: int, temperature: float, seed: int):
+    """Video logits z whose true P(fake | z) is sigmoid(z / temperature): labels drawn from
+    that probability, so the right temperature is known."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 3.0 * temperature, n)
+    labels = (rng.random(n) < 1 / (1 + np.exp(-z / temperature))).astype(int)
+    return labels, z
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_ranking():
+    from deepfake_mlflow.evaluation import breakdown, calibration
+    labels, z = _logistic_videos(4000, 2.5, seed=0)
+    fitted = calibration.fit(labels, z)
+    assert fitted.temperature == pytest.approx(2.5, rel=0.1)
+    assert fitted.warning == "" and fitted.real_videos + fitted.fake_videos == 4000
+    p_raw, p_cal = 1 / (1 + np.exp(-z)), fitted.p_fake(z)
+    assert skm.roc_auc_score(labels, p_cal) == pytest.approx(skm.roc_auc_score(labels, p_raw))
+    # over-confident scores (T = 2.5 read as 1) calibrate: the ECE falls to sampling noise
+    assert breakdown.expected_calibration_error(labels, p_raw) > 0.08
+    assert breakdown.expected_calibration_error(labels, p_cal) < 0.03
+
+
+def test_the_validation_threshold_maximises_balanced_accuracy():
+    from deepfake_mlflow.evaluation import calibration
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        labels = rng.integers(0, 2, 30)
+        labels[:2] = [0, 1]
+        z = np.round(rng.normal(labels * 1.5, 1.0), 1)  # rounded: ties between videos
+        threshold = calibration.pick_threshold(labels, z)
+        assert not np.any(np.isclose(z, threshold))  # halfway between two scores
+        best = max(skm.balanced_accuracy_score(labels, z >= t) for t in np.r_[z, z.max() + 1])
+        assert skm.balanced_accuracy_score(labels, z >= threshold) == pytest.approx(best)
+
+
+def test_error_rates_at_the_threshold_count_the_videos_and_carry_intervals():
+    from deepfake_mlflow.evaluation import calibration
+    fitted = calibration.Calibration(temperature=2.0, threshold=0.5, real_videos=10,
+                                     fake_videos=10, val_auc_video=0.9)
+    labels = np.array([0] * 8 + [1] * 8)
+    z = np.array([-2, -1, 0, 0.4, 0.5, 0.6, 1, -3, 2, 3, 0.5, 0.49, -1, 4, 5, 6.0])
+    found = calibration.at_threshold(labels, z, fitted, samples=200, seed=0)
+    assert found["fpr_at_val_threshold_video"] == pytest.approx(3 / 8)  # 0.5, 0.6, 1
+    assert found["fnr_at_val_threshold_video"] == pytest.approx(2 / 8)  # 0.49, -1
+    assert found["balanced_accuracy_at_val_threshold_video"] == pytest.approx(1 - 5 / 16)
+    for name in ("fpr", "fnr", "balanced_accuracy"):
+        key = f"{name}_at_val_threshold_video"
+        assert found[f"{key}_low"] <= found[key] <= found[f"{key}_high"]
+    assert found == calibration.at_threshold(labels, z, fitted, samples=200, seed=0)
+    # two videos of a class: rates, no intervals
+    few = calibration.at_threshold([0, 0, 1, 1], [-1, 1, 1, 2], fitted, samples=200)
+    assert few["fpr_at_val_threshold_video"] == 0.5 and "fpr_at_val_threshold_video_low" \
+        not in few
+
+
+def test_a_perfectly_separated_validation_set_says_its_calibration_is_not_to_be_trusted():
+    from deepfake_mlflow.evaluation import calibration
+    fitted = calibration.fit([0, 0, 0, 1, 1, 1], [-3.0, -2, -1, 1, 2, 3])
+    assert -1 < fitted.threshold < 1 and "perfectly separated" in fitted.warning
+    assert "perfectly separated" in fitted.describe()
+    assert calibration.Calibration.from_dict(fitted.as_dict()) == fitted
+    with pytest.raises(ValueError, match="real and fake"):
+        calibration.fit([1, 1], [0.2, 0.3])
+
+
+def test_the_ece_interval_is_drawn_within_each_class_and_equals_a_loop_of_draws():
+    from deepfake_mlflow.evaluation import breakdown
+    rng = np.random.default_rng(3)
+    real_p, fake_p = rng.random(7), rng.random(9)
+    drawn = breakdown.resampled_ece(real_p, fake_p, 5, np.random.default_rng(1))
+    again = np.random.default_rng(1)
+    real_rows, fake_rows = again.choice(real_p, (5, 7)), again.choice(fake_p, (5, 9))
+    looped = [breakdown.expected_calibration_error(np.r_[np.zeros(7), np.ones(9)],
+                                                   np.r_[real_rows[i], fake_rows[i]])
+              for i in range(5)]
+    assert drawn == pytest.approx(looped)

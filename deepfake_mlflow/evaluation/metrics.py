@@ -74,6 +74,12 @@ def weighted_auc(scores, labels, weights) -> np.ndarray:
         return (fake_w * (below + 0.5 * real_w)).sum(1) / (fake_w.sum(1) * real_w.sum(1))
 
 
+def plain_auc(labels, scores) -> float:
+    """The ROC AUC (sklearn's roc_auc_score without its checks, which cost more than the
+    AUC where tens are computed per test set)."""
+    return float(weighted_auc(scores, labels, np.ones((1, len(labels))))[0])
+
+
 def auc_interval(labels, scores, groups, samples: int = config.BOOTSTRAP_SAMPLES,
                  seed: int = config.DEFAULT_SEED, level: float = config.INTERVAL_LEVEL,
                  method: str | None = None) -> tuple[float, float]:

@@ -25,8 +25,9 @@ from .. import accel, config, naming, tracking
 from ..errors import UserInputError
 from ..faces.index import faces_digest
 from ..model_refs import ModelRef, artifacts_folder
-from ..scoring import Scorer, sigmoid
-from . import breakdown, degrade, gallery, matrix, plots, projection, separability
+from ..scoring import MODEL_CONFIG, ModelConfig, Scorer, sigmoid
+from . import breakdown, calibration, degrade, gallery, matrix, plots, projection, separability
+from .calibration import Calibration
 from .config import EvaluateConfig
 from .metrics import frame_and_video_metrics
 from .testset import TestSet, degraded_column, score_test_set
@@ -84,27 +85,37 @@ def _describe(trained: dict) -> str:
 
 
 def _log_analysis(name: str, predictions: pd.DataFrame, videos: pd.DataFrame,
-                  cfg: EvaluateConfig, ref: ModelRef) -> None:
+                  cfg: EvaluateConfig, ref: ModelRef, fitted: Calibration | None) -> None:
     """Where the model fails on one test set: every subgroup's AUC (subgroups/), the
-    calibration of its video scores (calibration/) and its TPR at low FPR (metrics)."""
+    calibration of its video scores (calibration/), its TPR at low FPR and, for a model
+    calibrated on its validation videos, its error rates at the validation threshold and
+    the ECE of its calibrated probabilities (metrics)."""
     subgroups = breakdown.breakdown(predictions, videos, cfg.bootstrap, cfg.seed)
     tracking.logs.log_dataframe(subgroups, f"subgroups/{name}.csv")  # empty: none to show
     if len(subgroups):
         mlflow.log_table(subgroups, f"subgroups/{name}.json")
     operating = breakdown.operating_points(videos, cfg.bootstrap, cfg.seed)
+    if fitted is not None:
+        operating.update(calibration.at_threshold(videos["label"], videos["logit"], fitted,
+                                                  cfg.bootstrap, cfg.seed))
     mlflow.log_metrics({f"{k}/{name}": v for k, v in operating.items() if not np.isnan(v)},
                        model_id=ref.model_id)
     # the reliability diagram's bins; the report draws them (a figure per evaluation and
     # test set would cost more than the analysis itself)
     tracking.logs.log_dataframe(breakdown.reliability(videos["label"], videos["p_fake"]),
                                 f"calibration/{name}.csv")
+    if fitted is not None:
+        tracking.logs.log_dataframe(breakdown.reliability(
+            videos["label"], videos["p_fake_calibrated"]), f"calibration/{name}_calibrated.csv")
 
 
 def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, trained: dict,
                        cfg: EvaluateConfig, mds_pairs: int, sweep_points: dict | None,
-                       scratch: Path) -> tuple[dict, dict, list[dict]]:
+                       scratch: Path, fitted: Calibration | None
+                       ) -> tuple[dict, dict, list[dict]]:
     """Score one test set and log its metrics and artifacts into the active run; returns
-    its metrics, its ROC inputs and its robustness rows (empty without a sweep)."""
+    its metrics, its ROC inputs and its robustness rows (empty without a sweep). `fitted`:
+    the model's calibration on its validation videos (None for a model without one)."""
     split, seed = cfg.split, cfg.seed
     pairs = projection.pick_pairs(test.faces, mds_pairs, seed) if mds_pairs else []
     scores = score_test_set(test, scorer, sweep_points, feature_keys=pairs)
@@ -124,10 +135,13 @@ def _evaluate_test_set(name: str, test: TestSet, scorer: Scorer, ref: ModelRef, 
     mlflow.log_artifact(str(face_file), "predictions")
     # error analysis: each video with its subgroups, the AUC of each subgroup, calibration
     videos = breakdown.video_table(predictions, test.faces)
+    if fitted is not None:  # what `predict --calibrated` would say of each video
+        videos["p_fake_calibrated"] = fitted.p_fake(videos["logit"])
+        videos["called_fake"] = videos["logit"] >= fitted.threshold
     tracking.logs.log_dataframe(videos, f"predictions/{name}_videos.csv")
     mlflow.log_table(videos, f"videos/{name}.json")  # the UI's artifact viewer shows it
     if cfg.analysis:
-        _log_analysis(name, predictions, videos, cfg, ref)
+        _log_analysis(name, predictions, videos, cfg, ref, fitted)
         if cfg.gallery:  # saliency for the gallery's videos only
             folder = scratch / "gallery" / name
             made = gallery.build(videos, predictions, test.faces_root, scorer, folder, name,
@@ -189,11 +203,16 @@ def evaluate_model(ref: ModelRef, tests: dict[str, TestSet], cfg: EvaluateConfig
             tempfile.TemporaryDirectory() as scratch:
         mlflow.set_tags({"device": hardware["device"], "device_name": hardware["device_name"]})
         scorer = Scorer.from_folder(folder, compute)
+        fitted = Calibration.from_dict(ModelConfig.load(folder / MODEL_CONFIG).calibration)
+        if fitted is not None:
+            mlflow.log_params({"calibration_temperature": round(fitted.temperature, 6),
+                               "val_threshold_logit": round(fitted.threshold, 6),
+                               "calibration": fitted.describe()})
         for name, test in tests.items():
             found, curves[name], curve = _evaluate_test_set(
                 name, test, scorer, ref, trained, cfg,
                 cfg.mds_pairs if name in mds_on else 0,
-                sweep_points if name in robust_on else None, Path(scratch))
+                sweep_points if name in robust_on else None, Path(scratch), fitted)
             robust_rows += curve
             summary.append({"test_set": name, **found})
             rows.append({"train_dataset": trained["dataset"], "loss": trained["loss"],

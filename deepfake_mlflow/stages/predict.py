@@ -17,7 +17,7 @@ from .. import config
 from ..errors import UserInputError
 from ..options import option
 from ..scoped_env import scoped_env
-from ..serving_policy import ROOTS_ENV
+from ..serving_policy import CALIBRATED, NOT_CALIBRATED, ROOTS_ENV
 
 HELP = "score videos with a model; one JSON line per video, exit 1 if any could not be scored"
 EXAMPLES = """\
@@ -32,6 +32,9 @@ class PredictConfig:
     videos: tuple = option((), nargs="*", help="video files")
     video_list: str = option("", help="comma list of videos (MLproject's form)")
     device: str = option(config.DEVICE, help="auto (CUDA when present), cpu, cuda or cuda:N")
+    calibrated: bool = option(False, help="also p_fake_calibrated (temperature scaling fitted "
+                                          "on the training's validation videos) and the "
+                                          "verdict at the threshold picked on them")
 
     def all_videos(self) -> list[str]:
         return [str(v) for v in self.videos] + [v for v in self.video_list.split(",")
@@ -79,6 +82,13 @@ def _check_is_detector(loaded, model: str) -> None:
                              "logged by `deepfake-mlflow train`")
 
 
+def _check_is_calibrated(loaded, model: str) -> None:
+    """--calibrated on a model without a calibration fails before any video is read."""
+    if getattr(loaded.unwrap_python_model(), "calibration", None) is None:
+        raise UserInputError(f"model {model}: {NOT_CALIBRATED}; train it again, or leave "
+                             "out --calibrated")
+
+
 def run(cfg: PredictConfig) -> Iterator[dict]:
     """One result per video, in order: video, p_fake (None when it could not be scored),
     logit, frames_sampled, faces_found, status, message, seconds."""
@@ -88,11 +98,19 @@ def run(cfg: PredictConfig) -> Iterator[dict]:
     if not videos:
         raise UserInputError("no video given")
     pyfunc = load(cfg.model, cfg.device)
+    if cfg.calibrated:
+        _check_is_calibrated(pyfunc, cfg.model)
+    numbers = ("p_fake", "logit") + (("p_fake_calibrated",) if cfg.calibrated else ())
     try:
         for video in videos:
             started = time.perf_counter()
-            row = pyfunc.predict(pd.DataFrame({"video": [video]})).iloc[0].to_dict()
-            for key in ("p_fake", "logit"):  # JSON has no NaN: a video not scored gets null
+            row = pyfunc.predict(pd.DataFrame({"video": [video]}),
+                                 params={CALIBRATED: True} if cfg.calibrated else None
+                                 ).iloc[0].to_dict()
+            if not cfg.calibrated:
+                row.pop("p_fake_calibrated", None)
+                row.pop("verdict", None)
+            for key in numbers:  # JSON has no NaN: a video not scored gets null
                 row[key] = None if row[key] is None or math.isnan(row[key]) else float(row[key])
             for key in ("frames_sampled", "faces_found"):
                 row[key] = int(row[key])

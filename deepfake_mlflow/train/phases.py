@@ -38,6 +38,7 @@ from ..model import create, load_weights
 from ..model_refs import resolve
 from ..pyfunc import log_video_detector
 from ..vocabulary import Loss, PhaseName
+from .calibrate import fit_on_validation
 from .config import RUNTIME_OPTIONS, TrainConfig
 from .data import (TRAINING_COLUMNS, BalancedBatches, FaceCrops, TripletBatches,
                    training_faces)
@@ -247,9 +248,19 @@ def _run_phase(cfg: TrainConfig, runtime: Runtime, phase: Phase, settings: Phase
     journal.close()  # everything sent, or TrackingUnavailable saying how to send it
     mlflow.set_tag("stopped_by", result.stopped_by)
     if phase.logs_model and not _has_model(run_id):  # a resume never logs a second one
-        log_video_detector(result.best_weights, cfg.model, cfg.size, folder,
-                           ExtractSettings.of_faces(faces.index.parent), name=cfg.name())
+        _log_model(cfg, runtime, faces, result.best_weights, folder)
     return outcome
+
+
+def _log_model(cfg: TrainConfig, runtime: Runtime, faces: TrainingFaces, weights: Path,
+               folder: Path) -> None:
+    """The training's final model as an MLflow logged model of the active run, with the
+    temperature and threshold fitted on the validation videos (train/calibrate.py)."""
+    fitted = fit_on_validation(weights, cfg.model, cfg.size, faces.index, cfg.dataset,
+                               runtime.device)
+    log_video_detector(weights, cfg.model, cfg.size, folder,
+                       ExtractSettings.of_faces(faces.index.parent), name=cfg.name(),
+                       calibration=fitted)
 
 
 def _variant_tags(cfg: TrainConfig) -> dict:
@@ -374,8 +385,7 @@ def _train(cfg: TrainConfig, runtime: Runtime, faces: TrainingFaces, resume: str
             return result
         _log_phases(parent.info.run_id, result)
         if not _has_model(parent.info.run_id):
-            log_video_detector(result.weights, cfg.model, cfg.size, result.weights.parent,
-                               ExtractSettings.of_faces(faces.index.parent), name=cfg.name())
+            _log_model(cfg, runtime, faces, result.weights, result.weights.parent)
         return TrainResult(parent.info.run_id, result.weights, result.best_val_loss)
 
 
