@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import os
 import string
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -272,6 +272,7 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
         # the largest dataset first: the workers finish closer together
         jobs = {name: pool.submit(_write_dataset, out, int(seed), name, size, detector_model)
                 for name in BUILD_ORDER}
+        _show_progress(out, list(jobs.values()))
         results = [jobs[name].result() for name in WRITERS]
     sources = results[0][0]
     records = [r for _, recs in results for r in recs]
@@ -290,6 +291,22 @@ def build_corpus(out: str | Path, size: int = config.DEMO_CORPUS_SIZE,
         tmp.write_text(json.dumps(manifest, indent=1, default=list))
     (out / BUILDING).unlink(missing_ok=True)
     return manifest_path
+
+
+def _videos_written(out: Path) -> int:
+    """Finished videos under `out` (a video being written has a .part name)."""
+    return sum(1 for p in out.rglob("*.mp4") if ".part" not in p.name)
+
+
+def _show_progress(out: Path, jobs: list) -> None:
+    """A bar of the videos written while the workers render (a minute at the demo's size),
+    polled from the folder: the workers write, the parent counts."""
+    with console.progress(desc="write the demo corpus", unit=" videos") as bar:
+        pending = set(jobs)
+        while pending:
+            _, pending = wait(pending, timeout=1.0)
+            bar.n = _videos_written(out)
+            bar.refresh()
 
 
 def _start_clean(out: Path, wanted: dict) -> None:

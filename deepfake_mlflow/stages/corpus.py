@@ -55,5 +55,8 @@ def run(cfg: CorpusConfig) -> Path:
 
 
 def report(manifest) -> int:
-    print(f"wrote {manifest}")
+    written = json.loads(Path(manifest).read_text())["videos"]
+    datasets = sorted({v["dataset"] for v in written})
+    print(f"wrote {len(written)} videos of {len(datasets)} datasets ({', '.join(datasets)}) "
+          f"under {Path(manifest).parent}; manifest: {manifest}")
     return 0
