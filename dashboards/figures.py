@@ -236,13 +236,11 @@ def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, tit
     eces: (training dataset, test set) -> ECE. With `calibrated` (the same after the
     temperature fitted on the validation videos), a second row of panels."""
     trained = ordered(curves)
-    rows = [("p_fake", curves, eces)]
-    if calibrated:
-        rows.append(("calibrated p_fake", calibrated, calibrated_eces or {}))
+    rows = [(curves, eces)] + ([(calibrated, calibrated_eces or {})] if calibrated else [])
     fig, axes = plt.subplots(len(rows), len(trained),
                              figsize=(3.0 * len(trained) + 1.6, 3.0 * len(rows) + 0.4),
                              squeeze=False, sharey=True, sharex=True, layout="constrained")
-    for r, (what, drawn, found) in enumerate(rows):
+    for r, (drawn, found) in enumerate(rows):
         for ax, dataset in zip(axes[r], trained):
             ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle=":")
             for test in ordered(drawn.get(dataset, {})):
@@ -255,9 +253,9 @@ def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, tit
             ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"trained on {label(dataset)}"
                    + (", calibrated" if r else ""))
             if r == len(rows) - 1:
-                ax.set_xlabel(f"mean {what} of the bin" if r == 0 else "mean p_fake of the bin")
+                ax.set_xlabel("mean p_fake of the bin")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, frameon=False, loc="upper left")
-        axes[r][0].set_ylabel("fraction of fake videos" + ("\n(calibrated)" if r else ""))
+        axes[r][0].set_ylabel("fraction of fake videos")
     fig.suptitle(title)
     return fig

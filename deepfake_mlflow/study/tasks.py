@@ -62,9 +62,11 @@ class Study:
 
     def sweep_config(self, champion: dict):
         from ..evaluation.config import EvaluateConfig
+        # no error analysis: the matrix evaluation of the same model holds it for this
+        # test set (a second gallery would cost Grad-CAM passes and show the same videos)
         return EvaluateConfig(champion["uri"], self.tests([champion["dataset"]]),
                               robustness="all", mds="none", bootstrap=self.bootstrap,
-                              **tuples(self.plan.robustness))
+                              analysis=False, **tuples(self.plan.robustness))
 
     def earlier_evaluation(self, params: dict, train_run_id: str = "",
                            matrix_of: list | None = None):
