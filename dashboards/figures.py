@@ -246,10 +246,14 @@ def reliability_grid(curves: dict[str, dict[str, pd.DataFrame]], eces: dict, tit
             for test in ordered(drawn.get(dataset, {})):
                 bins = drawn[dataset][test]
                 ece = found.get((dataset, test))
-                ax.plot(bins["mean_p_fake"], bins["fraction_fake"], marker="o", markersize=3,
-                        color=colour(test), linewidth=2.0 if test == dataset else 1.0,
+                # a bin of one video is a point, not a trend: marker area by videos in it
+                ax.plot(bins["mean_p_fake"], bins["fraction_fake"], color=colour(test),
+                        linewidth=1.6 if test == dataset else 0.8, alpha=0.7,
                         label=f"{label(test)}" + (f", ECE {ece:.2f}" if ece is not None
                                                   else ""))
+                ax.scatter(bins["mean_p_fake"], bins["fraction_fake"], color=colour(test),
+                           s=6 + 40 * bins["videos"] / max(bins["videos"].sum(), 1),
+                           zorder=3, linewidths=0)
             ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"trained on {label(dataset)}"
                    + (", calibrated" if r else ""))
             if r == len(rows) - 1:

@@ -552,7 +552,8 @@ def errors_section(report: Report, scratch: Path) -> Section:
                                          calibrated, calibrated_eces),
                 f"calibration-{loss}-{_slug(augment)}",
                 f"Reliability of the video scores, {heading}: fraction of fakes against the "
-                "mean p_fake of each tenth of p_fake (dotted: perfect calibration)"
+                "mean p_fake of each tenth of p_fake (dotted: perfect calibration; a "
+                "marker's area: the share of the test set's videos in its bin)"
                 + ("; below, after the temperature fitted on the training set's validation "
                    "videos" if calibrated else ""),
                 _matrix_run(report.study, rows["eval_run_id"].iloc[0])))

@@ -77,8 +77,9 @@ def test_demo_is_one_parent_run_holding_every_step(demo_store):
 
 def test_every_matrix_evaluation_analyses_its_errors_and_the_report_links_them(demo_store):
     """Each of the matrix's 8 evaluations holds, for each of its 4 test sets, the
-    per-video table, the subgroup breakdown, the calibration metrics and a gallery with
-    its images; the report links each gallery, copied beside it."""
+    per-video table, the subgroup breakdown, the calibration metrics (raw, calibrated, and
+    the error rates at the validation threshold) and a gallery with its images; the
+    report links each gallery, copied beside it."""
     results = demo_store["results"]
     client = mlflow.MlflowClient()
     evaluations = results["matrix"]["eval_run_id"].unique()
@@ -89,8 +90,11 @@ def test_every_matrix_evaluation_analyses_its_errors_and_the_report_links_them(d
                   for a in client.list_artifacts(run_id, folder)}
         for test in DATASETS:
             assert {f"videos/{test}.json", f"subgroups/{test}.csv",
-                    f"calibration/{test}.csv"} <= listed
+                    f"calibration/{test}.csv", f"calibration/{test}_calibrated.csv"} <= listed
             assert f"ece_video/{test}" in metrics and f"tpr_at_fpr_5pct_video/{test}" in metrics
+            # the calibration each training fitted on its validation videos, applied here
+            assert {f"ece_video_calibrated/{test}", f"fpr_at_val_threshold_video/{test}",
+                    f"fnr_at_val_threshold_video/{test}"} <= metrics.keys()
             gallery = {Path(a.path).name for a in client.list_artifacts(run_id,
                                                                          f"gallery/{test}")}
             assert "index.html" in gallery and any(n.endswith(".jpg") for n in gallery)

@@ -59,6 +59,13 @@ def test_bce_run_is_tracked_and_its_model_predicts(faces_ff, corpus, monkeypatch
     scores = model.predict(pd.DataFrame({"video": videos}))
     assert list(scores["video"]) == videos and (scores["status"] == "ok").all()
     assert scores["p_fake"].between(0, 1).all() and (scores["frames_sampled"] == 8).all()
+    # the calibration fitted on the val split's videos travels with the model
+    fitted = model.unwrap_python_model().calibration
+    val = whole[(whole["split"] == "val") & (whole["face_path"] != "")]
+    assert fitted.real_videos + fitted.fake_videos == val["key"].nunique()
+    assert fitted.temperature == pytest.approx(run.data.metrics["calibration_temperature"])
+    assert fitted.threshold == pytest.approx(run.data.metrics["val_threshold_logit"])
+    assert run.data.tags["calibration"] == fitted.describe()
     model.unwrap_python_model().close()
     # the weights-only checkpoint loads without unpickling arbitrary objects
     folder = faces_ff.parent / "runs" / run.info.run_id

@@ -108,8 +108,8 @@ def fit(labels, logits, split: str = "val") -> Calibration:
     auc = plain_auc(labels, logits)
     warning = ""
     if auc >= 1.0:
-        warning = ("the validation videos are perfectly separated, so the fitted temperature "
-                   "only sharpens: trust its probabilities little")
+        warning = ("the validation videos are perfectly separated, so their log loss says "
+                   "little about the right temperature: trust its probabilities little")
     elif min(n_real, n_fake) < config.CALIBRATION_MIN_VIDEOS:
         warning = (f"fewer than {config.CALIBRATION_MIN_VIDEOS} validation videos of a "
                    "class: temperature and threshold are rough")

@@ -32,5 +32,13 @@ def run(cfg: TrainConfig):
 def report(result) -> int:
     from ..distributed import from_environment
     if from_environment().main:  # under torchrun, one summary, not one per process
-        print(f"run {result.run_id}: best validation loss {result.best_val_loss:.4f}")
+        print(f"run {result.run_id}: best validation loss {result.best_val_loss:.4f}"
+              + _calibration_line(result.run_id))
     return 0
+
+
+def _calibration_line(run_id: str) -> str:
+    """The calibration stored with the model, as the training run's tag describes it."""
+    import mlflow
+    described = mlflow.get_run(run_id).data.tags.get("calibration")
+    return f"\ncalibration: {described}" if described else ""

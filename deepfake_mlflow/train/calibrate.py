@@ -22,19 +22,30 @@ from ..scoring import Scorer
 log = logging.getLogger(__name__)
 
 
+# (weights file, its size and mtime, faces index) -> its calibration: a triplet training
+# logs the same best weights twice (its finetune step, then its parent run), scored once
+_FITTED: dict[tuple, calibration.Calibration] = {}
+
+
 def fit_on_validation(weights: Path, model: str, size: int, index: Path, dataset: str,
                       device) -> calibration.Calibration:
     """Calibration of the weights on the val split of the faces index; logged on the
     active run as metrics (calibration_temperature, val_threshold_logit, val_auc_video,
-    val_videos) and returned for the logged model's config."""
-    test = load_test_set(f"{dataset} val", index, split="val")
-    scorer = Scorer(weights, model, size, accel.Compute(device, accel.Precision("fp32",
-                                                                               device.type)))
-    videos = video_scores(score_test_set(test, scorer).predictions)
-    fitted = calibration.fit(videos["label"], videos["logit"])
+    val_videos) and a `calibration` tag describing it, and returned for the logged
+    model's config."""
+    stat = Path(weights).stat()
+    key = (str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns, str(index))
+    fitted = _FITTED.get(key)
+    if fitted is None:
+        test = load_test_set(f"{dataset} val", index, split="val")
+        scorer = Scorer(weights, model, size,
+                        accel.Compute(device, accel.Precision("fp32", device.type)))
+        videos = video_scores(score_test_set(test, scorer).predictions)
+        fitted = _FITTED[key] = calibration.fit(videos["label"], videos["logit"])
+        log.debug("calibration on %s: %s", test.name, fitted.describe())
     mlflow.log_metrics({"calibration_temperature": fitted.temperature,
                         "val_threshold_logit": fitted.threshold,
                         "val_auc_video": fitted.val_auc_video,
                         "val_videos": fitted.real_videos + fitted.fake_videos})
-    log.info("calibration on %s: %s", test.name, fitted.describe())
+    mlflow.set_tag("calibration", fitted.describe())  # with its warning, if any
     return fitted
