@@ -78,16 +78,18 @@ def fit_temperature(labels, logits) -> float:
 def pick_threshold(labels, logits) -> float:
     """The logit threshold maximising TPR - FPR (balanced accuracy); among equal ones, the
     nearest to logit 0 (p_fake 0.5). Each candidate lies halfway between two neighbouring
-    distinct scores, so no validation video sits on the threshold itself."""
+    distinct scores, so no validation video sits on the threshold itself. One sort: the
+    rates of every candidate are running counts down the sorted scores."""
     labels = np.asarray(labels, dtype=int)
     logits = np.asarray(logits, dtype=np.float64)
-    values = np.unique(logits)
-    candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2,
-                                 [values[-1] + 1.0]])
-    fake, real = logits[labels == config.FAKE], logits[labels == config.REAL]
-    called = logits[None, :] >= candidates[:, None]  # candidates x videos
-    tpr = called[:, labels == config.FAKE].mean(axis=1) if len(fake) else 0.0
-    fpr = called[:, labels == config.REAL].mean(axis=1) if len(real) else 0.0
+    order = np.argsort(-logits, kind="stable")
+    scores, fake = logits[order], labels[order] == config.FAKE
+    # cut after the last video of each group of equal scores: those above are called fake
+    cut = np.r_[np.flatnonzero(scores[:-1] != scores[1:]), len(scores) - 1]
+    tpr = np.r_[0.0, np.cumsum(fake)[cut] / max(fake.sum(), 1)]
+    fpr = np.r_[0.0, np.cumsum(~fake)[cut] / max((~fake).sum(), 1)]
+    below = np.r_[scores[cut[:-1] + 1], scores[-1] - 1.0]  # the next score down
+    candidates = np.r_[scores[0] + 1.0, (scores[cut] + below) / 2]
     j = tpr - fpr
     best = np.flatnonzero(np.isclose(j, j.max()))
     return float(candidates[best[np.argmin(np.abs(candidates[best]))]])
