@@ -9,7 +9,10 @@ Device: CUDA when present; DEEPFAKE_MLFLOW_DEVICE (cpu, cuda, cuda:N) set before
 overrides it (`mlflow models serve`, `mlflow.pyfunc.load_model`; `predict --device` sets
 it). Scores are computed in fp32 wherever they run.
 Output: one row per video: p_fake, the video logit (null when not scored: JSON has no
-NaN), frames sampled, faces found, status and message. Inside: the extract step's sampling, BlazeFace and square crop (with the
+NaN), frames sampled, faces found, status and message; with params {"calibrated": true},
+also p_fake_calibrated and the verdict at the threshold, both fitted on the training
+set's validation videos (evaluation/calibration.py; null otherwise).
+Inside: the extract step's sampling, BlazeFace and square crop (with the
 settings the training faces were made with), the JPEG round trip the stored faces went
 through, the network, and the mean-logit aggregation, all from deepfake_mlflow.scoring.
 
@@ -51,13 +54,11 @@ OUTPUT_COLUMNS = (("video", "string"), ("p_fake", "double"), ("logit", "double")
                   ("p_fake_calibrated", "double"), ("verdict", "string"))
 
 
-
 class VideoDetector(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
+        from .evaluation.calibration import Calibration
         from .faces.detector import BlazeFace
         from .scoring import ModelConfig, Scorer
-
-        from .evaluation.calibration import Calibration
 
         settings = ModelConfig.load(context.artifacts["config"])
         self.calibration = Calibration.from_dict(settings.calibration)
