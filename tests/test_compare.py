@@ -129,8 +129,12 @@ def test_compare_scores_two_models_once_and_reuses_their_evaluations(faces_ff, c
         for r in mlflow.search_runs(experiment_names=["deepfake-compare"],
                                     filter_string="tags.stage = 'evaluate'",
                                     output_format="list")}
+    # right or wrong at each model's threshold picked on its validation videos
+    threshold = {m: mlflow.get_run(m).data.metrics["val_threshold_logit"]
+                 for m in (first, second)}
+    assert "validation videos" in run.data.tags["paired_errors_decided_at"]
     for row in listed.itertuples():
-        right = {m: (scores[m].loc[row.key, "p_fake"] >= 0.5) == (row.label == 1)
+        right = {m: (scores[m].loc[row.key, "logit"] >= threshold[m]) == (row.label == 1)
                  for m in (first, second)}
         assert (right[first], right[second]) == ((False, True) if row.kind == "fixed"
                                                  else (True, False))

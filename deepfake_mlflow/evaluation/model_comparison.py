@@ -179,17 +179,25 @@ def log_paired_errors(reference: Compared, side: Compared, tests: dict, scores: 
 
     from .. import accel, paths
     from ..model_refs import artifacts_folder
-    from ..scoring import Scorer
+    from ..scoring import MODEL_CONFIG, ModelConfig, Scorer
     from . import paired_errors
     compute = accel.Compute.resolve(cfg.device, cfg.precision)
     with contextlib.ExitStack() as stack:
-        scorers = tuple(Scorer.from_folder(stack.enter_context(artifacts_folder(c.refs[0])),
-                                           compute) for c in (reference, side))
+        folders = [stack.enter_context(artifacts_folder(c.refs[0])) for c in (reference, side)]
+        scorers = tuple(Scorer.from_folder(folder, compute) for folder in folders)
+        # each model's own operating point, when both were calibrated on validation videos
+        fitted = [ModelConfig.load(folder / MODEL_CONFIG).calibration for folder in folders]
+        thresholds, decided_at = (0.0, 0.0), "p_fake 0.5"
+        if all(fitted):
+            thresholds = tuple(f["threshold"] for f in fitted)
+            decided_at = ("each model's threshold picked on its validation videos: logit "
+                          + " and ".join(f"{t:+.3g}" for t in thresholds))
+        mlflow.set_tag("paired_errors_decided_at", decided_at)
         for test, index in tests.items():
             faces = load_test_set(test, index, cfg.split).faces[["key", "frame", "face_path"]]
             ref_faces = scores[reference.name][test][0].merge(faces, on=["key", "frame"])
             side_faces = scores[side.name][test][0]
-            found = paired_errors.disagreements(ref_faces, side_faces)
+            found = paired_errors.disagreements(ref_faces, side_faces, thresholds)
             name = metric_key(side.name)
             mlflow.log_metrics({f"fixed_videos/{name}/{test}": len(found["fixed"]),
                                 f"broken_videos/{name}/{test}": len(found["broken"])})
@@ -197,7 +205,7 @@ def log_paired_errors(reference: Compared, side: Compared, tests: dict, scores: 
                 folder = Path(scratch) / "page"
                 paired_errors.build(found, ref_faces, side_faces, paths.faces_root(index),
                                     scorers, (reference.name, side.name), folder, test,
-                                    cfg.gallery)
+                                    cfg.gallery, decided_at=decided_at)
                 pd.concat([found["fixed"].assign(kind="fixed"),
                            found["broken"].assign(kind="broken")]
                           ).to_csv(folder / "videos.csv", index=False)

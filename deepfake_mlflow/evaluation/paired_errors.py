@@ -1,7 +1,8 @@
 """Paired errors of two models on one test set: the videos one gets right and the other
-wrong (at p_fake 0.5), both ways, each a strip of its faces with both models' Grad-CAM maps
+wrong, both ways, each a strip of its faces with both models' Grad-CAM maps
 (evaluation/gallery.py): where does the new model fix the reference's errors, and where
-does it break new ones?"""
+does it break new ones? Right and wrong at each model's own validation threshold when
+both carry one (evaluation/calibration.py), else at p_fake 0.5."""
 
 from __future__ import annotations
 
@@ -18,15 +19,18 @@ from .metrics import video_scores
 COLUMNS = ["key", "label", "p_fake_reference", "p_fake_model", "change"]
 
 
-def disagreements(reference: pd.DataFrame, model: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def disagreements(reference: pd.DataFrame, model: pd.DataFrame,
+                  thresholds: tuple[float, float] = (0.0, 0.0)) -> dict[str, pd.DataFrame]:
     """fixed: videos the reference gets wrong and the model right; broken: the reverse;
     each ordered by how far the model moved the video's score (the largest first).
-    reference, model: one seed's predictions of each (key, label, logit)."""
+    reference, model: one seed's predictions of each (key, label, logit); thresholds: the
+    video logit at or above which each calls a video fake (0: p_fake 0.5)."""
     a, b = video_scores(reference), video_scores(model)
-    both = a[["key", "label", "p_fake"]].merge(b[["key", "p_fake"]], on="key",
-                                               suffixes=("_reference", "_model"))
-    right_a = (both["p_fake_reference"] >= 0.5) == (both["label"] == config.FAKE)
-    right_b = (both["p_fake_model"] >= 0.5) == (both["label"] == config.FAKE)
+    both = a[["key", "label", "p_fake", "logit"]].merge(
+        b[["key", "p_fake", "logit"]], on="key", suffixes=("_reference", "_model"))
+    fake = both["label"] == config.FAKE
+    right_a = (both["logit_reference"] >= thresholds[0]) == fake
+    right_b = (both["logit_model"] >= thresholds[1]) == fake
     both["change"] = (both["p_fake_model"] - both["p_fake_reference"]).abs()
     order = lambda t: t.sort_values("change", ascending=False)[COLUMNS]  # noqa: E731
     return {"fixed": order(both[~right_a & right_b]), "broken": order(both[right_a & ~right_b])}
@@ -35,7 +39,7 @@ def disagreements(reference: pd.DataFrame, model: pd.DataFrame) -> dict[str, pd.
 def build(found: dict[str, pd.DataFrame], reference_faces: pd.DataFrame,
           model_faces: pd.DataFrame, faces_root: Path, scorers: tuple, names: tuple,
           folder: Path, test_set: str, k: int = config.GALLERY_VIDEOS,
-          frames: int = config.GALLERY_FRAMES) -> None:
+          frames: int = config.GALLERY_FRAMES, decided_at: str = "p_fake 0.5") -> None:
     """folder/index.html and its strips: the k videos of each kind, their faces, the
     reference's maps and the model's maps, each frame's two scores."""
     from PIL import Image
@@ -79,7 +83,7 @@ def build(found: dict[str, pd.DataFrame], reference_faces: pd.DataFrame,
 <title>paired errors on {html.escape(test_set)}</title><style>{gallery.PAGE_STYLE}</style>
 </head><body><h1>{html.escape(names[1])} against {html.escape(names[0])} on
 {html.escape(test_set)}</h1>
-<p class="note">Videos one model classifies right and the other wrong at p_fake 0.5, the
-largest change of score first. Rows: {html.escape(rows)}. Under each face: its p_fake
+<p class="note">Videos one model classifies right and the other wrong (at
+{html.escape(decided_at)}), the largest change of score first. Rows: {html.escape(rows)}. Under each face: its p_fake
 under the reference, then under the model.</p>{''.join(sections)}</body></html>"""
     (folder / "index.html").write_text(page, encoding="utf-8")
