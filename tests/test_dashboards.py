@@ -29,10 +29,22 @@ def build(tmp_path: Path, **selection) -> tuple[Path, str]:
     return page, page.read_text(encoding="utf-8")
 
 
-def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_store, tmp_path):
+@pytest.fixture(scope="module")
+def built_report(tiny_demo, tmp_path_factory) -> tuple[Path, str]:
+    """The tiny demo study's report, built once for the tests that only read it."""
+    from deepfake_mlflow.tracking.store import configure
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", tiny_demo["uri"])
+        configure()
+        return build(tmp_path_factory.mktemp("built"), run_id=tiny_demo["results"]
+                     ["parent_run_id"])
+
+
+def test_the_report_has_every_section_and_links_only_to_runs_that_exist(demo_store,
+                                                                        built_report):
     # the demo drew Optuna's plots in this process: their ggplot style must not stay on
     assert matplotlib.rcParams["axes.facecolor"] == "white"
-    page, text = build(tmp_path, run_id=demo_store["results"]["parent_run_id"])
+    page, text = built_report
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in text
     # the report opens with the paper's claims, each with its verdict or its reason
@@ -133,8 +145,8 @@ def _launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
 
 
-def test_the_report_renders_in_chromium_from_disk(demo_store, tmp_path):
-    page_file, _ = build(tmp_path, run_id=demo_store["results"]["parent_run_id"])
+def test_the_report_renders_in_chromium_from_disk(built_report, tmp_path):
+    page_file, _ = built_report
     with _browser() as playwright:
         browser = _launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
