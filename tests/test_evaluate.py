@@ -491,7 +491,11 @@ def test_every_evaluation_analyses_its_errors(store, tmp_path):
         calibrated = pd.read_csv(local / "calibration" / f"{test_set}_calibrated.csv")
         assert calibrated["videos"].sum() == len(videos)
         page = (local / "gallery" / test_set / "index.html").read_text()
-        fakes = videos[videos["label"] == config.FAKE].sort_values("logit")
+        fake = videos["label"] == config.FAKE
+        assert (f"at the threshold picked on the validation videos, "
+                f"{(fake & ~videos['called_fake']).sum()} missed and "
+                f"{(~fake & videos['called_fake']).sum()} flagged") in " ".join(page.split())
+        fakes = videos[fake].sort_values("logit")
         missed = page.split("the worst false alarms")[0]  # the fakes scored most real first
         for key in fakes["key"].head(min(3, len(fakes) // 2)):
             assert f"<b>{key}</b>" in missed

@@ -207,11 +207,18 @@ def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, sco
     fakes, reals = int(fake.sum()), int((~fake).sum())
     missed = int((fake & (videos["p_fake"] < 0.5)).sum())
     flagged = int((~fake & (videos["p_fake"] >= 0.5)).sum())
+    at_threshold = ""
+    if "called_fake" in videos:  # the model's threshold picked on its validation videos
+        called = videos["called_fake"].astype(bool)
+        at_threshold = (f"; at the threshold picked on the validation videos, "
+                        f"{int((fake & ~called).sum())} missed and "
+                        f"{int((~fake & called).sum())} flagged")
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>errors on {html.escape(test_set)}</title><style>{PAGE_STYLE}</style></head><body>
 <h1>Where the model errs on {html.escape(test_set)}</h1>
 <p class="note">{len(videos)} test videos; at p_fake 0.5, {missed} of {fakes} fakes are
-missed and {flagged} of {reals} reals flagged. {frames} evenly spaced faces of each video shown
+missed and {flagged} of {reals} reals flagged{at_threshold}. {frames} evenly spaced faces of
+each video shown
 (top row: the crops; bottom row: {html.escape(maps_note)}). p_fake under each face is that
 frame's score; a video's score is its frames' mean logit.</p>
 {''.join(sections)}</body></html>"""
