@@ -24,6 +24,7 @@ import pandas as pd
 
 from .. import config
 from ..faces.crop import read_crop, stored_side
+from ..scoring import sigmoid
 
 GROUPS = (  # (title, label, lowest scores first?)
     ("The fake videos scored most real: the worst misses", config.FAKE, True),
@@ -180,7 +181,7 @@ def build(videos: pd.DataFrame, predictions: pd.DataFrame, faces_root: Path, sco
     picked = faces_of(predictions, chosen["key"], frames)
     shown = crops_of(picked, faces_root, SHOWN)
     maps, note = shown_maps(scorer, picked, faces_root)
-    p_fake = 1 / (1 + np.exp(-picked["logit"].to_numpy(float)))
+    p_fake = sigmoid(picked["logit"].to_numpy(float))
     position = {key: np.flatnonzero(picked["key"].to_numpy() == key)
                 for key in chosen["key"]}
     sections = []

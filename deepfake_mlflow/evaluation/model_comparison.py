@@ -161,18 +161,22 @@ def compare_models(sides: list[Compared], tests: dict, cfg: EvaluateConfig) -> p
     table = compare.compare_pairs(pairs(), seed=cfg.seed)[COLUMNS]
     log_comparison(table, reused)
     if cfg.gallery:
+        # where each test face's crop lies: each faces index read once for every side
+        face_paths = {test: load_test_set(test, index, cfg.split).faces[
+            ["key", "frame", "face_path"]] for test, index in tests.items()}
         for side in sides[1:]:
-            log_paired_errors(reference, side, tests, scores, cfg)
+            log_paired_errors(reference, side, tests, scores, face_paths, cfg)
     # what the console's summary says: evaluations reused, and made now
     table.attrs.update(reused=reused, scored=sum(len(s.refs) for s in sides) * len(tests))
     return table
 
 
 def log_paired_errors(reference: Compared, side: Compared, tests: dict, scores: dict,
-                      cfg: EvaluateConfig) -> None:
+                      face_paths: dict, cfg: EvaluateConfig) -> None:
     """paired_errors/<model>/<test set>/: the videos one model gets right and the other
     wrong, with both models' maps (their first seeds'), and the counts as metrics. Both
-    models are loaded once for all the test sets."""
+    models are loaded once for all the test sets; face_paths: test set -> key, frame,
+    face_path of its faces."""
     import contextlib
     import tempfile
     from pathlib import Path
@@ -194,8 +198,8 @@ def log_paired_errors(reference: Compared, side: Compared, tests: dict, scores: 
                           + " and ".join(f"{t:+.3g}" for t in thresholds))
         mlflow.set_tag("paired_errors_decided_at", decided_at)
         for test, index in tests.items():
-            faces = load_test_set(test, index, cfg.split).faces[["key", "frame", "face_path"]]
-            ref_faces = scores[reference.name][test][0].merge(faces, on=["key", "frame"])
+            ref_faces = scores[reference.name][test][0].merge(face_paths[test],
+                                                              on=["key", "frame"])
             side_faces = scores[side.name][test][0]
             found = paired_errors.disagreements(ref_faces, side_faces, thresholds)
             name = metric_key(side.name)

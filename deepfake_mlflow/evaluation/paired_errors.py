@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
+from ..scoring import sigmoid
 from . import gallery
 from .metrics import video_scores
 
@@ -54,9 +55,8 @@ def build(found: dict[str, pd.DataFrame], reference_faces: pd.DataFrame,
         if heat is not None:
             maps.append(heat)
     logits = model_faces.set_index(["key", "frame"])["logit"]
-    scores = [1 / (1 + np.exp(-picked["logit"].to_numpy(float))),
-              1 / (1 + np.exp(-logits.loc[list(zip(picked["key"], picked["frame"]))]
-                              .to_numpy(float)))]
+    scores = [sigmoid(picked["logit"].to_numpy(float)),
+              sigmoid(logits.loc[list(zip(picked["key"], picked["frame"]))].to_numpy(float))]
     position = {key: np.flatnonzero(picked["key"].to_numpy() == key) for key in shown_keys}
     sections = []
     titles = {"fixed": f"Fixed: wrong under {names[0]}, right under {names[1]}",
@@ -84,6 +84,7 @@ def build(found: dict[str, pd.DataFrame], reference_faces: pd.DataFrame,
 </head><body><h1>{html.escape(names[1])} against {html.escape(names[0])} on
 {html.escape(test_set)}</h1>
 <p class="note">Videos one model classifies right and the other wrong (at
-{html.escape(decided_at)}), the largest change of score first. Rows: {html.escape(rows)}. Under each face: its p_fake
-under the reference, then under the model.</p>{''.join(sections)}</body></html>"""
+{html.escape(decided_at)}), the largest change of score first. Rows: {html.escape(rows)}.
+Under each face: its p_fake under the reference, then under the model.</p>
+{''.join(sections)}</body></html>"""
     (folder / "index.html").write_text(page, encoding="utf-8")
